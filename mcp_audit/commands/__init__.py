@@ -1,0 +1,1 @@
+"""One module per ``mcp-audit`` subcommand."""

@@ -1,0 +1,18 @@
+"""Every part's settings model, so tools and tests can see the whole configuration."""
+
+from __future__ import annotations
+
+from mcp_audit.settings import PlatformSettings
+from schemas.kafka import KafkaSettings
+from schemas.settings import PartSettings
+from sinks.settings import SinkSettings
+
+ALL_SETTINGS: tuple[type[PartSettings], ...] = (KafkaSettings, PlatformSettings, SinkSettings)
+
+
+def settings_for(variable: str) -> type[PartSettings] | None:
+    """The settings model whose prefix ``variable`` falls under, if any."""
+    for model in ALL_SETTINGS:
+        if variable.upper().startswith(str(model.model_config.get("env_prefix", ""))):
+            return model
+    return None

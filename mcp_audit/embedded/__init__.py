@@ -1,0 +1,1 @@
+"""The embedded platform: a real Kafka-protocol broker process, run on loopback."""

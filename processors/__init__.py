@@ -1,0 +1,1 @@
+"""Processors: Faust agents that enrich raw audit events and raise alerts."""

@@ -1,0 +1,106 @@
+"""The Avro schemas of the contract, loaded once, looked up by name or fingerprint.
+
+``schemas/avro/`` holds the current schema of each record; ``schemas/avro/released/``
+holds every version ever released, fully expanded, so a reader can resolve
+events written by any released producer without a schema registry. Releasing a
+change means adding its snapshot there (``python -m schemas.release``); a test
+fails while the current schema has no snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema
+from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
+
+from schemas.errors import SchemaError, UnknownSchemaError
+
+AVRO_DIR = Path(__file__).parent / "avro"
+RELEASED_DIR = AVRO_DIR / "released"
+NAMESPACE = "mcp_audit"
+RECORD_NAMES = ("AuditEvent", "EnrichedEvent", "Alert")
+
+
+@dataclass(frozen=True)
+class WriterSchema:
+    """One known version of a record: its expanded JSON, parsed form and fingerprint."""
+
+    record: str
+    fingerprint: bytes
+    schema: dict[str, Any]
+    parsed: Any
+
+    @property
+    def fingerprint_hex(self) -> str:
+        return self.fingerprint.hex()
+
+
+def rabin_fingerprint(schema: dict[str, Any] | str) -> bytes:
+    """The CRC-64-AVRO fingerprint of a schema's parsing canonical form, 8 bytes little-endian."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+
+
+def _writer_schema(record: str, schema: dict[str, Any]) -> WriterSchema:
+    try:
+        parsed = parse_schema(schema)
+    except Exception as exc:
+        raise SchemaError("schema does not parse", record=record) from exc
+    return WriterSchema(record, rabin_fingerprint(schema), schema, parsed)
+
+
+@cache
+def current(record: str) -> WriterSchema:
+    """The schema this code writes and reads into, for ``record`` (e.g. ``"AuditEvent"``)."""
+    if record not in RECORD_NAMES:
+        raise SchemaError("no such record in the contract", record=record, known=RECORD_NAMES)
+    path = AVRO_DIR / f"{NAMESPACE}.{record}.avsc"
+    try:
+        expanded = load_schema(str(path), _write_hint=False)
+    except Exception as exc:
+        raise SchemaError("cannot load schema file", record=record, path=str(path)) from exc
+    # load_schema returns the parsed form; re-parse a plain copy so the fingerprint
+    # is over the Avro schema itself, not fastavro's annotations.
+    return _writer_schema(record, _strip_fastavro_keys(expanded))
+
+
+def _strip_fastavro_keys(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_fastavro_keys(v) for k, v in node.items() if not k.startswith("__")}
+    if isinstance(node, list):
+        return [_strip_fastavro_keys(v) for v in node]
+    return node
+
+
+@cache
+def released() -> dict[bytes, WriterSchema]:
+    """Every released writer schema, by fingerprint."""
+    known: dict[bytes, WriterSchema] = {}
+    for path in sorted(RELEASED_DIR.glob("*.avsc")):
+        record = path.name.split(".", 1)[0]
+        try:
+            schema = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SchemaError("unreadable released schema", path=str(path)) from exc
+        writer = _writer_schema(record, schema)
+        known[writer.fingerprint] = writer
+    return known
+
+
+def by_fingerprint(fp: bytes) -> WriterSchema:
+    """The writer schema whose fingerprint is ``fp``; the current ones are always known."""
+    for record in RECORD_NAMES:
+        if current(record).fingerprint == fp:
+            return current(record)
+    try:
+        return released()[fp]
+    except KeyError:
+        raise UnknownSchemaError(
+            "no known schema has this fingerprint; upgrade the reader or add the writer's "
+            "snapshot to schemas/avro/released/",
+            schema_ref=fp.hex(),
+        ) from None

@@ -1,0 +1,187 @@
+"""Wire formats: every message says which schema wrote it, so a consumer never guesses.
+
+Two framings are understood on read, chosen on write by configuration:
+
+* Avro single-object encoding (the default, no registry needed):
+  ``C3 01`` + 8-byte little-endian CRC-64-AVRO fingerprint + Avro binary body.
+* Confluent Schema Registry framing: ``00`` + 4-byte big-endian schema id + body,
+  written and read through confluent-kafka's own serializers.
+
+Serializers and deserializers are small callables taking ``(obj, ctx)`` like
+confluent-kafka's, so they plug into its producer and consumer helpers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from functools import cache
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from schemas import registry
+from schemas.errors import DeserializationError, SerializationError
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = 0
+_SINGLE_OBJECT_HEADER = len(SINGLE_OBJECT_MAGIC) + 8
+_CONFLUENT_HEADER = 5
+
+
+class SingleObjectSerializer:
+    """Encodes a record dict as Avro single-object bytes with the current schema."""
+
+    __slots__ = ("_header", "_parsed", "record")
+
+    def __init__(self, record: str) -> None:
+        writer = registry.current(record)
+        self.record = record
+        self._parsed = writer.parsed
+        self._header = SINGLE_OBJECT_MAGIC + writer.fingerprint
+
+    def __call__(self, obj: dict[str, Any], ctx: object = None) -> bytes:
+        buffer = io.BytesIO()
+        buffer.write(self._header)
+        try:
+            schemaless_writer(buffer, self._parsed, obj)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise SerializationError(
+                "record does not match its schema", record=self.record, error=str(exc)
+            ) from exc
+        return buffer.getvalue()
+
+
+class RegistrySerializer:
+    """Encodes with Confluent framing through confluent-kafka's AvroSerializer.
+
+    The schema is registered under the topic's value subject on first use, as
+    confluent-kafka does; ``ctx`` must name the topic.
+    """
+
+    def __init__(self, record: str, registry_url: str) -> None:
+        from confluent_kafka.schema_registry.avro import AvroSerializer
+
+        self.record = record
+        client = registry_client(registry_url)
+        schema_str = _schema_json(record)
+        self._inner = AvroSerializer(client, schema_str, conf={"auto.register.schemas": True})
+
+    def __call__(self, obj: dict[str, Any], ctx: Any = None) -> bytes:
+        try:
+            data = self._inner(obj, ctx)
+        except Exception as exc:
+            raise SerializationError(
+                "registry serialization failed", record=self.record, error=str(exc)
+            ) from exc
+        if data is None:
+            raise SerializationError("registry serializer returned nothing", record=self.record)
+        return bytes(data)
+
+
+class Deserializer:
+    """Decodes either framing into a dict shaped by the current schema of ``record``.
+
+    Events written by any released schema version are resolved into the current
+    one (fields added since get their defaults; fields removed are dropped).
+    Raises :class:`DeserializationError` (never anything else) on bad bytes.
+    """
+
+    def __init__(
+        self,
+        record: str,
+        registry_url: str | None = None,
+        *,
+        reader: registry.WriterSchema | None = None,
+        writers: dict[bytes, registry.WriterSchema] | None = None,
+    ) -> None:
+        self.record = record
+        self._reader = reader or registry.current(record)
+        self._writers = writers or {}
+        self._registry_url = registry_url
+        self._registry_inner: Any = None
+
+    def __call__(self, data: bytes | None, ctx: Any = None) -> dict[str, Any]:
+        if not data:
+            raise DeserializationError("empty message", reason="empty", record=self.record)
+        if data[:2] == SINGLE_OBJECT_MAGIC:
+            return self._single_object(data)
+        if data[0] == CONFLUENT_MAGIC and len(data) > _CONFLUENT_HEADER:
+            return self._confluent(data, ctx)
+        raise DeserializationError(
+            "message has neither single-object nor Confluent framing",
+            reason="unknown-framing",
+            record=self.record,
+            first_bytes=data[:4].hex(),
+        )
+
+    def _single_object(self, data: bytes) -> dict[str, Any]:
+        if len(data) < _SINGLE_OBJECT_HEADER:
+            raise DeserializationError("truncated header", reason="truncated", record=self.record)
+        fingerprint = bytes(data[2:_SINGLE_OBJECT_HEADER])
+        writer = self._writers.get(fingerprint) or registry.by_fingerprint(fingerprint)
+        if writer.record != self.record:
+            raise DeserializationError(
+                "message holds a different record",
+                reason="wrong-record",
+                expected=self.record,
+                found=writer.record,
+            )
+        reader = None if writer.fingerprint == self._reader.fingerprint else self._reader.parsed
+        buffer = io.BytesIO(memoryview(data)[_SINGLE_OBJECT_HEADER:])
+        try:
+            record = schemaless_reader(buffer, writer.parsed, reader)
+        except EOFError as exc:
+            raise DeserializationError("body ends early", reason="truncated") from exc
+        except Exception as exc:
+            raise DeserializationError(
+                "body does not decode", reason="invalid", error=str(exc)
+            ) from exc
+        if buffer.tell() != len(data) - _SINGLE_OBJECT_HEADER:
+            raise DeserializationError("trailing bytes after the record", reason="invalid")
+        if not isinstance(record, dict):
+            raise DeserializationError("body is not a record", reason="invalid")
+        return record
+
+    def _confluent(self, data: bytes, ctx: Any) -> dict[str, Any]:
+        if self._registry_url is None:
+            raise DeserializationError(
+                "Confluent-framed message but no schema registry is configured",
+                reason="unknown-schema",
+                schema_id=int.from_bytes(data[1:5], "big"),
+            )
+        if self._registry_inner is None:
+            from confluent_kafka.schema_registry.avro import AvroDeserializer
+
+            client = registry_client(self._registry_url)
+            self._registry_inner = AvroDeserializer(client, _schema_json(self.record))
+        try:
+            record = self._registry_inner(data, ctx)
+        except Exception as exc:
+            raise DeserializationError(
+                "registry deserialization failed", reason="invalid", error=str(exc)
+            ) from exc
+        if not isinstance(record, dict):
+            raise DeserializationError("registry returned no record", reason="invalid")
+        return record
+
+
+@cache
+def registry_client(url: str) -> Any:
+    """One registry client per URL, shared, so its schema cache is too."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return SchemaRegistryClient.new_client({"url": url})
+
+
+def _schema_json(record: str) -> str:
+    return json.dumps(registry.current(record).schema)
+
+
+def serializer(
+    record: str, registry_url: str | None = None
+) -> SingleObjectSerializer | RegistrySerializer:
+    """The serializer configuration asks for: registry framing when a URL is set."""
+    if registry_url:
+        return RegistrySerializer(record, registry_url)
+    return SingleObjectSerializer(record)

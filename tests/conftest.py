@@ -1,0 +1,75 @@
+"""Shared fixtures: one real broker per test session, fresh topics and a fresh database per test.
+
+Everything a fixture starts, it stops, also when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from mcp_audit.embedded.broker import EmbeddedBroker, free_port
+from mcp_audit.topics import ensure_topics
+from schemas.kafka import KafkaSettings
+from sinks.clickhouse import connect, quote_identifier
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str) -> str:
+    """The path of an external tool; locally a missing tool skips, in CI it fails."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (CI installs it in .ci/run)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(port=free_port(), log_path=log) as running:
+        yield running
+
+
+@pytest.fixture
+def kafka_settings(broker: EmbeddedBroker) -> KafkaSettings:
+    """Settings naming fresh topics on the session broker, already created."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = KafkaSettings.load(
+        environ={},
+        bootstrap_servers=broker.bootstrap_servers,
+        topic_raw=f"raw-{suffix}",
+        topic_enriched=f"enriched-{suffix}",
+        topic_alerts=f"alerts-{suffix}",
+        topic_dead_letter=f"dlq-{suffix}",
+        partitions=3,
+    )
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # chDB allows one data directory per process: the whole session shares it.
+    path: Path = tmp_path_factory.mktemp("chdb")
+    return f"chdb://{path}"
+
+
+@pytest.fixture
+def clickhouse(clickhouse_url: str) -> Iterator[Client]:
+    """A client on a fresh database, dropped after the test."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    client = connect(clickhouse_url, database)
+    try:
+        yield client
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {quote_identifier(database)}")

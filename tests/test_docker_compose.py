@@ -1,0 +1,47 @@
+"""The production stack's compose file is valid and speaks the embedded mode's settings."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mcp_audit.cli import build_parser
+from mcp_audit.config import settings_for
+from tests.conftest import require_tool
+
+COMPOSE = Path(__file__).parent.parent / "docker-compose.yml"
+
+
+def _services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())["services"]
+    return services
+
+
+def test_compose_file_validates() -> None:
+    binary = require_tool("docker-compose")
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("service", sorted(_services()))
+def test_service_settings_are_known(service: str) -> None:
+    environment = _services()[service].get("environment") or {}
+    ours = {k: str(v) for k, v in environment.items() if k.startswith("MCP_AUDIT_")}
+    for variable in ours:
+        model = settings_for(variable)
+        assert model is not None, f"{service}: {variable} belongs to no settings model"
+        prefix = str(model.model_config["env_prefix"])
+        model.load(environ={k: v for k, v in ours.items() if k.startswith(prefix)})
+
+
+def test_services_built_from_this_repo_run_real_subcommands() -> None:
+    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    for name, service in _services().items():
+        if "build" in service:
+            assert service["command"][0] in commands, f"{name}: no such subcommand"
