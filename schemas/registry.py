@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
+from schemas.codegen import Decoder, Encoder, generate
 from schemas.errors import SchemaError, UnknownSchemaError
 
 AVRO_DIR = Path(__file__).parent / "avro"
@@ -38,6 +39,16 @@ class WriterSchema:
     @property
     def fingerprint_hex(self) -> str:
         return self.fingerprint.hex()
+
+    @cached_property
+    def codec(self) -> tuple[Decoder, Encoder]:
+        """Generated (decode, encode) for this exact schema, timestamps as datetimes."""
+        return generate(self.schema)
+
+    @cached_property
+    def codec_micros(self) -> tuple[Decoder, Encoder]:
+        """Like :attr:`codec`, but timestamps decode to int microseconds (cheaper)."""
+        return generate(self.schema, timestamps_as_micros=True)
 
 
 def rabin_fingerprint(schema: dict[str, Any] | str) -> bytes:

@@ -18,7 +18,7 @@ import json
 from functools import cache
 from typing import Any
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import schemaless_reader
 
 from schemas import registry
 from schemas.errors import DeserializationError, SerializationError
@@ -30,26 +30,28 @@ _CONFLUENT_HEADER = 5
 
 
 class SingleObjectSerializer:
-    """Encodes a record dict as Avro single-object bytes with the current schema."""
+    """Encodes a record dict as Avro single-object bytes with the current schema.
 
-    __slots__ = ("_header", "_parsed", "record")
+    Timestamps may be aware datetimes or int microseconds since the epoch.
+    """
+
+    __slots__ = ("_encode", "_header", "record")
 
     def __init__(self, record: str) -> None:
         writer = registry.current(record)
         self.record = record
-        self._parsed = writer.parsed
+        self._encode = writer.codec[1]
         self._header = SINGLE_OBJECT_MAGIC + writer.fingerprint
 
     def __call__(self, obj: dict[str, Any], ctx: object = None) -> bytes:
-        buffer = io.BytesIO()
-        buffer.write(self._header)
+        parts = [self._header]
         try:
-            schemaless_writer(buffer, self._parsed, obj)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self._encode(obj, parts.append)
+        except Exception as exc:
             raise SerializationError(
-                "record does not match its schema", record=self.record, error=str(exc)
+                "record does not match its schema", record=self.record, error=repr(exc)
             ) from exc
-        return buffer.getvalue()
+        return b"".join(parts)
 
 
 class RegistrySerializer:
@@ -85,6 +87,8 @@ class Deserializer:
     Events written by any released schema version are resolved into the current
     one (fields added since get their defaults; fields removed are dropped).
     Raises :class:`DeserializationError` (never anything else) on bad bytes.
+    With ``timestamps_as_micros`` timestamps stay int microseconds, which is
+    cheaper for consumers that only compare or store them.
     """
 
     def __init__(
@@ -94,10 +98,14 @@ class Deserializer:
         *,
         reader: registry.WriterSchema | None = None,
         writers: dict[bytes, registry.WriterSchema] | None = None,
+        timestamps_as_micros: bool = False,
     ) -> None:
         self.record = record
         self._reader = reader or registry.current(record)
         self._writers = writers or {}
+        codec = self._reader.codec_micros if timestamps_as_micros else self._reader.codec
+        self._decode_current = codec[0]
+        self._timestamps_as_micros = timestamps_as_micros
         self._registry_url = registry_url
         self._registry_inner: Any = None
 
@@ -127,21 +135,33 @@ class Deserializer:
                 expected=self.record,
                 found=writer.record,
             )
-        reader = None if writer.fingerprint == self._reader.fingerprint else self._reader.parsed
-        buffer = io.BytesIO(memoryview(data)[_SINGLE_OBJECT_HEADER:])
         try:
-            record = schemaless_reader(buffer, writer.parsed, reader)
-        except EOFError as exc:
+            if writer.fingerprint == self._reader.fingerprint:
+                record, end = self._decode_current(bytes(data), _SINGLE_OBJECT_HEADER)
+            else:
+                record, end = self._resolve(writer, data)
+        except (EOFError, IndexError) as exc:
             raise DeserializationError("body ends early", reason="truncated") from exc
         except Exception as exc:
             raise DeserializationError(
-                "body does not decode", reason="invalid", error=str(exc)
+                "body does not decode", reason="invalid", error=repr(exc)
             ) from exc
-        if buffer.tell() != len(data) - _SINGLE_OBJECT_HEADER:
+        if end != len(data):
             raise DeserializationError("trailing bytes after the record", reason="invalid")
-        if not isinstance(record, dict):
-            raise DeserializationError("body is not a record", reason="invalid")
         return record
+
+    def _resolve(self, writer: registry.WriterSchema, data: bytes) -> tuple[dict[str, Any], int]:
+        """Another version wrote it: fastavro resolves it into the reader schema."""
+        buffer = io.BytesIO(memoryview(data)[_SINGLE_OBJECT_HEADER:])
+        record = schemaless_reader(buffer, writer.parsed, self._reader.parsed)
+        if not isinstance(record, dict):
+            raise ValueError("body is not a record")
+        end = buffer.tell() + _SINGLE_OBJECT_HEADER
+        if self._timestamps_as_micros:  # rare path: one more round through our own codec
+            parts: list[bytes] = []
+            self._reader.codec[1](record, parts.append)
+            record = self._decode_current(b"".join(parts), 0)[0]
+        return record, end
 
     def _confluent(self, data: bytes, ctx: Any) -> dict[str, Any]:
         if self._registry_url is None:
