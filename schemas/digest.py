@@ -75,7 +75,7 @@ def seal(
     )
     digest_hash = _digest_hash(content)
     signature = key.sign(bytes.fromhex(digest_hash)).hex()
-    return Digest(*content, digest_hash, key_id, signature)  # type: ignore[arg-type]
+    return Digest(*content, digest_hash, key_id, signature)
 
 
 def check(digest: Digest, public_key: Ed25519PublicKey) -> None:
