@@ -53,7 +53,10 @@ class Supervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        with open(self.log_dir / f"{child.name}.log", "ab") as output:
+        fd = os.open(
+            self.log_dir / f"{child.name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+        )
+        with os.fdopen(fd, "ab") as output:
             child.process = subprocess.Popen(
                 child.argv,
                 stdout=output,

@@ -19,6 +19,7 @@ from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
+from mcp_audit.private_files import open_private_append
 from schemas.errors import PlatformError
 
 
@@ -73,7 +74,7 @@ class EmbeddedBroker:
             )
         binary = self.binary or default_broker_bin()
         url = f"tcp://{self.bootstrap_servers}"
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open_private_append(self.log_path) if self.log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
                 [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
