@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcp_audit.private_files import open_private_append
+
 log = logging.getLogger(__name__)
 
 
@@ -53,10 +55,7 @@ class Supervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        fd = os.open(
-            self.log_dir / f"{child.name}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
-        )
-        with os.fdopen(fd, "ab") as output:
+        with open_private_append(self.log_dir / f"{child.name}.log") as output:
             child.process = subprocess.Popen(
                 child.argv,
                 stdout=output,

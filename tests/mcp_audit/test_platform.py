@@ -44,7 +44,7 @@ def test_platform_starts_everything_private_and_stops(tmp_path: Path, clickhouse
 
 
 def test_a_named_cluster_skips_the_embedded_broker(tmp_path: Path, broker: object) -> None:
-    kafka = KafkaSettings.load(environ={}, bootstrap_servers="10.0.0.1:9092")
+    kafka = KafkaSettings.load(environ={}, bootstrap_servers="kafka.invalid:9092")
     platform = Platform(PlatformSettings.load(environ={}, data_dir=tmp_path), kafka, SinkSettings())
     assert not platform.runs_embedded_broker
-    assert platform.kafka.bootstrap_servers == "10.0.0.1:9092"
+    assert platform.kafka.bootstrap_servers == "kafka.invalid:9092"
