@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
@@ -25,7 +26,15 @@ def _rows(client: Client, sql: str, parameters: dict[str, Any]) -> list[dict[str
 
 
 def _plain(row: Sequence[Any]) -> list[Any]:
-    return [value.isoformat() if isinstance(value, datetime) else value for value in row]
+    return [_json_value(value) for value in row]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
 
 
 def summary(client: Client, since: datetime) -> dict[str, Any]:
@@ -79,7 +88,7 @@ def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any
 def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
     sql = """
         SELECT alert_time, toString(severity) AS severity, detector, summary,
-               user_pseudonym AS user, server_id, tool_name, count
+               user_id AS user, server_id, tool_name, count
         FROM (SELECT * FROM audit_alerts LIMIT 1 BY alert_id)
         ORDER BY alert_time DESC LIMIT {limit:UInt32}"""
     return _rows(client, sql, {"limit": limit})

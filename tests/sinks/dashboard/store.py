@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 
 EVENTS_DDL = """
 CREATE TABLE audit_events (
-    event_id String, call_id String, event_time DateTime64(6, 'UTC'),
+    event_id UUID, call_id String, event_time DateTime64(6, 'UTC'),
     event_type LowCardinality(String), phase LowCardinality(String),
     server_id LowCardinality(String), tool_name LowCardinality(String), user_id String,
     status LowCardinality(String), duration_ms Float64, risk_score UInt8,
@@ -17,8 +17,8 @@ CREATE TABLE audit_events (
 ) ENGINE = ReplacingMergeTree ORDER BY (event_time, event_id)"""
 ALERTS_DDL = """
 CREATE TABLE audit_alerts (
-    alert_id String, alert_time DateTime64(6, 'UTC'), severity LowCardinality(String),
-    detector LowCardinality(String), summary String, user_pseudonym String,
+    alert_id UUID, alert_time DateTime64(6, 'UTC'), severity LowCardinality(String),
+    detector LowCardinality(String), summary String, user_id String,
     server_id String, tool_name String, count UInt32
 ) ENGINE = ReplacingMergeTree ORDER BY (alert_time, alert_id)"""
 
@@ -49,7 +49,7 @@ def insert_alert(client: Client, when: datetime, **values: object) -> None:
         "alert_id": str(uuid.uuid4()),
         "alert_time": when,
         "severity": "HIGH",
-        "user_pseudonym": "mallory",
+        "user_id": "mallory",
         "server_id": "files",
         "tool_name": "delete_records",
         "count": 3,
