@@ -16,9 +16,19 @@ from typing import Any
 
 from producers import avro_bytes as av
 from producers.model import (
-    CLASSIFICATIONS, EVENT_TYPES, PHASES, STATUSES,
-    Actor, CallEvent, Compliance, Heartbeat, Lineage, Outcome, Producer, Target,
-)  # fmt: skip
+    CLASSIFICATIONS,
+    EVENT_TYPES,
+    PHASES,
+    STATUSES,
+    Actor,
+    CallEvent,
+    Compliance,
+    Heartbeat,
+    Lineage,
+    Outcome,
+    Producer,
+    Target,
+)
 from schemas import registry
 from schemas.wire import SINGLE_OBJECT_MAGIC
 
@@ -35,10 +45,20 @@ def encode_actor(actor: Actor) -> bytes:
     tail = av.NULL
     if delegation is not None:
         tail = b"\x02" + b"".join(
-            s(v) for v in (delegation.agent_id, delegation.agent_name, delegation.delegator_pseudonym)
+            s(v)
+            for v in (delegation.agent_id, delegation.agent_name, delegation.delegator_pseudonym)
         )
-    head = (actor.user_pseudonym, actor.pseudonym_key_id, actor.client_id, actor.client_name,
-            actor.client_version, actor.ip, actor.user_agent, actor.session_id, actor.auth_method)  # fmt: skip
+    head = (
+        actor.user_pseudonym,
+        actor.pseudonym_key_id,
+        actor.client_id,
+        actor.client_name,
+        actor.client_version,
+        actor.ip,
+        actor.user_agent,
+        actor.session_id,
+        actor.auth_method,
+    )
     return b"".join(map(s, head)) + av.strings(actor.scopes) + s(actor.tenant_id) + tail
 
 

@@ -43,7 +43,9 @@ class ClassRule:
 
 
 BUILTIN_RULES: dict[str, ClassRule] = {
-    "LOW": ClassRule("LOW", keep_values=True, keep_results=True, fail_closed=False, retention_days=365),
+    "LOW": ClassRule(
+        "LOW", keep_values=True, keep_results=True, fail_closed=False, retention_days=365
+    ),
     "MEDIUM": ClassRule("MEDIUM", True, False, False, 365),
     "HIGH": ClassRule("HIGH", False, False, False, 2190),  # HIPAA: six years
     "CRITICAL": ClassRule("CRITICAL", False, False, True, 2555),  # PCI-DSS: seven years

@@ -31,7 +31,9 @@ class Pseudonymiser:
         self._cached = lru_cache(maxsize=4096)(self._compute)
 
     def _compute(self, user_id: str) -> str:
-        return hmac.new(self._key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self._key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).hexdigest()
 
     def __call__(self, user_id: str | None) -> str | None:
         """The hex pseudonym of ``user_id``; None stays None (anonymous calls)."""

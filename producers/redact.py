@@ -60,7 +60,11 @@ class Redactor:
 
     def text(self, value: str, walk: Walk) -> str:
         """A scanned, length-bounded copy of ``value`` (time bounded by ``max_string``)."""
-        head = value if len(value) <= self.max_string + _SCAN_MARGIN else value[: self.max_string + _SCAN_MARGIN]
+        head = (
+            value
+            if len(value) <= self.max_string + _SCAN_MARGIN
+            else value[: self.max_string + _SCAN_MARGIN]
+        )
         if not head.isascii():
             head = head.encode("utf-8", "replace").decode("utf-8")
         if len(head) > 5:

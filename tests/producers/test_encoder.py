@@ -1,4 +1,4 @@
-"""The hand-written encoder writes exactly what the contract's own serializer and reader agree on."""
+"""The hand-written encoder writes exactly what the contract's serializer and reader agree on."""
 
 from __future__ import annotations
 
@@ -11,10 +11,22 @@ from hypothesis import strategies as st
 from producers.chain import Stream
 from producers.encoder import EventEncoder
 from producers.model import (
-    CLASSIFICATIONS, EVENT_TYPES, PHASES, STATUSES,
-    Actor, Annotations, CallEvent, Compliance, Delegation, Heartbeat, Lineage, Outcome,
-    Producer, Target, to_avro,
-)  # fmt: skip
+    CLASSIFICATIONS,
+    EVENT_TYPES,
+    PHASES,
+    STATUSES,
+    Actor,
+    Annotations,
+    CallEvent,
+    Compliance,
+    Delegation,
+    Heartbeat,
+    Lineage,
+    Outcome,
+    Producer,
+    Target,
+    to_avro,
+)
 from schemas import registry
 from schemas.integrity import chain_hash
 from schemas.wire import Deserializer, SingleObjectSerializer
@@ -26,14 +38,32 @@ longs = st.integers(-(2**63), 2**63 - 1)
 names = st.lists(text, max_size=4).map(tuple)
 
 actors = st.builds(
-    Actor, opt, opt, opt, opt, opt, opt, opt, opt, opt, names, opt,
+    Actor,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    names,
+    opt,
     st.none() | st.builds(Delegation, opt, opt, opt),
-)  # fmt: skip
+)
 targets = st.builds(
-    Target, text, opt, opt, opt, opt, opt,
+    Target,
+    text,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
     st.none() | st.builds(Annotations, opt_bool, opt_bool, opt_bool, opt_bool),
-    opt, st.sampled_from(CLASSIFICATIONS),
-)  # fmt: skip
+    opt,
+    st.sampled_from(CLASSIFICATIONS),
+)
 producers_ = st.builds(Producer, text, st.integers(0, 2**31 - 1), text, text, opt, opt)
 outcomes = st.none() | st.builds(
     Outcome, st.sampled_from(STATUSES), longs, opt, opt, st.none() | longs
