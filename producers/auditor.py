@@ -21,7 +21,6 @@ from producers.chain import Stream
 from producers.counters import Counters
 from producers.encoder import EventEncoder
 from producers.errors import AuditRefused
-from producers.ids import uuid7
 from producers.model import (
     Actor,
     Annotations,
@@ -146,16 +145,16 @@ class Auditor:
         try:
             rule = self.policy.rule_for(name)
             event = CallEvent(
-                kind, "ATTEMPT", uuid7(), actor, self.target(kind, name), producer,
+                kind, "ATTEMPT", "", actor, self.target(kind, name), producer,
                 self.compliance(rule), request_id=request_id, trace_id=trace[0], span_id=trace[1],
             )  # fmt: skip
             if ai:
                 event.ai = self._ai(ai)
             self.minimiser.args(event, args, rule)
             call = Call(self, event, rule)
+            self.emit(event)
             if rule.fail_closed and not self.publisher.healthy:
                 self._refuse(call)
-            self.emit(event)
             return call
         except AuditRefused:
             raise
@@ -198,7 +197,10 @@ class Auditor:
         return event
 
     def emit(self, event: CallEvent) -> None:
-        """Seal, encode and queue one event (keyed by user pseudonym, else by stream)."""
+        """Seal, encode and queue one event (keyed by user pseudonym, else by stream).
+
+        An ATTEMPT's call id is its own event id, which its RESULT then shares.
+        """
         self.stream.seal(event)
         self.counters.redactions += event.redactions
         pseudonym = event.actor.user_pseudonym

@@ -8,15 +8,12 @@ field order lives in :mod:`producers.encoder`, checked against fastavro by test.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 NULL = b"\x00"  # union branch 0 (null), an empty array or map, false, and long 0
-_SMALL = [bytes([(n << 1) if n < 64 else 0]) for n in range(64)]
 
 
-def long(value: int) -> bytes:
-    if 0 <= value < 64:
-        return _SMALL[value]
-    zigzag = (value << 1) ^ (value >> 63)
+def _varint(zigzag: int) -> bytes:
     out = bytearray()
     while zigzag > 0x7F:
         out.append((zigzag & 0x7F) | 0x80)
@@ -25,9 +22,28 @@ def long(value: int) -> bytes:
     return bytes(out)
 
 
+# Every varint below 2**14 whole, and the two low bytes of every larger one: a varint is
+# little-endian 7-bit groups, so a large value is its low 14 bits (continued) + varint(high).
+_WHOLE = [_varint(z) for z in range(1 << 14)]
+_LOW = [bytes([(z & 0x7F) | 0x80, ((z >> 7) & 0x7F) | 0x80]) for z in range(1 << 14)]
+
+
+@lru_cache(maxsize=1024)
+def _high(zigzag: int) -> bytes:
+    return _varint(zigzag)  # timestamps share their high bits for ~16 ms: mostly cache hits
+
+
+def long(value: int) -> bytes:
+    zigzag = (value << 1) ^ (value >> 63)
+    if zigzag < 16384:
+        return _WHOLE[zigzag]
+    return _LOW[zigzag & 0x3FFF] + _high(zigzag >> 14)
+
+
 def string(value: str) -> bytes:
     data = value.encode("utf-8", "surrogatepass")
-    return long(len(data)) + data
+    size = len(data)
+    return (_WHOLE[size * 2] if size < 8192 else long(size)) + data
 
 
 def opt_string(value: str | None) -> bytes:
@@ -35,7 +51,8 @@ def opt_string(value: str | None) -> bytes:
     if value is None:
         return NULL
     data = value.encode("utf-8", "surrogatepass")
-    return b"\x02" + long(len(data)) + data
+    size = len(data)
+    return b"\x02" + (_WHOLE[size * 2] if size < 8192 else long(size)) + data
 
 
 def boolean(value: bool) -> bytes:

@@ -127,32 +127,56 @@ def encode_heartbeat(beat: Heartbeat | None) -> bytes:
     return b"\x02" + av.long(beat.interval_s) + b"".join(map(av.long, counters))
 
 
+_KIND_PHASE = {(t, p): _EVENT_TYPE[t] + _PHASE[p] for t in EVENT_TYPES for p in PHASES}
+
+
 class EventEncoder:
     """Turns a :class:`CallEvent` with integrity assigned into single-object bytes."""
 
     def __init__(self) -> None:
         self.header = SINGLE_OBJECT_MAGIC + registry.current("AuditEvent").fingerprint
-        self._cache: dict[Any, Any] = {}
+        self._by_id: dict[int, tuple[Any, Any]] = {}
+        self._by_value: dict[Any, Any] = {}
 
-    def _cached(self, key: Any, build: Any) -> Any:
-        found = self._cache.get(key)
+    def _cached(self, obj: Any, build: Any) -> Any:
+        """Bytes for ``obj``: by identity first (no hashing), then by value.
+
+        The identity cache holds a reference to ``obj``, so its id cannot be reused
+        by another object while the entry exists.
+        """
+        hit = self._by_id.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        found = self._by_value.get(obj)
         if found is None:
-            if len(self._cache) > _CACHE_LIMIT:
-                self._cache.clear()  # a bound, not an LRU: rebuilding costs microseconds
-            found = self._cache[key] = build(key)
+            found = build(obj)
+            if len(self._by_value) > _CACHE_LIMIT:
+                self._by_value.clear()  # a bound, not an LRU: rebuilding costs microseconds
+            self._by_value[obj] = found
+        if len(self._by_id) > _CACHE_LIMIT:
+            self._by_id.clear()
+        self._by_id[id(obj)] = (obj, found)
         return found
 
     def __call__(self, e: CallEvent) -> bytes:
         target_head, target_tail = self._cached(e.target, encode_target)
         s = av.opt_string
+        if e.lineage is None and e.heartbeat is None and not e.attributes:
+            middle = (av.NULL, av.NULL, self._cached(e.compliance, encode_compliance), av.NULL)
+        else:
+            middle = (
+                encode_lineage(e.lineage), encode_heartbeat(e.heartbeat),
+                self._cached(e.compliance, encode_compliance), av.string_map(e.attributes),
+            )  # fmt: skip
         return b"".join((
             self.header, av.string(e.event_id), av.long(e.event_time_us),
-            _EVENT_TYPE[e.event_type], _PHASE[e.phase], av.string(e.call_id),
-            self._cached(e.actor, encode_actor), target_head, av.strings(e.arg_keys), target_tail,
+            _KIND_PHASE[e.event_type, e.phase], av.string(e.call_id),
+            self._cached(e.actor, encode_actor), target_head,
+            av.strings(e.arg_keys) if e.arg_keys else av.NULL, target_tail,
             s(e.args_json), s(e.args_digest), s(e.result_json), s(e.result_digest),
-            av.boolean(e.truncated), av.long(e.redactions), encode_outcome(e.outcome),
-            s(e.request_id), s(e.trace_id), s(e.span_id), self._cached(e.producer, encode_producer),
-            encode_ai(e.ai), encode_lineage(e.lineage), encode_heartbeat(e.heartbeat),
-            self._cached(e.compliance, encode_compliance), av.string_map(e.attributes),
+            b"\x01" if e.truncated else b"\x00", av.long(e.redactions),
+            encode_outcome(e.outcome), s(e.request_id), s(e.trace_id), s(e.span_id),
+            self._cached(e.producer, encode_producer),
+            av.NULL if e.ai is None else encode_ai(e.ai), *middle,
             av.string(e.stream_id), av.long(e.seq), av.string(e.prev_hash), av.string(e.hash),
         ))  # fmt: skip

@@ -37,7 +37,7 @@ class Walk:
 
 
 class Redactor:
-    __slots__ = ("_keys", "max_depth", "max_items", "max_string", "scanner")
+    __slots__ = ("_keys", "_verdicts", "max_depth", "max_items", "max_string", "scanner")
 
     def __init__(
         self,
@@ -52,11 +52,17 @@ class Redactor:
         self.max_depth = max_depth
         self.max_items = max_items
         self._keys = tuple(k.lower() for k in sensitive_keys)
+        self._verdicts: dict[str, bool] = {}  # key names repeat from call to call
         self.scanner = Scanner(extra_patterns)
 
     def sensitive(self, key: str) -> bool:
-        lowered = key.lower()
-        return any(part in lowered for part in self._keys)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            lowered = key.lower()
+            verdict = any(part in lowered for part in self._keys)
+            if len(self._verdicts) < 4096:
+                self._verdicts[key] = verdict
+        return verdict
 
     def text(self, value: str, walk: Walk) -> str:
         """A scanned, length-bounded copy of ``value`` (time bounded by ``max_string``)."""

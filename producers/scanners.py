@@ -68,22 +68,62 @@ _CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 
+_API_KEY_PREFIXES = (
+    "sk-",
+    "sk_",
+    "pk_",
+    "pk-",
+    "rk_",
+    "rk-",
+    "AKIA",
+    "gh",
+    "xox",
+    "AIza",
+    "glpat-",
+)
+_TWO_DIGITS = re.compile(r"\d\d")
+# One C-level search that every family trigger implies (and BEGIN of a private key).
+_ANY_TRIGGER = re.compile(
+    r"eyJ|earer|EARER|[sprk]k[-_]|AKIA|gh|xox|AIza|glpat-|@|=|:|\d\d|-----BEGIN "
+)
+# Families of patterns and the cheap test that must pass before their regex runs: most
+# strings in tool arguments (paths, names, prose) trigger none, and cost a few ``in`` checks.
+_FAMILIES: tuple[tuple[tuple[str, ...], Callable[[str], bool]], ...] = (
+    (("jwt",), lambda s: "eyJ" in s),
+    (("bearer",), lambda s: "earer" in s or "EARER" in s),
+    (("api_key",), lambda s: any(p in s for p in _API_KEY_PREFIXES)),
+    (("url_password", "email"), lambda s: "@" in s),
+    (("keyed",), lambda s: "=" in s or ":" in s),
+    (("iban", "card", "ssn", "nino", "phone"), lambda s: _TWO_DIGITS.search(s) is not None),
+)
+
+
+def _always(text: str) -> bool:
+    return True
+
+
 class Scanner:
-    """One compiled alternation of every pattern; ``extra`` adds the operator's own.
+    """Compiled pattern families; ``extra`` adds the operator's own, always run.
 
     Extra patterns are the operator's responsibility: they are compiled as
     given, so they must be linear too.
     """
 
-    __slots__ = ("_regex",)
+    __slots__ = ("_custom", "_families")
 
     def __init__(self, extra: Sequence[str] = ()) -> None:
-        parts = [f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()]
-        parts += [f"(?P<custom{i}>{pattern})" for i, pattern in enumerate(extra)]
-        self._regex = re.compile("|".join(parts))
+        families = [(_compile({n: _PATTERNS[n] for n in names}), test) for names, test in _FAMILIES]
+        self._custom = None
+        if extra:
+            self._custom = _compile({f"custom{i}": p for i, p in enumerate(extra)})
+            families.append((self._custom, _always))
+        self._families = tuple(families)
 
     def scrub(self, text: str) -> tuple[str, int]:
         """``text`` with every finding replaced by ``[REDACTED:kind]``, and how many."""
+        if self._custom is None and _ANY_TRIGGER.search(text) is None:
+            return text, 0
+        triggered = [regex for regex, test in self._families if test(text)]
         count = 0
         if _PRIVATE_KEY_BEGIN in text:
             text, count = _scrub_private_keys(text)
@@ -97,7 +137,13 @@ class Scanner:
             count += 1
             return f"[REDACTED:{kind}]"
 
-        return self._regex.sub(replace, text), count
+        for regex in triggered:
+            text = regex.sub(replace, text)
+        return text, count
+
+
+def _compile(patterns: dict[str, str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in patterns.items()))
 
 
 def _scrub_private_keys(text: str) -> tuple[str, int]:
