@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 
 from producers.counters import Counters
-from producers.replay import Replay
+from producers.replay import Replay, is_fatal
 from producers.settings import ProducerSettings
 from producers.spool import Spool
 from schemas.kafka import KafkaSettings
@@ -38,6 +38,8 @@ def producer_config(settings: ProducerSettings, kafka: KafkaSettings) -> dict[st
         "enable.idempotence": True,
         "linger.ms": settings.linger_ms,
         "message.timeout.ms": settings.delivery_timeout_ms,
+        # a frozen broker holds requests open; without this, in-flight events wait 30 s
+        "request.timeout.ms": min(settings.delivery_timeout_ms, 30_000),
         "queue.buffering.max.messages": settings.queue_max_messages,
         "compression.type": "lz4",
         "logger": logging.getLogger("producers.librdkafka"),
@@ -59,6 +61,7 @@ class Publisher:
         self._producer: Any = None
         self._spool: Spool | None = None
         self._replay: Replay | None = None
+        self._fatal = False
         self.healthy = True
 
     def start(self) -> Publisher:
@@ -74,6 +77,25 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, name="mcp-audit-io", daemon=True)
         self._thread.start()
         return self
+
+    def _new_producer(self) -> None:
+        self._fatal = False
+        self._producer = Producer(
+            {**self._config, "on_delivery": self._delivered, "error_cb": self._client_error}
+        )
+        assert self._spool is not None
+        self._replay = Replay(self._producer, self.topic, self._spool, self.counters)
+
+    def _replace_fatal_producer(self) -> None:
+        """An idempotent producer can be fenced or fail fatally (e.g. after timeouts while
+        the broker was frozen); it never recovers, so start a fresh one. Whatever the old
+        one still held comes back as failed deliveries and goes to the spool."""
+        log.warning("Kafka producer failed fatally; replacing it")
+        old = self._producer
+        self._new_producer()
+        old.purge(in_queue=True, in_flight=True)
+        old.flush(0)
+        self._drain_overflow()
 
     def publish(self, key: bytes | None, value: bytes) -> None:
         """Queue one event; if the local queue is full it goes to the spool instead."""
@@ -92,11 +114,13 @@ class Publisher:
             self.healthy = True
         else:
             self.healthy = False
+            self._fatal = self._fatal or is_fatal(err)
             self._overflow.append((msg.key(), msg.value()))
 
     def _client_error(self, err: KafkaError) -> None:
         if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
             self.healthy = False  # fail-closed classes refuse until a delivery succeeds
+        self._fatal = self._fatal or is_fatal(err)
 
     def _run(self) -> None:
         next_sync = next_tick = 0.0
@@ -104,6 +128,8 @@ class Publisher:
             try:
                 self._producer.poll(_POLL_S)
                 self._drain_overflow()
+                if self._fatal or (self._replay is not None and self._replay.fenced):
+                    self._replace_fatal_producer()
                 now = time.monotonic()
                 if now >= next_sync:
                     next_sync = now + 1.0

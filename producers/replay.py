@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 from producers.counters import Counters
 from producers.spool import Spool, read_segment
 
@@ -19,17 +21,21 @@ log = logging.getLogger(__name__)
 
 
 class _Batch:
-    __slots__ = ("failed", "pending", "segment")
+    __slots__ = ("counters", "error", "failed", "pending", "segment")
 
-    def __init__(self, segment: Path) -> None:
+    def __init__(self, segment: Path, counters: Counters) -> None:
         self.segment = segment
+        self.counters = counters
         self.pending = 0
         self.failed = False
+        self.error: Any = None
 
     def delivered(self, err: Any, msg: Any) -> None:
         self.pending -= 1
         if err is not None:
-            self.failed = True
+            self.failed, self.error = True, err
+        else:
+            self.counters.sent += 1
 
 
 class Replay:
@@ -40,10 +46,8 @@ class Replay:
         self._counters = counters
         self._batch: _Batch | None = None
         self._next_try = 0.0
-
-    @property
-    def idle(self) -> bool:
-        return self._batch is None
+        self._warned: Path | None = None
+        self.fenced = False
 
     def step(self, now: float, interval_s: float) -> None:
         """Settle the batch in flight, or start the next one when it is time."""
@@ -61,7 +65,7 @@ class Replay:
             self._start(segments[0])
 
     def _start(self, segment: Path) -> None:
-        batch = self._batch = _Batch(segment)
+        batch = self._batch = _Batch(segment, self._counters)
         for key, value in read_segment(segment):
             try:
                 self._producer.produce(self._topic, value, key, on_delivery=batch.delivered)
@@ -76,9 +80,19 @@ class Replay:
         self._batch = None
         if batch.failed:
             self._next_try = now + interval_s
-            log.warning("spool replay of %s incomplete; will retry", batch.segment.name)
+            self.fenced = batch.error is not None and is_fatal(batch.error)
+            if self._warned != batch.segment:  # once per segment, not every retry
+                self._warned = batch.segment
+                log.warning(
+                    "spool replay of %s failed (%s); retrying", batch.segment.name, batch.error
+                )
             return
         self._spool.remove(batch.segment)
         self._counters.spool_bytes = self._spool.bytes
         self._next_try = 0.0  # the broker takes records again: go on at once
         log.info("replayed spool segment %s", batch.segment.name)
+
+
+def is_fatal(err: Any) -> bool:
+    """Errors after which an idempotent producer never recovers and must be replaced."""
+    return bool(err.fatal()) or err.code() == KafkaError.PRODUCER_FENCED
