@@ -14,7 +14,8 @@ from producers.redact import Redactor, Walk
 from producers.scanners import Scanner, luhn_ok
 
 SECRETS = {
-    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "bearer": "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345",
     "api_key": "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a",
     "aws": "AKIAIOSFODNN7EXAMPLE",
