@@ -17,6 +17,7 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from producers.actor import make_actor
 from producers.chain import Stream
 from producers.counters import Counters
 from producers.encoder import EventEncoder
@@ -27,6 +28,7 @@ from producers.model import (
     CallEvent,
     Compliance,
     Heartbeat,
+    Lineage,
     Outcome,
     Producer,
     Target,
@@ -115,6 +117,9 @@ class Auditor:
         self.fingerprints: dict[str, str] = {}
         self.annotations: dict[str, Annotations] = {}
         self._targets: dict[tuple[str, str, str | None], Target] = {}
+        self._compliance: dict[ClassRule, Compliance] = {}
+        self._actors: dict[tuple[Any, ...], Actor] = {}
+        self._default_compliance = Compliance(policy.default.retention_days, False, policy.version)
         self._heartbeat_interval_s = heartbeat_interval_s
         publisher.on_tick = self.heartbeat
 
@@ -134,7 +139,49 @@ class Auditor:
         return found
 
     def compliance(self, rule: ClassRule) -> Compliance:
-        return Compliance(rule.retention_days, rule.fail_closed, self.policy.version)
+        found = self._compliance.get(rule)
+        if found is None:
+            found = self._compliance[rule] = Compliance(
+                rule.retention_days, rule.fail_closed, self.policy.version
+            )
+        return found
+
+    def actor(self, *, user_id: str | None = None, **fields: Any) -> Actor:
+        """The Actor for these facts, pseudonymised and cached (the encoder caches by identity)."""
+        key = (
+            user_id,
+            *sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in fields.items()),
+        )
+        found = self._actors.get(key)
+        if found is None:
+            if len(self._actors) > 4096:
+                self._actors.clear()
+            found = self._actors[key] = make_actor(self.pseudonymise, user_id=user_id, **fields)
+        return found
+
+    def record(
+        self, event_type: str, producer: Producer, *, actor: Actor = ANONYMOUS,
+        method: str | None = None, name: str | None = None, kind: str | None = None,
+        attributes: Mapping[str, str] | None = None, lineage: Lineage | None = None,
+        request_id: str | None = None,
+    ) -> None:  # fmt: skip
+        """A one-shot event (phase EVENT): session start, tool listing, config change ..."""
+        try:
+            target = self.target(kind or event_type, name or "", method) if name else Target(
+                self.server_id, self.server_version, method=method
+            )  # fmt: skip
+            walk = Walk()
+            clean = {
+                k: self.minimiser.redactor.text(str(v), walk) for k, v in (attributes or {}).items()
+            }
+            event = CallEvent(
+                event_type, "EVENT", "", actor, target, producer, self._default_compliance,
+                request_id=request_id, lineage=lineage, attributes=clean,
+                redactions=walk.redactions,
+            )  # fmt: skip
+            self.emit(event)
+        except Exception:
+            self.counters.failure("record")
 
     def begin(
         self, kind: str, name: str, args: Any, producer: Producer, *,
@@ -192,7 +239,7 @@ class Auditor:
         if status == "SUCCESS":
             outcome.result_size = self.minimiser.result(event, result, call.rule)
         if error is not None:
-            outcome.error_type = type(error).__name__
+            outcome.error_type = getattr(error, "audit_type", None) or type(error).__name__
             outcome.error_message = self.minimiser.error_message(error, event)
         return event
 
