@@ -1,0 +1,25 @@
+"""``mcp-audit proxy -- <command> [args]``: audit any stdio MCP server, in any language."""
+
+from __future__ import annotations
+
+import argparse
+
+from producers.proxy_stdio import run_proxy
+from producers.runtime import get_auditor, shutdown
+
+NAME = "proxy"
+HELP = "run an MCP server behind a transparent stdio proxy that audits every call"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("server", nargs=argparse.REMAINDER, help="the server command, after --")
+
+
+def run(args: argparse.Namespace) -> int:
+    command = args.server[1:] if args.server[:1] == ["--"] else args.server
+    if not command:
+        raise SystemExit("mcp-audit proxy: give the server command after --")
+    try:
+        return run_proxy(command, get_auditor())
+    finally:
+        shutdown()

@@ -1,0 +1,271 @@
+"""The Auditor: turns calls into sealed, encoded events and hands them to the publisher.
+
+Integrations call :meth:`Auditor.begin` before a call runs (an ATTEMPT
+event) and :meth:`Call.end` after it (a RESULT event sharing the call id).
+Neither ever raises into the call, with one deliberate exception: for a
+fail-closed class while events cannot be persisted, :meth:`begin` audits a
+DENIED event and raises :class:`AuditRefused`. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Mapping
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from producers.actor import make_actor
+from producers.chain import Stream
+from producers.counters import Counters
+from producers.encoder import EventEncoder
+from producers.errors import AuditRefused
+from producers.model import (
+    Actor,
+    Annotations,
+    CallEvent,
+    Compliance,
+    Heartbeat,
+    Lineage,
+    Outcome,
+    Producer,
+    Target,
+)
+from producers.payload import Minimiser
+from producers.policy import ClassRule, Policy
+from producers.pseudonym import Pseudonymiser
+from producers.publisher import Publisher
+from producers.redact import Walk
+
+
+def _library_version() -> str:
+    try:
+        return version("mcp-audit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+ANONYMOUS = Actor()
+LIBRARY_VERSION = _library_version()
+
+
+@cache
+def producer_info(
+    integration: str, transport: str | None = None, protocol_version: str | None = None
+) -> Producer:
+    """Where events come from; cached, so the encoder's cache hits by identity."""
+    host = socket.gethostname()
+    return Producer(host, os.getpid(), LIBRARY_VERSION, integration, transport, protocol_version)
+
+
+_KIND_FIELD = {
+    "TOOL_CALL": "tool_name",
+    "RESOURCE_READ": "resource_uri",
+    "PROMPT_GET": "prompt_name",
+}
+_METHOD = {
+    "TOOL_CALL": "tools/call",
+    "RESOURCE_READ": "resources/read",
+    "PROMPT_GET": "prompts/get",
+}
+
+
+class Call:
+    """One audited call in progress; :meth:`end` records its RESULT exactly once."""
+
+    __slots__ = ("_auditor", "_done", "_started_ns", "event", "rule")
+
+    def __init__(self, auditor: Auditor, event: CallEvent, rule: ClassRule) -> None:
+        self._auditor = auditor
+        self.event = event
+        self.rule = rule
+        self._started_ns = time.perf_counter_ns()
+        self._done = False
+
+    def end(self, status: str, *, result: Any = None, error: BaseException | None = None) -> None:
+        """Record how the call ended. ``result`` is read only when status is SUCCESS."""
+        if self._done:
+            return
+        self._done = True
+        duration_us = (time.perf_counter_ns() - self._started_ns) // 1000
+        try:
+            self._auditor.emit(self._auditor.result_event(self, status, duration_us, result, error))
+        except Exception:
+            self._auditor.counters.failure("end")
+
+
+class Auditor:
+    def __init__(
+        self,
+        *,
+        server_id: str,
+        server_version: str | None,
+        policy: Policy,
+        pseudonymiser: Pseudonymiser,
+        minimiser: Minimiser,
+        publisher: Publisher,
+        counters: Counters,
+        heartbeat_interval_s: float,
+    ) -> None:
+        self.server_id, self.server_version = server_id, server_version
+        self.policy, self.pseudonymise, self.minimiser = policy, pseudonymiser, minimiser
+        self.publisher, self.counters = publisher, counters
+        self.stream = Stream()
+        self.encode = EventEncoder()
+        self.fingerprints: dict[str, str] = {}
+        self.annotations: dict[str, Annotations] = {}
+        self._targets: dict[tuple[str, str, str | None], Target] = {}
+        self._compliance: dict[ClassRule, Compliance] = {}
+        self._actors: dict[tuple[Any, ...], Actor] = {}
+        self._default_compliance = Compliance(policy.default.retention_days, False, policy.version)
+        self._heartbeat_interval_s = heartbeat_interval_s
+        publisher.on_tick = self.heartbeat
+
+    def target(self, kind: str, name: str, method: str | None = None) -> Target:
+        key = (kind, name, method)
+        found = self._targets.get(key)
+        fingerprint = self.fingerprints.get(name) if kind == "TOOL_CALL" else None
+        if found is None or found.tool_fingerprint != fingerprint:
+            found = Target(
+                self.server_id, self.server_version, method=method or _METHOD.get(kind),
+                annotations=self.annotations.get(name) if kind == "TOOL_CALL" else None,
+                tool_fingerprint=fingerprint,
+                classification=self.policy.rule_for(name).classification,
+                **({_KIND_FIELD[kind]: name} if kind in _KIND_FIELD else {}),
+            )  # fmt: skip
+            self._targets[key] = found
+        return found
+
+    def compliance(self, rule: ClassRule) -> Compliance:
+        found = self._compliance.get(rule)
+        if found is None:
+            found = self._compliance[rule] = Compliance(
+                rule.retention_days, rule.fail_closed, self.policy.version
+            )
+        return found
+
+    def actor(self, *, user_id: str | None = None, **fields: Any) -> Actor:
+        """The Actor for these facts, pseudonymised and cached (the encoder caches by identity)."""
+        key = (
+            user_id,
+            *sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in fields.items()),
+        )
+        found = self._actors.get(key)
+        if found is None:
+            if len(self._actors) > 4096:
+                self._actors.clear()
+            found = self._actors[key] = make_actor(self.pseudonymise, user_id=user_id, **fields)
+        return found
+
+    def record(
+        self, event_type: str, producer: Producer, *, actor: Actor = ANONYMOUS,
+        method: str | None = None, name: str | None = None, kind: str | None = None,
+        attributes: Mapping[str, str] | None = None, lineage: Lineage | None = None,
+        request_id: str | None = None,
+    ) -> None:  # fmt: skip
+        """A one-shot event (phase EVENT): session start, tool listing, config change ..."""
+        try:
+            target = self.target(kind or event_type, name or "", method) if name else Target(
+                self.server_id, self.server_version, method=method
+            )  # fmt: skip
+            walk = Walk()
+            clean = {
+                k: self.minimiser.redactor.text(str(v), walk) for k, v in (attributes or {}).items()
+            }
+            event = CallEvent(
+                event_type, "EVENT", "", actor, target, producer, self._default_compliance,
+                request_id=request_id, lineage=lineage, attributes=clean,
+                redactions=walk.redactions,
+            )  # fmt: skip
+            self.emit(event)
+        except Exception:
+            self.counters.failure("record")
+
+    def begin(
+        self, kind: str, name: str, args: Any, producer: Producer, *,
+        actor: Actor = ANONYMOUS, request_id: str | None = None,
+        trace: tuple[str | None, str | None] = (None, None), ai: Mapping[str, Any] | None = None,
+    ) -> Call | None:  # fmt: skip
+        """Audit the ATTEMPT of a call; None when auditing failed (the call goes on)."""
+        try:
+            rule = self.policy.rule_for(name)
+            event = CallEvent(
+                kind, "ATTEMPT", "", actor, self.target(kind, name), producer,
+                self.compliance(rule), request_id=request_id, trace_id=trace[0], span_id=trace[1],
+            )  # fmt: skip
+            if ai:
+                event.ai = self._ai(ai)
+            self.minimiser.args(event, args, rule)
+            call = Call(self, event, rule)
+            self.emit(event)
+            if rule.fail_closed and not self.publisher.healthy:
+                self._refuse(call)
+            return call
+        except AuditRefused:
+            raise
+        except Exception:
+            self.counters.failure("begin")
+            return None
+
+    def _refuse(self, call: Call) -> None:
+        call.end("DENIED")
+        raise AuditRefused(
+            "refused: this call's audit events cannot be persisted right now",
+            tool=call.event.target.tool_name or call.event.target.resource_uri or "",
+            classification=call.rule.classification,
+        )
+
+    def _ai(self, ai: Mapping[str, Any]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for key in ("model", "reason", "user_intent"):
+            value = ai.get(key)
+            out[key] = None if value is None else self.minimiser.redactor.text(str(value), Walk())
+        return out
+
+    def result_event(
+        self, call: Call, status: str, duration_us: int, result: Any, error: BaseException | None
+    ) -> CallEvent:
+        attempt = call.event
+        event = CallEvent(
+            attempt.event_type, "RESULT", attempt.call_id, attempt.actor, attempt.target,
+            attempt.producer, attempt.compliance, attempt.arg_keys, attempt.args_json,
+            attempt.args_digest, truncated=attempt.truncated, redactions=attempt.redactions,
+            request_id=attempt.request_id, trace_id=attempt.trace_id, span_id=attempt.span_id,
+            ai=attempt.ai,
+        )  # fmt: skip
+        outcome = event.outcome = Outcome(status, duration_us)
+        if status == "SUCCESS":
+            outcome.result_size = self.minimiser.result(event, result, call.rule)
+        if error is not None:
+            outcome.error_type = getattr(error, "audit_type", None) or type(error).__name__
+            outcome.error_message = self.minimiser.error_message(error, event)
+        return event
+
+    def emit(self, event: CallEvent) -> None:
+        """Seal, encode and queue one event (keyed by user pseudonym, else by stream).
+
+        An ATTEMPT's call id is its own event id, which its RESULT then shares.
+        """
+        self.stream.seal(event)
+        self.counters.redactions += event.redactions
+        pseudonym = event.actor.user_pseudonym
+        key = pseudonym.encode() if pseudonym else self.stream.stream_id.encode()
+        self.publisher.publish(key, self.encode(event))
+
+    def heartbeat(self) -> None:
+        c = self.counters
+        beat = Heartbeat(
+            int(self._heartbeat_interval_s), c.sent, c.spooled, c.dropped, c.redactions,
+            c.audit_failures, c.spool_bytes,
+        )  # fmt: skip
+        event = CallEvent(
+            "HEARTBEAT", "EVENT", "", ANONYMOUS, Target(self.server_id, self.server_version),
+            producer_info("heartbeat"), Compliance(), heartbeat=beat,
+        )  # fmt: skip
+        self.emit(event)
+
+    def close(self) -> None:
+        """Flush and stop publishing; events still undelivered go to the spool."""
+        self.publisher.close()

@@ -1,0 +1,75 @@
+"""One producer stream: event ids, times, sequence numbers and the hash chain.
+
+:meth:`Stream.seal` is the only place events get their ``seq`` and hashes; it
+holds a lock only while it computes (no I/O), so numbering follows the order
+events were sealed. The material hashed is exactly what
+:func:`schemas.integrity.chain_hash` hashes for the event's Avro dict (a test
+recomputes it), built from cached per-actor and per-target pieces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Any
+
+from producers.ids import uuid7
+from producers.model import Actor, CallEvent, Target
+
+_SEP = "\x1f"
+
+
+def _actor_part(actor: Actor) -> str:
+    fields = (actor.user_pseudonym, actor.pseudonym_key_id, actor.client_id,
+              actor.session_id, actor.tenant_id)  # fmt: skip
+    return _SEP.join("" if v is None else v for v in fields)
+
+
+def _target_part(target: Target) -> str:
+    fields = (target.server_id, target.tool_name, target.resource_uri, target.prompt_name,
+              target.method, target.tool_fingerprint, target.classification)  # fmt: skip
+    return _SEP.join("" if v is None else v for v in fields)
+
+
+class Stream:
+    """A producer instance's numbered, chained sequence of events. Thread-safe."""
+
+    def __init__(self, stream_id: str | None = None) -> None:
+        self.stream_id = stream_id or uuid7()
+        self.seq = 0
+        self.last_hash = ""
+        self._lock = threading.Lock()
+        self._parts: dict[Any, str] = {}
+
+    def _part(self, key: Actor | Target) -> str:
+        part = self._parts.get(key)
+        if part is None:
+            if len(self._parts) > 4096:
+                self._parts.clear()
+            part = _actor_part(key) if isinstance(key, Actor) else _target_part(key)
+            self._parts[key] = part
+        return part
+
+    def seal(self, e: CallEvent) -> None:
+        """Give ``e`` its id, time, stream position and hash."""
+        e.event_id = uuid7()
+        if not e.call_id and e.phase == "ATTEMPT":
+            e.call_id = e.event_id  # the RESULT copies it from here
+        e.event_time_us = time.time_ns() // 1000
+        e.stream_id = self.stream_id
+        outcome = e.outcome
+        status, duration, error_type = ("", "", "") if outcome is None else (
+            outcome.status, str(outcome.duration_us), outcome.error_type or "")  # fmt: skip
+        body = _SEP.join((
+            e.event_id, str(e.event_time_us), e.event_type, e.phase, e.call_id,
+            self._part(e.actor), self._part(e.target), e.args_digest or "",
+            e.result_digest or "", status, duration, error_type, self.stream_id,
+        ))  # fmt: skip
+        with self._lock:
+            self.seq += 1
+            e.seq, e.prev_hash = self.seq, self.last_hash
+            material = f"{e.prev_hash}{_SEP}{body}{_SEP}{e.seq}"
+            self.last_hash = e.hash = hashlib.sha256(
+                material.encode("utf-8", "surrogatepass")
+            ).hexdigest()

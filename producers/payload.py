@@ -1,0 +1,96 @@
+"""Minimise a call's data per policy: digests always, redacted values only where kept.
+
+Fills the payload fields of a :class:`CallEvent` from raw arguments, results
+and errors. Never raises on hostile values (see :mod:`producers.redact`);
+keeps the event under ``max_event_bytes`` by dropping bodies first (result,
+then arguments) and flagging ``truncated``, as Kubernetes audit does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from producers.canonical import canonical, digest
+from producers.model import CallEvent
+from producers.policy import ClassRule
+from producers.redact import Redactor, Walk
+
+_KEY_LIMIT = 128
+_HEADROOM = 16_384  # room for the metadata around the bodies
+
+
+class Minimiser:
+    def __init__(self, redactor: Redactor, max_event_bytes: int) -> None:
+        self.redactor = redactor
+        self.max_body = max_event_bytes - _HEADROOM
+        self._keys: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def arg_keys(self, args: Any) -> tuple[str, ...]:
+        if not isinstance(args, Mapping) or not args:
+            return ()
+        raw = tuple(args)
+        found = self._keys.get(raw)
+        if found is None:
+            walk = Walk()
+            found = tuple(self.redactor.text(str(k)[:_KEY_LIMIT], walk) for k in raw)
+            if len(self._keys) < 4096:
+                self._keys[raw] = found
+        return found
+
+    def _body(self, value: Any, keep: bool, walk: Walk) -> tuple[str, str | None, int]:
+        """digest, redacted JSON (when kept) and size of the canonical form."""
+        data = canonical(value)
+        cleaned: Any = None
+        if data is None:  # not JSON: the digest covers the sanitised form
+            cleaned = self.redactor.clean(value, walk)
+            data = orjson.dumps(cleaned)
+        if not keep:
+            return digest(data), None, len(data)
+        if cleaned is None:
+            cleaned = self.redactor.clean(value, walk)
+        return digest(data), orjson.dumps(cleaned).decode(), len(data)
+
+    def args(self, event: CallEvent, args: Any, rule: ClassRule) -> None:
+        walk = Walk()
+        event.arg_keys = self.arg_keys(args)
+        event.args_digest, event.args_json, _ = self._body(args, rule.keep_values, walk)
+        event.redactions, event.truncated = walk.redactions, walk.truncated
+        self._bound(event)
+
+    def result(self, event: CallEvent, result: Any, rule: ClassRule) -> int:
+        """Digest and (when kept) redacted result; returns the result's size in bytes."""
+        walk = Walk()
+        event.result_digest, event.result_json, size = self._body(result, rule.keep_results, walk)
+        event.redactions += walk.redactions
+        event.truncated = event.truncated or walk.truncated
+        self._bound(event)
+        return size
+
+    def error_message(self, error: BaseException, event: CallEvent) -> str:
+        walk = Walk()
+        try:
+            text = str(error)
+        except Exception:  # a hostile __str__ must not break auditing
+            text = f"<unprintable {type(error).__name__}>"
+        cleaned = self.redactor.text(text, walk)
+        event.redactions += walk.redactions
+        event.truncated = event.truncated or walk.truncated
+        return cleaned
+
+    def _bound(self, event: CallEvent) -> None:
+        if _size(event.args_json) + _size(event.result_json) <= self.max_body:
+            return
+        event.truncated = True
+        event.result_json = None
+        if _size(event.args_json) > self.max_body:
+            event.args_json = None
+
+
+def _size(text: str | None) -> int:
+    """UTF-8 size; only long texts pay for the encode."""
+    if text is None:
+        return 0
+    return len(text) if len(text) < 1024 or text.isascii() else len(text.encode("utf-8", "replace"))

@@ -1,0 +1,110 @@
+"""``mcp-audit proxy -- <command>``: a transparent stdio proxy in front of any MCP server.
+
+Lifecycle: :func:`run_proxy` starts the server as a child, then two pump
+threads copy bytes unchanged (client stdin -> child stdin, child stdout ->
+our stdout) and hand copies of complete lines to one audit thread through
+queues, so parsing and auditing never delay the bytes. When the client closes
+stdin the child's stdin is closed; when the child exits, the audit thread
+records unanswered requests, the Auditor flushes, and the child's exit code
+is returned. The child's stderr is inherited untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+
+from producers.auditor import Auditor
+from producers.proxy_wire import ConversationAudit
+from producers.rpc import RpcAudit
+
+log = logging.getLogger(__name__)
+_CHUNK = 65536
+_MAX_LINE = 64 * 2**20  # longer lines are forwarded but not parsed
+_DONE = None
+
+
+class LineSplitter:
+    """Cuts a byte stream into newline-terminated lines for the audit thread."""
+
+    def __init__(self, emit: Callable[[bytes], None]) -> None:
+        self._emit = emit
+        self._partial = bytearray()
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> None:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if not self._skipping:
+                self._partial += chunk[start:end]
+                self._emit(bytes(self._partial))
+            self._partial.clear()
+            self._skipping = False
+            start = end + 1
+        if not self._skipping:
+            self._partial += chunk[start:]
+            if len(self._partial) > _MAX_LINE:
+                self._partial.clear()
+                self._skipping = True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _pump(source: int, sink: int, tap: LineSplitter, on_eof: Callable[[], None]) -> None:
+    try:
+        while chunk := os.read(source, _CHUNK):
+            _write_all(sink, chunk)  # the bytes first, unchanged
+            tap.feed(chunk)
+    except OSError as exc:
+        log.debug("proxy pump ended: %s", exc)
+    finally:
+        on_eof()
+
+
+def _audit_loop(
+    lines: queue.Queue[tuple[bool, bytes] | None], conversation: ConversationAudit
+) -> None:
+    while (item := lines.get()) is not _DONE:
+        from_client, line = item
+        try:
+            (conversation.from_client if from_client else conversation.from_server)(line)
+        except Exception:
+            conversation.rpc.auditor.counters.failure("proxy")
+    conversation.close()
+
+
+def run_proxy(
+    command: Sequence[str], auditor: Auditor | None, *, stdin: int = 0, stdout: int = 1
+) -> int:
+    """Run ``command`` behind the proxy until it exits; returns its exit code."""
+    child = subprocess.Popen(
+        list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+    )
+    assert child.stdin is not None and child.stdout is not None
+    lines: queue.Queue[tuple[bool, bytes] | None] = queue.Queue()
+    audit_thread = None
+    if auditor is not None:
+        conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio"))
+        audit_thread = threading.Thread(target=_audit_loop, args=(lines, conversation), daemon=True)
+        audit_thread.start()
+    to_child = LineSplitter(lambda line: lines.put((True, line)))
+    to_client = LineSplitter(lambda line: lines.put((False, line)))
+    child_in = child.stdin
+    upstream = threading.Thread(
+        target=_pump, args=(stdin, child_in.fileno(), to_child, child_in.close), daemon=True
+    )
+    upstream.start()
+    _pump(child.stdout.fileno(), stdout, to_client, lambda: None)
+    code = child.wait()
+    lines.put(_DONE)
+    if audit_thread is not None:
+        audit_thread.join(timeout=10)
+    return code

@@ -1,0 +1,176 @@
+"""Hand encoded events to Kafka without ever making the caller wait, and lose none.
+
+Lifecycle: :meth:`Publisher.start` creates the Kafka producer, claims a spool
+slot and starts one daemon I/O thread; :meth:`close` flushes (what the broker
+does not take in time goes to the spool) and stops it. :meth:`publish` is the
+only method on the call path: it hands bytes to librdkafka's local queue and
+returns; it never blocks on the network or disk and never raises. Everything
+slow happens on the I/O thread: delivery reports, spooling events the queue
+would not take or the broker refused, replaying the spool in order once the
+broker answers again, and the periodic ``on_tick`` hook (heartbeats).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+
+from producers.counters import Counters
+from producers.replay import Replay, is_fatal
+from producers.settings import ProducerSettings
+from producers.spool import Spool
+from schemas.kafka import KafkaSettings
+
+log = logging.getLogger(__name__)
+_POLL_S = 0.05
+
+
+def producer_config(settings: ProducerSettings, kafka: KafkaSettings) -> dict[str, Any]:
+    return {
+        **kafka.client_config(),
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": settings.linger_ms,
+        "message.timeout.ms": settings.delivery_timeout_ms,
+        # a frozen broker holds requests open; without this, in-flight events wait 30 s
+        "request.timeout.ms": min(settings.delivery_timeout_ms, 30_000),
+        "queue.buffering.max.messages": settings.queue_max_messages,
+        "compression.type": "lz4",
+        "logger": logging.getLogger("producers.librdkafka"),
+    }
+
+
+class Publisher:
+    def __init__(
+        self, settings: ProducerSettings, kafka: KafkaSettings, counters: Counters
+    ) -> None:
+        self.settings = settings
+        self.topic = kafka.topic_raw
+        self.counters = counters
+        self.on_tick: Callable[[], None] | None = None
+        self._config = producer_config(settings, kafka)
+        self._overflow: deque[tuple[bytes | None, bytes]] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._producer: Any = None
+        self._spool: Spool | None = None
+        self._replay: Replay | None = None
+        self._fatal = False
+        self.healthy = True
+
+    def start(self) -> Publisher:
+        self._producer = Producer(
+            {**self._config, "on_delivery": self._delivered, "error_cb": self._client_error}
+        )
+        self._spool = Spool(
+            self.settings.spool_dir,
+            max_bytes=self.settings.spool_max_bytes,
+            fsync=self.settings.fsync,
+        )
+        self._replay = Replay(self._producer, self.topic, self._spool, self.counters)
+        self._thread = threading.Thread(target=self._run, name="mcp-audit-io", daemon=True)
+        self._thread.start()
+        return self
+
+    def _new_producer(self) -> None:
+        self._fatal = False
+        self._producer = Producer(
+            {**self._config, "on_delivery": self._delivered, "error_cb": self._client_error}
+        )
+        assert self._spool is not None
+        self._replay = Replay(self._producer, self.topic, self._spool, self.counters)
+
+    def _replace_fatal_producer(self) -> None:
+        """An idempotent producer can be fenced or fail fatally (e.g. after timeouts while
+        the broker was frozen); it never recovers, so start a fresh one. Whatever the old
+        one still held comes back as failed deliveries and goes to the spool."""
+        log.warning("Kafka producer failed fatally; replacing it")
+        old = self._producer
+        self._new_producer()
+        old.purge(in_queue=True, in_flight=True)
+        old.flush(0)
+        self._drain_overflow()
+
+    def publish(self, key: bytes | None, value: bytes) -> None:
+        """Queue one event; if the local queue is full it goes to the spool instead."""
+        try:
+            self._producer.produce(self.topic, value, key)
+        except BufferError:
+            self.healthy = False
+            self._overflow.append((key, value))
+        except Exception:  # never into the tool call: the I/O thread spools it
+            self.counters.failure("produce")
+            self._overflow.append((key, value))
+
+    def _delivered(self, err: KafkaError | None, msg: Any) -> None:
+        if err is None:
+            self.counters.sent += 1
+            self.healthy = True
+        else:
+            self.healthy = False
+            self._fatal = self._fatal or is_fatal(err)
+            self._overflow.append((msg.key(), msg.value()))
+
+    def _client_error(self, err: KafkaError) -> None:
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self.healthy = False  # fail-closed classes refuse until a delivery succeeds
+        self._fatal = self._fatal or is_fatal(err)
+
+    def _run(self) -> None:
+        next_sync = next_tick = 0.0
+        while not self._stop.is_set():
+            try:
+                self._producer.poll(_POLL_S)
+                self._drain_overflow()
+                if self._fatal or (self._replay is not None and self._replay.fenced):
+                    self._replace_fatal_producer()
+                now = time.monotonic()
+                if now >= next_sync:
+                    next_sync = now + 1.0
+                    assert self._spool is not None
+                    self._spool.sync()
+                if now >= next_tick and self.on_tick is not None:
+                    next_tick = now + self.settings.heartbeat_interval_s
+                    self.on_tick()
+                assert self._replay is not None
+                self._replay.step(now, self.settings.replay_interval_s)
+            except Exception:
+                self.counters.failure("io-thread")
+                log.exception("audit I/O loop failed; continuing")
+                time.sleep(_POLL_S)
+
+    def _drain_overflow(self) -> None:
+        spool = self._spool
+        assert spool is not None
+        while self._overflow:
+            key, value = self._overflow.popleft()
+            if spool.append(key, value):
+                self.counters.spooled += 1
+            else:
+                self.counters.drop("spool full")
+        self.counters.spool_bytes = spool.bytes
+        self.counters.check_spool(spool.bytes, self.settings)
+
+    def flush(self, timeout_s: float = 10.0) -> int:
+        """Wait for queued events; returns how many are still undelivered."""
+        return int(self._producer.flush(timeout_s))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Flush, spool what is left, stop the I/O thread. Safe to call twice."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        if self._producer.flush(timeout_s):
+            self._producer.purge(in_queue=True, in_flight=True)
+            self._producer.poll(0)  # purge errors come back as failed deliveries: spooled
+        self._drain_overflow()
+        assert self._spool is not None
+        self._spool.close()

@@ -1,0 +1,147 @@
+"""Turn any Python value into bounded, redacted, JSON-safe data.
+
+:meth:`Redactor.clean` walks arguments, results and error text the way a
+hostile caller might shape them (deep nesting, cycles, huge strings, bytes,
+invalid UTF-8, objects that are not JSON) and never raises on them: values under
+sensitive keys are replaced whole, strings pass the :class:`Scanner`, long
+strings are cut with a marker holding the original's SHA-256, depth and
+collection sizes are capped, cycles become ``"<cycle>"`` and anything else
+becomes its type name. A Redactor is immutable and thread-safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from producers.scanners import Scanner
+
+SENSITIVE_KEY_PARTS = (
+    "password", "passwd", "secret", "token", "authorization", "api_key", "apikey",
+    "api-key", "cookie", "private_key", "credential", "session_key", "cvv", "pin",
+)  # fmt: skip
+_SCAN_MARGIN = 1024  # longer than any bounded pattern, so a secret across the cut is still found
+_JSON_SCALARS = (bool, float, type(None))
+_INT64 = (-(2**63), 2**64)
+
+
+class Walk:
+    """Counters for one clean-up: how many values were redacted, whether anything was cut."""
+
+    __slots__ = ("redactions", "truncated")
+
+    def __init__(self) -> None:
+        self.redactions = 0
+        self.truncated = False
+
+
+class Redactor:
+    __slots__ = ("_keys", "_verdicts", "max_depth", "max_items", "max_string", "scanner")
+
+    def __init__(
+        self,
+        *,
+        max_string: int = 2048,
+        max_depth: int = 8,
+        max_items: int = 256,
+        sensitive_keys: Sequence[str] = SENSITIVE_KEY_PARTS,
+        extra_patterns: Sequence[str] = (),
+    ) -> None:
+        self.max_string = max_string
+        self.max_depth = max_depth
+        self.max_items = max_items
+        self._keys = tuple(k.lower() for k in sensitive_keys)
+        self._verdicts: dict[str, bool] = {}  # key names repeat from call to call
+        self.scanner = Scanner(extra_patterns)
+
+    def sensitive(self, key: str) -> bool:
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            lowered = key.lower()
+            verdict = any(part in lowered for part in self._keys)
+            if len(self._verdicts) < 4096:
+                self._verdicts[key] = verdict
+        return verdict
+
+    def text(self, value: str, walk: Walk) -> str:
+        """A scanned, length-bounded copy of ``value`` (time bounded by ``max_string``)."""
+        head = (
+            value
+            if len(value) <= self.max_string + _SCAN_MARGIN
+            else value[: self.max_string + _SCAN_MARGIN]
+        )
+        if not head.isascii():
+            head = head.encode("utf-8", "replace").decode("utf-8")
+        if len(head) > 5:
+            head, found = self.scanner.scrub(head)
+            walk.redactions += found
+        if len(value) <= self.max_string and len(head) <= self.max_string:
+            return head
+        walk.truncated = True
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{head[: self.max_string]}...[truncated {len(value)} chars, sha256 {digest}]"
+
+    def clean(self, value: Any, walk: Walk) -> Any:
+        return self._value(value, walk, 0, set())
+
+    def _value(self, value: Any, walk: Walk, depth: int, path: set[int]) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(value, walk)
+        if kind is int:
+            return value if _INT64[0] <= value < _INT64[1] else str(value)
+        if isinstance(value, _JSON_SCALARS):
+            return value
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            return f"<bytes {len(data)}, sha256 {hashlib.sha256(data).hexdigest()}>"
+        if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+            return self._container(value, walk, depth, path)
+        return f"<{kind.__name__}>"
+
+    def _container(self, value: Any, walk: Walk, depth: int, path: set[int]) -> Any:
+        if id(value) in path:
+            walk.truncated = True
+            return "<cycle>"
+        if depth >= self.max_depth:
+            walk.truncated = True
+            return f"<{type(value).__name__} deeper than {self.max_depth}>"
+        path.add(id(value))
+        try:
+            if isinstance(value, Mapping):
+                return self._mapping(value, walk, depth + 1, path)
+            return self._sequence(value, walk, depth + 1, path)
+        finally:
+            path.discard(id(value))
+
+    def _mapping(self, value: Mapping[Any, Any], walk: Walk, depth: int, path: set[int]) -> Any:
+        out: dict[str, Any] = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= self.max_items:
+                walk.truncated = True
+                out["..."] = f"{len(value) - index} more"
+                break
+            name = self.text(key if type(key) is str else str(_bounded_key(key)), walk)
+            if self.sensitive(name):
+                walk.redactions += 1
+                out[name] = "[REDACTED:key]"
+            else:
+                out[name] = self._value(item, walk, depth, path)
+        return out
+
+    def _sequence(self, value: Any, walk: Walk, depth: int, path: set[int]) -> list[Any]:
+        out = []
+        for index, item in enumerate(value):
+            if index >= self.max_items:
+                walk.truncated = True
+                out.append(f"... {len(value) - index} more")
+                break
+            out.append(self._value(item, walk, depth, path))
+        return out
+
+
+def _bounded_key(key: Any) -> str:
+    if isinstance(key, (str, int, float, bool, type(None))):
+        return str(key)
+    return f"<{type(key).__name__}>"

@@ -1,0 +1,173 @@
+"""Audit MCP JSON-RPC traffic: the shared core of the proxy and the SDK middlewares.
+
+Works on wire-shaped dicts (camelCase keys, ``_meta``), so it does not depend
+on any SDK's models. Never depends on a session id: a request is identified by
+its JSON-RPC id and, when the client sends one, the W3C ``traceparent`` in
+``_meta``. 2026-07-28 requests carry client info and protocol version in
+``_meta`` instead of an initialize handshake; both are read from either place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from producers.auditor import Auditor, Call, producer_info
+from producers.canonical import canonical, digest
+from producers.model import Actor, Annotations
+
+# method -> (event type, the params key naming the target, the params key holding arguments)
+AUDITED_METHODS = {
+    "tools/call": ("TOOL_CALL", "name", "arguments"),
+    "resources/read": ("RESOURCE_READ", "uri", None),
+    "prompts/get": ("PROMPT_GET", "name", "arguments"),
+}
+CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
+PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+_AI_KEYS = {
+    "model": "model",
+    "reason": "reason",
+    "userIntent": "user_intent",
+    "user_intent": "user_intent",
+}
+
+
+def trace_context(meta: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(trace id, parent span id) from a W3C ``traceparent`` in ``_meta``; Nones when absent."""
+    value = meta.get("traceparent") if meta else None
+    if not isinstance(value, str):
+        return None, None
+    parts = value.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None, None
+    return parts[1], parts[2]
+
+
+def ai_context(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the client said about the model and intent, from ``_meta`` (or ``_meta.ai``)."""
+    if not meta:
+        return None
+    nested = meta.get("ai")
+    source: Mapping[str, Any] = nested if isinstance(nested, Mapping) else meta
+    found = {ours: source[theirs] for theirs, ours in _AI_KEYS.items() if source.get(theirs)}
+    return found or None
+
+
+def client_info(params: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(name, version) from initialize params or a 2026-07-28 request's ``_meta``."""
+    if not params:
+        return None, None
+    meta = params.get("_meta") or {}
+    info = params.get("clientInfo") or meta.get(CLIENT_INFO_KEY) or {}
+    return info.get("name"), info.get("version")
+
+
+def tool_fingerprint(tool: Mapping[str, Any]) -> str:
+    """SHA-256 of a tool definition's canonical description, input schema and annotations."""
+    material = {k: tool.get(k) for k in ("description", "inputSchema", "annotations")}
+    return digest(canonical(material) or b"")
+
+
+def annotations_of(tool: Mapping[str, Any]) -> Annotations | None:
+    notes = tool.get("annotations")
+    if not isinstance(notes, Mapping):
+        return None
+    return Annotations(
+        notes.get("readOnlyHint"), notes.get("destructiveHint"),
+        notes.get("idempotentHint"), notes.get("openWorldHint"),
+    )  # fmt: skip
+
+
+class RpcAudit:
+    """Turns one connection's requests and responses into audit events. Not thread-safe."""
+
+    def __init__(self, auditor: Auditor, integration: str, transport: str | None) -> None:
+        self.auditor = auditor
+        self.integration = integration
+        self.transport = transport
+        self.protocol_version: str | None = None
+        self.client: tuple[str | None, str | None] = (None, None)
+
+    def begin(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        request_id: Any,
+        actor: Actor | None = None,
+    ) -> Call | None:
+        """The ATTEMPT of an audited request; None for methods that are not audited."""
+        spec = AUDITED_METHODS.get(method)
+        params = params or {}
+        meta = params.get("_meta") if isinstance(params.get("_meta"), Mapping) else None
+        if method == "initialize":
+            self._initialize(params)
+        if spec is None:
+            return None
+        kind, name_key, args_key = spec
+        version = (meta or {}).get(PROTOCOL_VERSION_KEY) or self.protocol_version
+        producer = producer_info(self.integration, self.transport, version)
+        return self.auditor.begin(
+            kind, str(params.get(name_key, "")), params.get(args_key) if args_key else {},
+            producer, actor=actor or self.actor(params), request_id=_text(request_id),
+            trace=trace_context(meta), ai=ai_context(meta),
+        )  # fmt: skip
+
+    def actor(self, params: Mapping[str, Any]) -> Actor:
+        name, version = client_info(params)
+        if name is None:
+            name, version = self.client
+        return self.auditor.actor(client_name=name, client_version=version)
+
+    def _initialize(self, params: Mapping[str, Any]) -> None:
+        self.protocol_version = params.get("protocolVersion")
+        self.client = client_info(params)
+        producer = producer_info(self.integration, self.transport, self.protocol_version)
+        self.auditor.record(
+            "SESSION_START", producer, actor=self.actor(params), method="initialize"
+        )
+
+    def end(self, call: Call, result: Any = None, error: Any = None) -> None:
+        """The RESULT: a JSON-RPC error, a tool result flagged isError, or success."""
+        if error is not None:
+            call.end("ERROR", error=RpcError(error))
+        elif isinstance(result, Mapping) and result.get("isError"):
+            call.end(
+                "ERROR", error=RpcError({"message": _content_text(result), "code": "tool_error"})
+            )
+        else:
+            call.end("SUCCESS", result=result)
+
+    def tools_listed(self, result: Any) -> None:
+        """Fingerprint each listed tool so later calls carry it, and audit the listing."""
+        tools = result.get("tools") if isinstance(result, Mapping) else None
+        if not isinstance(tools, list):
+            return
+        prints = {}
+        for tool in tools:
+            if isinstance(tool, Mapping) and isinstance(tool.get("name"), str):
+                prints[tool["name"]] = tool_fingerprint(tool)
+                self.auditor.annotations[tool["name"]] = annotations_of(tool) or Annotations()
+        self.auditor.fingerprints.update(prints)
+        producer = producer_info(self.integration, self.transport, self.protocol_version)
+        self.auditor.record("TOOLS_LISTED", producer, method="tools/list", attributes=prints)
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object as an exception, so it is audited like a raised one."""
+
+    def __init__(self, error: Any) -> None:
+        message = error.get("message", "") if isinstance(error, Mapping) else str(error)
+        super().__init__(message)
+        self.code = error.get("code") if isinstance(error, Mapping) else None
+        self.audit_type = "tool_error" if self.code == "tool_error" else f"jsonrpc {self.code}"
+
+
+def _content_text(result: Mapping[str, Any]) -> str:
+    content = result.get("content")
+    if not isinstance(content, list):
+        return ""
+    return " ".join(str(c.get("text", "")) for c in content if isinstance(c, Mapping))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,91 @@
+"""The process-wide Auditor: built from settings on first use, closed at exit.
+
+:func:`get_auditor` returns None when the producer is disabled (integrations
+then call straight through) or when it could not start (logged and counted
+once; auditing must never break the server). :func:`configure` replaces the
+current Auditor, e.g. in tests or when a server wants explicit settings.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+
+from producers.auditor import Auditor
+from producers.counters import Counters
+from producers.payload import Minimiser
+from producers.policy import load_policy
+from producers.pseudonym import Pseudonymiser, ephemeral, load_key
+from producers.publisher import Publisher
+from producers.redact import Redactor
+from producers.settings import ProducerSettings
+from schemas.kafka import KafkaSettings
+
+log = logging.getLogger("producers")
+_lock = threading.Lock()
+_auditor: Auditor | None = None
+_loaded = False
+
+
+def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
+    """A started Auditor for these settings (raises McpAuditError on bad configuration)."""
+    key = load_key(env_var=settings.hmac_key_env, key_file=settings.hmac_key_file)
+    if key is None:
+        log.warning("no HMAC key configured: pseudonyms link only within this process")
+    pseudonymiser = Pseudonymiser(key, settings.hmac_key_id) if key else ephemeral()
+    redactor = Redactor(
+        max_string=settings.max_string,
+        max_depth=settings.max_depth,
+        extra_patterns=settings.redact_patterns,
+    )
+    counters = Counters()
+    publisher = Publisher(settings, kafka, counters).start()
+    return Auditor(
+        server_id=settings.server_id,
+        server_version=settings.server_version,
+        policy=load_policy(settings.policy_file),
+        pseudonymiser=pseudonymiser,
+        minimiser=Minimiser(redactor, settings.max_event_bytes),
+        publisher=publisher,
+        counters=counters,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
+
+
+def configure(
+    settings: ProducerSettings | None = None, kafka: KafkaSettings | None = None
+) -> Auditor | None:
+    """Replace the process-wide Auditor (closing the old one); None when disabled."""
+    global _auditor, _loaded
+    settings = settings or ProducerSettings.load()
+    with _lock:
+        old, _auditor, _loaded = _auditor, None, True
+        if old is not None:
+            old.close()
+        if settings.enabled:
+            _auditor = build_auditor(settings, kafka or KafkaSettings.load())
+        return _auditor
+
+
+def get_auditor() -> Auditor | None:
+    """The process-wide Auditor, built from the environment on first call."""
+    if _loaded:
+        return _auditor
+    try:
+        return configure()
+    except Exception:
+        log.exception("mcp-audit producer could not start; calls run unaudited")
+        return None
+
+
+def shutdown() -> None:
+    """Flush and close the process-wide Auditor; the next get_auditor() builds a new one."""
+    global _auditor, _loaded
+    with _lock:
+        old, _auditor, _loaded = _auditor, None, False
+    if old is not None:
+        old.close()
+
+
+atexit.register(shutdown)

@@ -1,0 +1,147 @@
+"""The hand-written encoder writes exactly what the contract's serializer and reader agree on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from producers.chain import Stream
+from producers.encoder import EventEncoder
+from producers.model import (
+    CLASSIFICATIONS,
+    EVENT_TYPES,
+    PHASES,
+    STATUSES,
+    Actor,
+    Annotations,
+    CallEvent,
+    Compliance,
+    Delegation,
+    Heartbeat,
+    Lineage,
+    Outcome,
+    Producer,
+    Target,
+    to_avro,
+)
+from schemas import registry
+from schemas.integrity import chain_hash
+from schemas.wire import Deserializer, SingleObjectSerializer
+
+text = st.text(max_size=40)  # includes surrogates and astral characters
+opt = st.none() | text
+opt_bool = st.none() | st.booleans()
+longs = st.integers(-(2**63), 2**63 - 1)
+names = st.lists(text, max_size=4).map(tuple)
+
+actors = st.builds(
+    Actor,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    names,
+    opt,
+    st.none() | st.builds(Delegation, opt, opt, opt),
+)
+targets = st.builds(
+    Target,
+    text,
+    opt,
+    opt,
+    opt,
+    opt,
+    opt,
+    st.none() | st.builds(Annotations, opt_bool, opt_bool, opt_bool, opt_bool),
+    opt,
+    st.sampled_from(CLASSIFICATIONS),
+)
+producers_ = st.builds(Producer, text, st.integers(0, 2**31 - 1), text, text, opt, opt)
+outcomes = st.none() | st.builds(
+    Outcome, st.sampled_from(STATUSES), longs, opt, opt, st.none() | longs
+)
+ai = st.none() | st.fixed_dictionaries({"model": opt, "reason": opt, "user_intent": opt})
+lineages = st.none() | st.builds(Lineage, opt, names, names, names)
+int32 = st.integers(-(2**31), 2**31 - 1)
+beats = st.none() | st.builds(Heartbeat, int32, longs, longs, longs, longs, longs, longs)
+
+
+@st.composite
+def call_events(draw: st.DrawFn) -> CallEvent:
+    return CallEvent(
+        event_type=draw(st.sampled_from(EVENT_TYPES)),
+        phase=draw(st.sampled_from(PHASES)),
+        call_id=draw(text),
+        actor=draw(actors),
+        target=draw(targets),
+        producer=draw(producers_),
+        compliance=draw(st.builds(Compliance, int32, st.booleans(), opt)),
+        arg_keys=draw(names),
+        args_json=draw(opt),
+        args_digest=draw(opt),
+        result_json=draw(opt),
+        result_digest=draw(opt),
+        truncated=draw(st.booleans()),
+        redactions=draw(int32),
+        outcome=draw(outcomes),
+        request_id=draw(opt),
+        trace_id=draw(opt),
+        span_id=draw(opt),
+        ai=draw(ai),
+        lineage=draw(lineages),
+        heartbeat=draw(beats),
+        attributes=draw(st.dictionaries(text, text, max_size=3)),
+    )
+
+
+def _expected(event: CallEvent) -> dict[str, Any]:
+    record = to_avro(event)
+    record["event_time"] = datetime.fromtimestamp(0, UTC) + _micros(event.event_time_us)
+    return record
+
+
+def _micros(value: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(microseconds=value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(call_events())
+def test_bytes_decode_to_the_intended_event_and_match_fastavro(event: CallEvent) -> None:
+    Stream().seal(event)
+    data = EventEncoder()(event)
+    assert Deserializer("AuditEvent")(data) == _expected(event)
+    assert data == SingleObjectSerializer("AuditEvent")(to_avro(event))
+
+
+def test_header_is_single_object_magic_and_current_fingerprint() -> None:
+    event = CallEvent(
+        "TOOL_CALL", "ATTEMPT", "c1", Actor(), Target("srv"), Producer("h", 1, "0", "decorator"),
+        Compliance(),
+    )  # fmt: skip
+    Stream().seal(event)
+    data = EventEncoder()(event)
+    assert data[:2] == b"\xc3\x01"
+    assert data[2:10] == registry.current("AuditEvent").fingerprint
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(call_events(), min_size=1, max_size=5))
+def test_stream_hash_is_the_contract_chain_hash(events: list[CallEvent]) -> None:
+    stream, prev = Stream(), ""
+    for seq, event in enumerate(events, start=1):
+        stream.seal(event)
+        decoded = Deserializer("AuditEvent")(EventEncoder()(event))
+        assert decoded["integrity"]["seq"] == seq
+        assert decoded["integrity"]["prev_hash"] == prev
+        assert chain_hash(prev, decoded) == decoded["integrity"]["hash"]
+        prev = decoded["integrity"]["hash"]

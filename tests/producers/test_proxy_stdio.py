@@ -1,0 +1,78 @@
+"""The stdio proxy in front of real MCP servers, driven by the official SDK client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from producers.proxy_stdio import LineSplitter
+from schemas.kafka import KafkaSettings
+from tests.producers.conftest import CANARY, consume
+
+pytestmark = [pytest.mark.broker, pytest.mark.mcp]
+
+
+def proxy_params(kafka: KafkaSettings, tmp_path: Path, *server: str) -> StdioServerParameters:
+    env = {
+        **os.environ,
+        "MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "MCP_AUDIT_KAFKA_TOPIC_RAW": kafka.topic_raw,
+        "MCP_AUDIT_PRODUCER_SERVER_ID": "time-server",
+        "MCP_AUDIT_PRODUCER_SPOOL_DIR": str(tmp_path / "spool"),
+        "MCP_AUDIT_PRODUCER_LINGER_MS": "1",
+    }
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_audit.cli", "proxy", "--", *server], env=env
+    )
+
+
+def test_line_splitter_reassembles_lines_across_chunks() -> None:
+    lines: list[bytes] = []
+    splitter = LineSplitter(lines.append)
+    for chunk in (b'{"a":', b'1}\n{"b"', b":2}\n", b"tail"):
+        splitter.feed(chunk)
+    assert lines == [b'{"a":1}', b'{"b":2}']
+
+
+async def test_time_server_calls_are_audited_through_the_proxy(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    server = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent))
+    assert server is not None, "mcp-server-time is a test dependency"
+    params = proxy_params(kafka_settings, tmp_path, server, "--local-timezone", "UTC")
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        tools = await session.list_tools()
+        assert {t.name for t in tools.tools} >= {"get_current_time", "convert_time"}
+        ok = await session.call_tool("get_current_time", {"timezone": "Europe/London"})
+        assert not ok.is_error and "Europe/London" in ok.content[0].text  # type: ignore[union-attr]
+        bad = await session.call_tool("get_current_time", {"timezone": f"Nowhere/{CANARY}"})
+        assert bad.is_error
+    events = consume(kafka_settings, 6, timeout_s=20, raw=True)
+    assert all(CANARY.encode() not in m.value() for m in events)
+    decoded = consume(kafka_settings, 6, timeout_s=5)
+    kinds = sorted((e["event_type"], e["phase"]) for e in decoded)
+    assert kinds == sorted(
+        [("SESSION_START", "EVENT"), ("TOOLS_LISTED", "EVENT")]
+        + [("TOOL_CALL", "ATTEMPT"), ("TOOL_CALL", "RESULT")] * 2
+    )
+    results = [e for e in decoded if e["phase"] == "RESULT"]
+    statuses = sorted(_status(e) for e in results)
+    assert statuses == ["ERROR", "SUCCESS"]
+    listed = next(e for e in decoded if e["event_type"] == "TOOLS_LISTED")
+    for event in results:
+        assert event["target"]["server_id"] == "time-server"
+        assert event["context"]["producer"]["integration"] == "proxy"
+        assert event["target"]["tool_fingerprint"] == listed["attributes"]["get_current_time"]
+        assert event["actor"]["client_name"] is not None
+
+
+def _status(event: dict[str, Any]) -> str:
+    return str(event["outcome"]["status"])

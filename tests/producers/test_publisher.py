@@ -1,0 +1,112 @@
+"""Never lose an event: a frozen broker sends events to the spool, and they come back in order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mcp_audit.embedded.broker import EmbeddedBroker
+from producers import runtime
+from producers.auditor import Auditor
+from producers.decorator import audit_tool
+from producers.errors import AuditRefused
+from producers.policy import Policy
+from producers.spool import Spool
+from schemas.kafka import KafkaSettings
+from tests.producers.conftest import consume, producer_settings
+
+pytestmark = pytest.mark.broker
+
+
+def echo(n: int) -> int:
+    return n
+
+
+def _wait(predicate: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_paused_broker_spools_then_replays_every_event(
+    auditor: Auditor, kafka_settings: KafkaSettings, broker: EmbeddedBroker
+) -> None:
+    tool = audit_tool(echo)
+    for i in range(50):
+        tool(i)
+    assert auditor.publisher.flush(10) == 0
+    broker.pause()
+    try:
+        for i in range(50, 150):
+            assert tool(i) == i  # the call path never waits for the frozen broker
+        spooled = _wait(lambda: auditor.counters.spooled >= 100, 20)
+        assert spooled, (auditor.counters.spooled, auditor.counters.sent, auditor.counters.dropped)
+        assert not auditor.publisher.healthy
+    finally:
+        broker.resume()
+    assert _wait(lambda: auditor.counters.spool_bytes == 0 and auditor.publisher.flush(1) == 0, 30)
+    events = consume(kafka_settings, 301, heartbeats=True)  # one heartbeat at start
+    calls = {(e["call_id"], e["phase"]) for e in events if e["event_type"] == "TOOL_CALL"}
+    assert len(calls) == 300  # every call's ATTEMPT and RESULT; duplicates are allowed
+    assert {e["integrity"]["seq"] for e in events} == set(range(1, 302))
+
+
+def test_spool_left_by_a_crash_is_replayed_at_next_start(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    settings = producer_settings(tmp_path)
+    first = runtime.configure(settings, kafka_settings)
+    assert first is not None
+    tool = audit_tool(echo)
+    # What a crashed process leaves behind: encoded events in its spool slot, never sent.
+    first.publisher.publish = lambda key, value: crashed.append(value)  # type: ignore[method-assign]
+    crashed: list[bytes] = []
+    for i in range(20):
+        tool(i)
+    runtime.shutdown()
+    spool = Spool(settings.spool_dir, max_bytes=10**6)
+    for value in crashed:
+        spool.append(None, value)
+    spool.close()
+    second = runtime.configure(settings, kafka_settings)
+    assert second is not None
+    try:
+        assert _wait(
+            lambda: second.counters.spool_bytes == 0 and not list(spool.dir.glob("*.seg")), 20
+        )
+        events = consume(kafka_settings, 40)
+        assert {e["event_id"] for e in events} >= set() and len(events) == 40
+    finally:
+        runtime.shutdown()
+
+
+def test_fail_closed_call_is_refused_and_the_refusal_audited(
+    auditor: Auditor, kafka_settings: KafkaSettings
+) -> None:
+    auditor.policy = Policy(tools={"echo": "critical"})
+    ran: list[int] = []
+
+    @audit_tool(name="echo")
+    def guarded(n: int) -> int:
+        ran.append(n)
+        return n
+
+    assert guarded(1) == 1
+    auditor.publisher.healthy = False  # what a failed delivery or a lost broker sets
+    with pytest.raises(AuditRefused) as refused:
+        guarded(2)
+    assert ran == [1] and refused.value.classification == "CRITICAL"
+    auditor.publisher.healthy = True
+    assert auditor.publisher.flush(10) == 0
+    events = consume(kafka_settings, 4)
+    statuses = sorted((e["outcome"] or {}).get("status", "-") for e in events)
+    assert statuses == ["-", "-", "DENIED", "SUCCESS"]
+    assert all(
+        e["compliance"]["fail_closed"] and e["compliance"]["retention_days"] == 2555 for e in events
+    )
