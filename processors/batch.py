@@ -36,7 +36,7 @@ from schemas.kafka import (
 from schemas.wire import Deserializer, SingleObjectSerializer
 
 log = logging.getLogger(__name__)
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, Any]]
 
 
 class RawMessage(NamedTuple):
@@ -90,6 +90,7 @@ class BatchEnricher:
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
         self.counters = Counters()
+        self.user_partitions: dict[str, int] = {}
 
     def process(self, messages: list[RawMessage], now_us: int) -> BatchOutput:
         """Enrich every message; bad ones become dead letters. Also runs :meth:`tick`."""
@@ -111,13 +112,14 @@ class BatchEnricher:
         for pending in self.correlator.expired(now_us):
             self._incomplete(pending, now_us, out)
         for finding in self.watch.check(now_us):
-            self._alert(finding, None, now_us, out)
+            self.alert(finding, None, now_us, out)
         for alert in self.folder.close_expired(now_us):
             out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
 
     def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
         event = self.decode(message.value)
         facts = features(event)
+        self.user_partitions[facts.user] = message.partition
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
         findings = self.watch.observe(event, now_us) + self.detectors.observe(facts)
         attempt = None
@@ -149,7 +151,7 @@ class BatchEnricher:
         )
         self.counters.events += 1
         for finding in findings:
-            self._alert(finding, facts, now_us, out)
+            self.alert(finding, facts, now_us, out)
 
     def _incomplete(self, pending: PendingAttempt, now_us: int, out: BatchOutput) -> None:
         facts = features(pending.event)
@@ -175,9 +177,9 @@ class BatchEnricher:
             OutMessage(pending.key, self.writer.write(pending.message, pending.event, fields))
         )
         self.counters.incomplete += 1
-        self._alert(finding, facts, now_us, out)
+        self.alert(finding, facts, now_us, out)
 
-    def _alert(
+    def alert(
         self, finding: Finding, facts: Features | None, now_us: int, out: BatchOutput
     ) -> None:
         alert = self.folder.add(finding, facts, now_us)

@@ -55,6 +55,14 @@ class CallCorrelator:
         """The attempt this result answers, forgotten from now on; None when unseen."""
         return self._pending.pop(call_key, None)
 
+    def forget_partitions(self, partitions: set[int]) -> int:
+        """Drop attempts from partitions this worker no longer owns; their new owner
+        sees the results without the attempt, which is better than a false INCOMPLETE."""
+        gone = [k for k, p in self._pending.items() if p.partition in partitions]
+        for call in gone:
+            del self._pending[call]
+        return len(gone)
+
     def expired(self, now_us: int) -> list[PendingAttempt]:
         """Attempts past their deadline, or beyond the pending bound (oldest first)."""
         out = []

@@ -46,6 +46,11 @@ class ProcessorSettings(PartSettings):
     send_retry_max_s: float = Field(
         30.0, gt=0, description="Backoff cap while the broker refuses output; never skips."
     )
+    session_timeout_s: float = Field(
+        10.0,
+        ge=1,
+        description="Consumer group session timeout; a dead worker's partitions move after it.",
+    )
     table_store: str = Field(
         "memory://", description="Faust table store (rocksdb://... when installed)."
     )
