@@ -1,1 +1,3 @@
-"""Processors: Faust agents that enrich raw audit events and raise alerts."""
+"""mcp-audit processors: enrich raw audit events with risk, compliance and anomalies; alert."""
+
+__version__ = "0.1.0"

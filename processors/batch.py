@@ -1,0 +1,219 @@
+"""One batch of raw messages in, enriched events, alerts and dead letters out. No I/O.
+
+Lifecycle: one :class:`BatchEnricher` per worker, holding the correlator,
+detectors, alert folder and self-watch. :meth:`process` never raises for a bad
+message: it becomes a dead letter with the reason. Every good raw message
+yields exactly one enriched message (attempts included, as ATTEMPT), so the
+store receives every event the integrity chain covers; an expired attempt
+yields one more, INCOMPLETE, under the same event id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from processors.alerts import AlertFolder
+from processors.correlation import CallCorrelator, PendingAttempt, call_key
+from processors.detectors.base import Finding
+from processors.detectors.suite import DetectorSuite
+from processors.enrich import enrichment_fields
+from processors.enriched_wire import EnrichedWriter
+from processors.errors import InvalidEventError
+from processors.features import Features, features
+from processors.rules import RiskRules
+from processors.validate import check_event
+from processors.watch import PipelineWatch
+from schemas.errors import DeserializationError
+from schemas.kafka import (
+    HEADER_DLQ_DETAIL,
+    HEADER_DLQ_OFFSET,
+    HEADER_DLQ_PARTITION,
+    HEADER_DLQ_REASON,
+    HEADER_DLQ_TOPIC,
+)
+from schemas.wire import Deserializer, SingleObjectSerializer
+
+log = logging.getLogger(__name__)
+Headers = list[tuple[str, Any]]
+
+
+class RawMessage(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+class OutMessage(NamedTuple):
+    key: bytes | None
+    value: bytes
+    headers: Headers | None = None
+
+
+@dataclass
+class BatchOutput:
+    enriched: list[OutMessage] = field(default_factory=list)
+    alerts: list[OutMessage] = field(default_factory=list)
+    dead: list[OutMessage] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    dead_letters: int = 0
+    alerts: int = 0
+    incomplete: int = 0
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class BatchEnricher:
+    def __init__(
+        self,
+        rules: RiskRules,
+        detectors: DetectorSuite,
+        correlator: CallCorrelator,
+        folder: AlertFolder,
+        watch: PipelineWatch,
+        *,
+        max_future_us: int,
+        max_age_us: int,
+        version: str,
+    ) -> None:
+        self.rules, self.detectors, self.correlator = rules, detectors, correlator
+        self.folder, self.watch = folder, watch
+        self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
+        self.decode = Deserializer("AuditEvent")
+        self.writer = EnrichedWriter()
+        self.encode_alert = SingleObjectSerializer("Alert")
+        self.counters = Counters()
+        self.user_partitions: dict[str, int] = {}
+
+    def process(self, messages: list[RawMessage], now_us: int) -> BatchOutput:
+        """Enrich every message; bad ones become dead letters. Also runs :meth:`tick`."""
+        out = BatchOutput()
+        for message in messages:
+            try:
+                self._one(message, now_us, out)
+            except DeserializationError as exc:
+                self._dead(message, exc.reason, str(exc), out)
+            except InvalidEventError as exc:
+                self._dead(message, exc.reason, str(exc), out)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self._dead(message, "invalid-value", repr(exc), out)
+        self.tick(now_us, out)
+        return out
+
+    def tick(self, now_us: int, out: BatchOutput) -> None:
+        """Time-driven output: expired attempts, closed alert windows, pipeline findings."""
+        for pending in self.correlator.expired(now_us):
+            self._incomplete(pending, now_us, out)
+        for finding in self.watch.check(now_us):
+            self.alert(finding, None, now_us, out)
+        for alert in self.folder.close_expired(now_us):
+            out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
+
+    def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
+        event = self.decode(message.value)
+        facts = features(event)
+        self.user_partitions[facts.user] = message.partition
+        check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
+        findings = self.watch.observe(event, now_us) + self.detectors.observe(facts)
+        attempt = None
+        if facts.phase == "ATTEMPT":
+            self.correlator.attempt(
+                call_key(facts.server, event["call_id"]),
+                event,
+                facts.time_us,
+                now_us,
+                message.value or b"",
+                message.key,
+                message.partition,
+            )
+        elif facts.phase == "RESULT":
+            attempt = self.correlator.result(call_key(facts.server, event["call_id"]))
+        anomalies = [_anomaly(f) for f in findings]
+        fields = enrichment_fields(
+            event,
+            facts,
+            self.rules,
+            anomalies=anomalies,
+            attempt=attempt,
+            incomplete=False,
+            now_us=now_us,
+            version=self.version,
+        )
+        out.enriched.append(
+            OutMessage(message.key, self.writer.write(message.value or b"", event, fields))
+        )
+        self.counters.events += 1
+        for finding in findings:
+            self.alert(finding, facts, now_us, out)
+
+    def _incomplete(self, pending: PendingAttempt, now_us: int, out: BatchOutput) -> None:
+        facts = features(pending.event)
+        finding = Finding(
+            "incomplete_call",
+            "MEDIUM",
+            1.0,
+            f"call {pending.event['call_id']} to {facts.server}/{facts.tool} never returned",
+            facts.user or facts.server,
+            {"call_id": pending.event["call_id"]},
+        )
+        fields = enrichment_fields(
+            pending.event,
+            facts,
+            self.rules,
+            anomalies=[_anomaly(finding)],
+            attempt=None,
+            incomplete=True,
+            now_us=now_us,
+            version=self.version,
+        )
+        out.enriched.append(
+            OutMessage(pending.key, self.writer.write(pending.message, pending.event, fields))
+        )
+        self.counters.incomplete += 1
+        self.alert(finding, facts, now_us, out)
+
+    def alert(
+        self, finding: Finding, facts: Features | None, now_us: int, out: BatchOutput
+    ) -> None:
+        alert = self.folder.add(finding, facts, now_us)
+        if alert is not None:
+            out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
+            self.counters.alerts += 1
+
+    def _dead(self, message: RawMessage, reason: str, detail: str, out: BatchOutput) -> None:
+        headers = [
+            *message.headers,
+            (HEADER_DLQ_REASON, reason.encode()),
+            (HEADER_DLQ_DETAIL, detail[:1000].encode("utf-8", "replace")),
+            (HEADER_DLQ_TOPIC, message.topic.encode()),
+            (HEADER_DLQ_PARTITION, str(message.partition).encode()),
+            (HEADER_DLQ_OFFSET, str(message.offset).encode()),
+        ]
+        out.dead.append(OutMessage(message.key, message.value or b"", headers))
+        counters = self.counters
+        counters.dead_letters += 1
+        counters.dead_by_reason[reason] = counters.dead_by_reason.get(reason, 0) + 1
+        log.warning(
+            "dead letter %s at %s[%d]@%d: %s",
+            reason,
+            message.topic,
+            message.partition,
+            message.offset,
+            detail,
+        )
+
+
+def _anomaly(finding: Finding) -> dict[str, Any]:
+    return {"detector": finding.detector, "score": float(finding.score), "detail": finding.summary}
+
+
+def _alert_key(alert: dict[str, Any]) -> bytes | None:
+    user = alert["user_pseudonym"]
+    return user.encode() if user else None

@@ -1,0 +1,84 @@
+"""Put a batch's output on the broker and confirm it, retrying until it is accepted.
+
+Nothing is ever skipped: a message the broker refuses is produced again after
+a backoff (capped at ``retry_max_s``), for as long as it takes, so the caller
+may commit the batch's input offsets once :meth:`Delivery.deliver` returns.
+The producer is confluent-kafka's (librdkafka batches and compresses in C);
+its blocking flush runs in a thread so Faust's event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+
+from processors.batch import BatchOutput, OutMessage
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    def __init__(self, config: dict[str, Any], topics: tuple[str, str, str], retry_max_s: float):
+        self.producer = Producer(
+            {
+                **config,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "batch.num.messages": 10_000,
+                "queue.buffering.max.messages": 500_000,
+                "compression.type": "lz4",
+            }
+        )
+        self.enriched_topic, self.alerts_topic, self.dead_topic = topics
+        self.retry_max_s = retry_max_s
+
+    async def deliver(self, out: BatchOutput) -> None:
+        """Returns once every message of ``out`` is acknowledged by the broker."""
+        pending = [(self.alerts_topic, m) for m in out.alerts]
+        pending += [(self.enriched_topic, m) for m in out.enriched]
+        pending += [(self.dead_topic, m) for m in out.dead]
+        backoff = 0.1
+        while pending:
+            pending = await self._attempt(pending)
+            if pending:
+                log.warning("broker refused %d messages; retrying in %.1fs", len(pending), backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.retry_max_s)
+
+    async def _attempt(self, batch: list[tuple[str, OutMessage]]) -> list[tuple[str, OutMessage]]:
+        failed: list[tuple[str, OutMessage]] = []
+        for item in batch:
+            self._produce(item, failed)
+        await asyncio.to_thread(self._flush)
+        return failed
+
+    def _produce(self, item: tuple[str, OutMessage], failed: list[tuple[str, OutMessage]]) -> None:
+        topic, message = item
+
+        def on_delivery(error: KafkaError | None, _: object) -> None:
+            if error is not None:
+                failed.append(item)
+
+        while True:
+            try:
+                self.producer.produce(
+                    topic,
+                    message.value,
+                    message.key,
+                    headers=message.headers,
+                    on_delivery=on_delivery,
+                )
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    def _flush(self) -> None:
+        while self.producer.flush(1.0) > 0:
+            log.warning("waiting for the broker to accept output")
+
+    def close(self) -> None:
+        self.producer.flush(10.0)

@@ -1,0 +1,1 @@
+"""Anomaly detectors: each reads one event's features and its own slice of per-user state."""

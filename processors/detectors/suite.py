@@ -1,0 +1,74 @@
+"""All per-event detectors together, over per-user and per-tool state mappings.
+
+Lifecycle: one :class:`DetectorSuite` per worker. ``users`` maps a user
+pseudonym to that user's JSON-able state (one sub-dict per detector); ``tools``
+maps server+tool to the last definition fingerprint. Plain dicts in tests, the
+app's tables in a worker. :attr:`dirty_users` names users whose state changed
+since the caller last cleared it, so only those are written back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from processors.detectors.base import Detector, Finding
+from processors.detectors.bursts import FailureBurst
+from processors.detectors.enumeration import Enumeration
+from processors.detectors.first_seen import FirstSeen
+from processors.detectors.hours import UnusualHour
+from processors.detectors.rate import RateSpike
+from processors.detectors.result_size import ResultSizeJump
+from processors.detectors.tool_definition import ToolDefinitionChanged
+from processors.features import Features
+
+# Events that are a user's own activity; heartbeats and sessions are not.
+ACTIVITY_TYPES = frozenset({"TOOL_CALL", "RESOURCE_READ", "PROMPT_GET", "AUTH_FAILURE"})
+
+
+class DetectorSuite:
+    def __init__(
+        self,
+        users: MutableMapping[str, dict[str, Any]],
+        tools: MutableMapping[str, str],
+    ) -> None:
+        self.users = users
+        self.tools = tools
+        self.dirty_users: set[str] = set()
+        self.rate = RateSpike()
+        self.first_seen = FirstSeen()
+        self.bursts = FailureBurst()
+        self.hours = UnusualHour()
+        self.enumeration = Enumeration()
+        self.result_size = ResultSizeJump()
+        self.tool_definition = ToolDefinitionChanged()
+
+    def observe(self, facts: Features) -> list[Finding]:
+        """Findings for one event; attempts only feed the tool-definition check."""
+        found: list[Finding] = []
+        changed = self.tool_definition.observe(facts, self.tools)
+        if changed is not None:
+            found.append(changed)
+        if facts.phase == "ATTEMPT" or not facts.user or facts.event_type not in ACTIVITY_TYPES:
+            return found
+        state = self.users.get(facts.user)
+        if state is None:
+            state = {"rate": {}, "seen": {}, "burst": {}, "hour": {}, "enum": {}, "size": {}}
+        self._per_user(facts, state, found)
+        self.users[facts.user] = state
+        self.dirty_users.add(facts.user)
+        return found
+
+    def _per_user(self, facts: Features, state: dict[str, Any], found: list[Finding]) -> None:
+        found.extend(self.first_seen.observe(facts, state["seen"]))
+        slots: tuple[tuple[Detector, str], ...] = (
+            (self.rate, "rate"),
+            (self.bursts, "burst"),
+            (self.hours, "hour"),
+            (self.enumeration, "enum"),
+            (self.result_size, "size"),
+        )
+        for detector, slot in slots:
+            finding = detector.observe(facts, state[slot])
+            if finding is not None:
+                found.append(finding)

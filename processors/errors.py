@@ -1,0 +1,27 @@
+"""The processors' errors, under the project's one hierarchy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.errors import McpAuditError
+
+
+class ProcessorError(McpAuditError):
+    """Root of the errors the processors raise."""
+
+
+class RulesError(ProcessorError):
+    """The risk rules file is unreadable or does not describe valid rules."""
+
+
+class InvalidEventError(ProcessorError):
+    """An event decoded but its values make no sense; it goes to the dead-letter topic.
+
+    ``reason`` is the short code the dead-letter header carries
+    (``missing-field``, ``absurd-value``, ``absurd-time``).
+    """
+
+    def __init__(self, message: str, *, reason: str, **fields: Any) -> None:
+        super().__init__(message, reason=reason, **fields)
+        self.reason = reason

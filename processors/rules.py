@@ -1,0 +1,183 @@
+"""Declarative risk rules: a TOML file says what adds risk; this module scores events.
+
+Lifecycle: :func:`load_rules` reads and checks a file once (the shipped
+``default_rules.toml`` when no path is given); the :class:`RiskRules` it
+returns is immutable apart from its name-match caches and scores any number of
+events. Scoring does no I/O: tool and scope patterns are matched once per
+distinct name and remembered.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from processors.compliance import ComplianceRules, compliance_rules
+from processors.errors import RulesError
+from processors.features import Features
+
+LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+_CACHE_LIMIT = 50_000
+
+
+class Risk(NamedTuple):
+    score: int
+    level: str
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class ToolClass:
+    patterns: tuple[str, ...]
+    name: str
+    points: int
+
+
+@dataclass
+class RiskRules:
+    """Points per condition, read from the rules file's sections of the same names."""
+
+    levels: tuple[int, int, int]
+    classification: dict[str, int]
+    tools: tuple[ToolClass, ...]
+    annotations: dict[str, int]
+    outcome: dict[str, int]
+    event_types: dict[str, int]
+    privileged_scopes: tuple[str, ...]
+    scope_points: int
+    anomalies: dict[str, int]
+    large_result_bytes: int
+    large_result_points: int
+    compliance: ComplianceRules
+    _tool_cache: dict[str, ToolClass | None] = field(default_factory=dict, repr=False)
+    _scope_cache: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    def assess(self, facts: Features, anomalies: Sequence[str], incomplete: bool) -> Risk:
+        """Score one event: ``anomalies`` are the detectors that fired on it."""
+        reasons: list[str] = []
+        score = self._target_points(facts, reasons) + self._actor_points(facts, reasons)
+        score += self._outcome_points(facts, incomplete, reasons)
+        score += self._anomaly_points(anomalies, reasons)
+        score = min(score, 100)
+        return Risk(score, self.level(score), reasons)
+
+    def level(self, score: int) -> str:
+        medium, high, critical = self.levels
+        return LEVELS[(score >= medium) + (score >= high) + (score >= critical)]
+
+    def tool_class(self, tool: str) -> ToolClass | None:
+        if tool not in self._tool_cache:
+            if len(self._tool_cache) >= _CACHE_LIMIT:
+                self._tool_cache.clear()
+            lowered = tool.lower()
+            self._tool_cache[tool] = next(
+                (c for c in self.tools if any(fnmatchcase(lowered, p) for p in c.patterns)), None
+            )
+        return self._tool_cache[tool]
+
+    def _target_points(self, facts: Features, reasons: list[str]) -> int:
+        points = _add(
+            reasons,
+            f"classification:{facts.classification}",
+            self.classification,
+            facts.classification,
+        )
+        tool_class = self.tool_class(facts.tool) if facts.tool else None
+        if tool_class is not None and tool_class.points:
+            points += tool_class.points
+            reasons.append(f"tool:{tool_class.name}")
+        if facts.destructive:
+            points += _add(reasons, "annotation:destructive", self.annotations, "destructive")
+        if facts.open_world:
+            points += _add(reasons, "annotation:open_world", self.annotations, "open_world")
+        return points
+
+    def _actor_points(self, facts: Features, reasons: list[str]) -> int:
+        points = _add(reasons, f"event:{facts.event_type}", self.event_types, facts.event_type)
+        if self.scope_points and any(self._privileged(s) for s in facts.scopes):
+            points += self.scope_points
+            reasons.append("scope:privileged")
+        return points
+
+    def _outcome_points(self, facts: Features, incomplete: bool, reasons: list[str]) -> int:
+        if incomplete:
+            return _add(reasons, "call:incomplete", self.outcome, "incomplete")
+        points = _add(reasons, f"outcome:{facts.status}", self.outcome, facts.status)
+        size = facts.result_size
+        if size is not None and size >= self.large_result_bytes and self.large_result_points:
+            points += self.large_result_points
+            reasons.append("result:large")
+        return points
+
+    def _anomaly_points(self, anomalies: Sequence[str], reasons: list[str]) -> int:
+        if not anomalies:
+            return 0
+        default = self.anomalies.get("default", 0)
+        points = sum(self.anomalies.get(name, default) for name in anomalies)
+        reasons.extend(f"anomaly:{name}" for name in anomalies)
+        return min(points, self.anomalies.get("max", 100))
+
+    def _privileged(self, scope: str) -> bool:
+        if scope not in self._scope_cache:
+            if len(self._scope_cache) >= _CACHE_LIMIT:
+                self._scope_cache.clear()
+            self._scope_cache[scope] = any(fnmatchcase(scope, p) for p in self.privileged_scopes)
+        return self._scope_cache[scope]
+
+
+def _add(reasons: list[str], reason: str, table: dict[str, int], key: str | None) -> int:
+    """The points ``table`` gives ``key``, noting ``reason`` when there are any."""
+    points = table.get(key, 0) if key is not None else 0
+    if points:
+        reasons.append(reason)
+    return points
+
+
+def load_rules(path: Path | None = None) -> RiskRules:
+    """Rules from ``path``, or the shipped defaults; raises :class:`RulesError` when invalid."""
+    try:
+        text = path.read_text() if path else default_rules_text()
+        raw = tomllib.loads(text)
+        return _build(raw)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise RulesError("cannot load risk rules", path=str(path or "<defaults>")) from exc
+
+
+def default_rules_text() -> str:
+    return files("processors").joinpath("default_rules.toml").read_text()
+
+
+def _build(raw: dict[str, Any]) -> RiskRules:
+    levels = raw["levels"]
+    thresholds = (int(levels["medium"]), int(levels["high"]), int(levels["critical"]))
+    if not 0 < thresholds[0] <= thresholds[1] <= thresholds[2] <= 100:
+        raise ValueError("levels must rise within 1..100")
+    tools = tuple(
+        ToolClass(tuple(p.lower() for p in t["match"]), str(t["class"]), int(t["points"]))
+        for t in raw.get("tools", [])
+    )
+    scopes = raw.get("scopes", {})
+    size = raw.get("result_size", {})
+    return RiskRules(
+        levels=thresholds,
+        classification=_points(raw.get("classification", {})),
+        tools=tools,
+        annotations=_points(raw.get("annotations", {})),
+        outcome=_points(raw.get("outcome", {})),
+        event_types=_points(raw.get("event_types", {})),
+        privileged_scopes=tuple(scopes.get("privileged", [])),
+        scope_points=int(scopes.get("points", 0)),
+        anomalies=_points(raw.get("anomalies", {})),
+        large_result_bytes=int(size.get("large_bytes", 2**62)),
+        large_result_points=int(size.get("points", 0)),
+        compliance=compliance_rules(raw.get("compliance", {})),
+    )
+
+
+def _points(section: dict[str, Any]) -> dict[str, int]:
+    return {str(key): int(value) for key, value in section.items()}

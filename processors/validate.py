@@ -1,0 +1,61 @@
+"""Refuse decoded events whose values make no sense, before they reach rules or state.
+
+Pure: :func:`check_event` reads the event and the clock it is given and raises
+:class:`InvalidEventError` with a dead-letter reason; it never changes the event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processors.errors import InvalidEventError
+from processors.features import Features
+
+_DAY_US = 86_400_000_000
+
+
+def check_event(
+    event: dict[str, Any], facts: Features, now_us: int, max_future_us: int, max_age_us: int
+) -> None:
+    """Raise :class:`InvalidEventError` when a required value is empty or absurd."""
+    _require(event["event_id"], "event_id")
+    _require(facts.server, "target.server_id")
+    _require(event["integrity"]["stream_id"], "integrity.stream_id")
+    if event["phase"] != "EVENT" and not event["call_id"]:
+        raise InvalidEventError("a call's attempt or result has no call_id", reason="missing-field")
+    if event["integrity"]["seq"] < 1:
+        raise InvalidEventError("sequence numbers start at 1", reason="absurd-value")
+    _check_outcome(event.get("outcome"))
+    if facts.time_us > now_us + max_future_us:
+        raise InvalidEventError(
+            "event time is in the future",
+            reason="absurd-time",
+            ahead_days=_days(facts.time_us - now_us),
+        )
+    if facts.time_us < now_us - max_age_us:
+        raise InvalidEventError(
+            "event time is too far in the past",
+            reason="absurd-time",
+            age_days=_days(now_us - facts.time_us),
+        )
+
+
+def _require(value: object, name: str) -> None:
+    if not value:
+        raise InvalidEventError("a required value is empty", reason="missing-field", field=name)
+
+
+def _check_outcome(outcome: dict[str, Any] | None) -> None:
+    if outcome is None:
+        return
+    if outcome["duration_us"] < 0:
+        raise InvalidEventError(
+            "negative duration", reason="absurd-value", duration_us=outcome["duration_us"]
+        )
+    size = outcome.get("result_size")
+    if size is not None and size < 0:
+        raise InvalidEventError("negative result size", reason="absurd-value", result_size=size)
+
+
+def _days(micros: int) -> float:
+    return round(micros / _DAY_US, 1)

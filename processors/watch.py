@@ -1,0 +1,181 @@
+"""The pipeline watches itself (PCI-DSS 10.7.2): silent producers, spooling, drops, gaps, stalls.
+
+Lifecycle: one :class:`PipelineWatch` per worker, fed every decoded event
+(:meth:`observe`) and ticked with the current time (:meth:`check`). State is in
+memory; after a restart each stream is learnt again from its next event.
+Sequence numbers are checked per ``integrity.stream_id``; events of one
+stream arrive from several partitions in any order, so a missing number is a
+gap only once it stayed missing for ``sequence_grace_us``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.detectors.base import Finding
+
+MAX_AHEAD = 100_000  # out-of-order seqs held per stream before a gap is declared at once
+
+
+@dataclass
+class StreamState:
+    next_seq: int
+    ahead: set[int] = field(default_factory=set)
+    missing_since_us: int | None = None
+
+
+@dataclass
+class ProducerState:
+    last_us: int
+    interval_s: int
+    spooled: int
+    dropped: int
+    host: str
+    silent: bool = False
+
+
+class PipelineWatch:
+    def __init__(self, heartbeat_grace: float, sequence_grace_us: int) -> None:
+        self.heartbeat_grace = heartbeat_grace
+        self.sequence_grace_us = sequence_grace_us
+        self.streams: dict[str, StreamState] = {}
+        self.producers: dict[str, ProducerState] = {}
+
+    def observe(self, event: dict[str, Any], now_us: int) -> list[Finding]:
+        """Findings the event itself shows (spooling, drops); records its sequence number."""
+        stream = event["integrity"]["stream_id"]
+        self._sequence(stream, event["integrity"]["seq"], now_us)
+        beat = event.get("heartbeat")
+        if event["event_type"] != "HEARTBEAT" or beat is None:
+            return []
+        host = event["context"]["producer"]["host"]
+        old = self.producers.get(stream)
+        self.producers[stream] = ProducerState(
+            now_us, beat["interval_s"], beat["events_spooled"], beat["events_dropped"], host
+        )
+        return _counter_findings(stream, host, old, beat)
+
+    def check(self, now_us: int) -> list[Finding]:
+        """Silent producers and sequence gaps as of ``now_us``."""
+        return self._silent(now_us) + self._gaps(now_us)
+
+    def _sequence(self, stream: str, seq: int, now_us: int) -> None:
+        state = self.streams.get(stream)
+        if state is None:
+            self.streams[stream] = StreamState(seq + 1)
+        elif seq == state.next_seq:
+            state.next_seq += 1
+            while state.next_seq in state.ahead:
+                state.ahead.discard(state.next_seq)
+                state.next_seq += 1
+            if not state.ahead:
+                state.missing_since_us = None
+        elif seq > state.next_seq:
+            state.ahead.add(seq)
+            if state.missing_since_us is None:
+                state.missing_since_us = now_us
+
+    def _gaps(self, now_us: int) -> list[Finding]:
+        found = []
+        for stream, state in self.streams.items():
+            since = state.missing_since_us
+            overdue = since is not None and now_us - since >= self.sequence_grace_us
+            if overdue or len(state.ahead) > MAX_AHEAD:
+                found.append(_gap(stream, state))
+                _skip_gap(state, now_us)
+        return found
+
+    def _silent(self, now_us: int) -> list[Finding]:
+        found = []
+        for stream, producer in self.producers.items():
+            limit = producer.interval_s * self.heartbeat_grace * 1_000_000
+            if not producer.silent and now_us - producer.last_us > limit:
+                producer.silent = True
+                found.append(_silent_finding(stream, producer, now_us))
+        return found
+
+
+def _skip_gap(state: StreamState, now_us: int) -> None:
+    """Accept the gap: continue from the lowest number seen past it."""
+    state.next_seq = min(state.ahead)
+    while state.next_seq in state.ahead:
+        state.ahead.discard(state.next_seq)
+        state.next_seq += 1
+    state.missing_since_us = now_us if state.ahead else None
+
+
+def _gap(stream: str, state: StreamState) -> Finding:
+    first_after = min(state.ahead)
+    missing = first_after - state.next_seq
+    return Finding(
+        "sequence_gap",
+        "HIGH",
+        float(missing),
+        f"stream {stream} is missing {missing} event(s) from seq {state.next_seq}",
+        stream,
+        {"stream_id": stream, "first_missing": str(state.next_seq), "missing": str(missing)},
+    )
+
+
+def _silent_finding(stream: str, producer: ProducerState, now_us: int) -> Finding:
+    quiet_s = (now_us - producer.last_us) / 1_000_000
+    return Finding(
+        "heartbeat_missing",
+        "HIGH",
+        quiet_s,
+        f"producer {producer.host} (stream {stream}) silent for {quiet_s:.0f}s "
+        f"(heartbeat every {producer.interval_s}s)",
+        stream,
+        {"stream_id": stream, "host": producer.host, "silent_s": f"{quiet_s:.0f}"},
+    )
+
+
+def _counter_findings(
+    stream: str, host: str, old: ProducerState | None, beat: dict[str, Any]
+) -> list[Finding]:
+    found = []
+    for detector, counter, before in (
+        ("producer_spooling", beat["events_spooled"], old.spooled if old else 0),
+        ("producer_drops", beat["events_dropped"], old.dropped if old else 0),
+    ):
+        if counter > before:
+            found.append(
+                Finding(
+                    detector,
+                    "CRITICAL" if detector == "producer_drops" else "HIGH",
+                    float(counter - before),
+                    f"producer {host} (stream {stream}) reports {counter - before} more "
+                    f"{detector.split('_')[1]} events ({counter} in all)",
+                    stream,
+                    {"stream_id": stream, "host": host, "total": str(counter)},
+                )
+            )
+    return found
+
+
+class StallWatch:
+    """The processors' own consumer: lag present but no progress for ``stall_after_us``."""
+
+    def __init__(self, stall_after_us: int) -> None:
+        self.stall_after_us = stall_after_us
+        self._progress = -1
+        self._since_us = 0
+        self._alerted = False
+
+    def check(self, lag: int, processed: int, now_us: int) -> Finding | None:
+        if processed != self._progress or lag <= 0:
+            self._progress, self._since_us, self._alerted = processed, now_us, False
+            return None
+        stalled_s = (now_us - self._since_us) / 1_000_000
+        if self._alerted or now_us - self._since_us < self.stall_after_us:
+            return None
+        self._alerted = True
+        return Finding(
+            "consumer_stall",
+            "CRITICAL",
+            stalled_s,
+            f"processors consumer made no progress for {stalled_s:.0f}s with {lag} events waiting",
+            "processors",
+            {"lag": str(lag), "stalled_s": f"{stalled_s:.0f}"},
+        )

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from processors.batch import OutMessage
+from schemas.integrity import to_micros
+from schemas.kafka import HEADER_DLQ_OFFSET, HEADER_DLQ_REASON, HEADER_DLQ_TOPIC
+from schemas.wire import Deserializer, SingleObjectSerializer
+from tests.processors.helpers import SECOND_US, enricher, raw
+from tests.schemas.factories import audit_event
+
+ENCODE = SingleObjectSerializer("AuditEvent")
+DECODE = Deserializer("EnrichedEvent")
+NOW = to_micros(audit_event()["event_time"])
+
+
+def _decoded(messages: list[OutMessage]) -> list[dict[str, Any]]:
+    return [DECODE(m.value) for m in messages]
+
+
+def test_attempt_then_result_gives_attempt_and_complete() -> None:
+    attempt = audit_event(phase="ATTEMPT", call_id="c9", outcome=None)
+    result = audit_event(seq=2, call_id="c9")
+    out = enricher().process([raw(ENCODE(attempt)), raw(ENCODE(result), 1)], NOW)
+    first, second = _decoded(out.enriched)
+    assert first["call_state"] == "ATTEMPT"
+    assert second["call_state"] == "COMPLETE"
+    assert second["attempt_event_id"] == attempt["event_id"]
+    assert to_micros(second["attempt_time"]) == to_micros(attempt["event_time"])
+    assert [m.key for m in out.enriched] == [b"u", b"u"]
+
+
+def test_unanswered_attempt_becomes_incomplete_and_alerts() -> None:
+    worker = enricher(call_timeout_s=5)
+    attempt = audit_event(phase="ATTEMPT", call_id="c9", outcome=None)
+    assert len(worker.process([raw(ENCODE(attempt))], NOW).enriched) == 1
+    out = worker.process([], NOW + 6 * SECOND_US)
+    [incomplete] = _decoded(out.enriched)
+    assert incomplete["call_state"] == "INCOMPLETE"
+    assert incomplete["event"]["event_id"] == attempt["event_id"]
+    assert "call:incomplete" in incomplete["risk_reasons"]
+    [alert] = [Deserializer("Alert")(m.value) for m in out.alerts]
+    assert alert["detector"] == "incomplete_call"
+
+
+def test_every_good_event_reaches_the_enriched_output_with_its_risk() -> None:
+    events = [audit_event(seq=i + 1, phase="EVENT", call_id="") for i in range(50)]
+    out = enricher().process([raw(ENCODE(e), i) for i, e in enumerate(events)], NOW)
+    decoded = _decoded(out.enriched)
+    assert [d["event"]["event_id"] for d in decoded] == [e["event_id"] for e in events]
+    assert all(d["call_state"] == "SINGLE" and d["retention_days"] == 2190 for d in decoded)
+    assert decoded[0]["compliance_tags"] == ["SOC2"]
+
+
+def test_bad_input_becomes_dead_letters_with_original_bytes_and_reason() -> None:
+    worker = enricher()
+    unknown = b"\xc3\x01" + b"\x11" * 8 + b"body"
+    negative = audit_event()
+    negative["outcome"]["duration_us"] = -1
+    future = audit_event(event_time=audit_event()["event_time"].replace(year=2031))
+    bad = [b"garbage", unknown, None, ENCODE(audit_event())[:40], ENCODE(negative), ENCODE(future)]
+    out = worker.process([raw(value, offset=i) for i, value in enumerate(bad)], NOW)
+    assert out.enriched == []
+    reasons = [dict(m.headers or [])[HEADER_DLQ_REASON].decode() for m in out.dead]
+    assert reasons == [
+        "unknown-framing",
+        "unknown-schema",
+        "empty",
+        "truncated",
+        "absurd-value",
+        "absurd-time",
+    ]
+    assert [m.value for m in out.dead] == [v or b"" for v in bad]
+    headers = dict(out.dead[1].headers or [])
+    assert (headers[HEADER_DLQ_TOPIC], headers[HEADER_DLQ_OFFSET], headers["origin"]) == (
+        b"raw",
+        b"1",
+        b"test",
+    )
+    assert worker.counters.dead_letters == 6
+    good = worker.process([raw(ENCODE(audit_event()))], NOW)
+    assert len(good.enriched) == 1
+
+
+def test_findings_become_anomalies_and_one_folded_alert() -> None:
+    worker = enricher()
+    events = [audit_event(seq=i + 1) for i in range(4)]
+    for event, mark in zip(events, "fefe", strict=True):  # three definition changes
+        event["target"]["tool_fingerprint"] = mark * 64
+    out = worker.process([raw(ENCODE(e), i) for i, e in enumerate(events)], NOW)
+    flagged = [d["anomalies"] for d in _decoded(out.enriched)]
+    assert [len(a) for a in flagged] == [0, 1, 1, 1]
+    assert flagged[1][0]["detector"] == "tool_definition_changed"
+    [alert] = [Deserializer("Alert")(m.value) for m in out.alerts]
+    assert alert["attributes"]["old_fingerprint"] == "f" * 64
+    assert alert["attributes"]["new_fingerprint"] == "e" * 64
+    closing = worker.process([], NOW + 301 * SECOND_US)
+    [final] = [Deserializer("Alert")(m.value) for m in closing.alerts]
+    assert (final["alert_id"], final["count"]) == (alert["alert_id"], 3)

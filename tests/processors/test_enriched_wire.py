@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from processors.enriched_wire import EnrichedWriter
+from schemas import registry
+from schemas.wire import Deserializer, SingleObjectSerializer
+from tests.schemas.factories import audit_event
+
+
+def _fields(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "call_state": "COMPLETE",
+        "attempt_event_id": "a-1",
+        "attempt_time": 1_795_000_000_000_001,
+        "risk_score": 77,
+        "risk_level": "CRITICAL",
+        "risk_reasons": ["tool:destructive", "anomaly:rate_spike"],
+        "compliance_tags": ["HIPAA", "SOC2"],
+        "anomalies": [{"detector": "rate_spike", "score": -2.5e-3, "detail": "ünïcode"}],
+        "retention_days": 2190,
+        "enriched_time": 1_795_000_000_123_456,
+        "processor_version": "0.1.0",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def test_reused_raw_body_gives_the_same_bytes_as_a_full_encode() -> None:
+    event = audit_event()
+    raw = SingleObjectSerializer("AuditEvent")(event)
+    full = SingleObjectSerializer("EnrichedEvent")
+    for fields in (
+        _fields(),
+        _fields(attempt_event_id=None, attempt_time=None, risk_reasons=[], anomalies=[]),
+    ):
+        assert EnrichedWriter().write(raw, event, fields) == full({"event": event, **fields})
+
+
+def test_other_writer_schema_falls_back_to_full_encode() -> None:
+    event = audit_event()
+    raw = SingleObjectSerializer("AuditEvent")(event)
+    foreign = b"\x00\x00\x00\x00\x07" + raw[10:]  # Confluent framing, schema id 7
+    data = EnrichedWriter().write(foreign, event, _fields())
+    assert data[2:10] == registry.current("EnrichedEvent").fingerprint
+    decoded = Deserializer("EnrichedEvent")(data)
+    assert decoded["event"]["event_id"] == event["event_id"]
+    assert decoded["risk_score"] == 77
