@@ -21,13 +21,16 @@ log = logging.getLogger(__name__)
 
 
 class KafkaSource:
-    def __init__(self, kafka: KafkaSettings, group: str, topics: list[str]) -> None:
+    def __init__(
+        self, kafka: KafkaSettings, group: str, topics: list[str], session_timeout_ms: int = 10_000
+    ) -> None:
         self._consumer = Consumer(
             {
                 **kafka.client_config(),
                 "group.id": group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                "session.timeout.ms": session_timeout_ms,
                 "fetch.max.bytes": 64 * 1024 * 1024,
                 "max.partition.fetch.bytes": 16 * 1024 * 1024,
                 "queued.min.messages": 200_000,

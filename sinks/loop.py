@@ -82,6 +82,7 @@ class SinkLoop:
                 log.warning("ClickHouse unavailable, retrying in %.1fs: %s", wait, exc)
                 self.source.hold(wait)
         self.source.commit(self.batch.commit_offsets())
+        log.debug("stored and committed %d messages", self.batch.rows)
         self.batches += 1
         self.batch = Batch()
         return True

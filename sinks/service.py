@@ -42,7 +42,9 @@ class Sink:
         self.writer = AvroWriter(self.client, settings.clickhouse_url, settings.parse_files)
         self.dead_letters = DeadLetters(self.kafka)
         self.store = AuditStore(self.writer, self.dead_letters, self.kafka, self.settings)
-        self.source = KafkaSource(self.kafka, self.settings.consumer_group, self.store.topics())
+        self.source = KafkaSource(
+            self.kafka, settings.consumer_group, self.store.topics(), settings.session_timeout_ms
+        )
         self.loop = SinkLoop(self.source, self.store, self.settings)
         return self
 

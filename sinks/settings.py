@@ -26,6 +26,9 @@ class SinkSettings(PartSettings):
     )
     database: str = Field("mcp_audit", description="Database holding the audit tables.")
     consumer_group: str = Field("mcp-audit-sink", description="Kafka consumer group of the sink.")
+    session_timeout_ms: int = Field(
+        10_000, ge=1000, description="Kafka consumer session timeout; joining takes about half."
+    )
     batch_rows: int = Field(50_000, ge=1, description="A batch is written at this many rows...")
     batch_seconds: float = Field(1.0, gt=0, description="...or when its oldest row is this old.")
     parse_files: int = Field(

@@ -1,5 +1,6 @@
 -- Aggregates maintained on insert. They count rows as inserted: a retried batch
--- is deduplicated here too (deduplicate_blocks_in_dependent_materialized_views),
+-- is deduplicated here too (deduplicate_blocks_in_dependent_materialized_views
+-- and a deduplication window on each target),
 -- but a duplicate arriving in another batch counts twice until audit_events
 -- merges; exact counts come from audit_events FINAL.
 
@@ -14,7 +15,8 @@ CREATE TABLE IF NOT EXISTS calls_hourly
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
-ORDER BY (server_id, tool_name, hour);
+ORDER BY (server_id, tool_name, hour)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS calls_hourly_mv TO calls_hourly AS
 SELECT
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS user_activity_daily
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(day)
-ORDER BY (user_id, day, tenant_id);
+ORDER BY (user_id, day, tenant_id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS user_activity_daily_mv TO user_activity_daily AS
 SELECT
@@ -66,7 +69,8 @@ CREATE TABLE IF NOT EXISTS risk_daily
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(day)
-ORDER BY (server_id, risk_level, day);
+ORDER BY (server_id, risk_level, day)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS risk_daily_mv TO risk_daily AS
 SELECT
