@@ -57,7 +57,7 @@ def test_events_alerts_and_bad_messages(
     produce(kafka_settings, kafka_settings.topic_alerts, [ENCODE_ALERT(alert()) for _ in range(5)])
 
     with Sink(settings, kafka_settings) as sink, running(sink.run):
-        assert wait_until(lambda: rows(clickhouse) == 1000 and rows(clickhouse, "audit_alerts") == 5)
+        assert wait_until(lambda: (rows(clickhouse), rows(clickhouse, "audit_alerts")) == (1000, 5))
         letters = read_all(kafka_settings, kafka_settings.topic_dead_letter, 3)
 
     reasons = sorted(header(m, HEADER_DLQ_REASON) for m in letters)
@@ -90,9 +90,8 @@ def test_clickhouse_refusing_holds_offsets_and_loses_nothing(
             assert wait_until(lambda: loop.batch.rows > 0, 30)
             topic = kafka_settings.topic_enriched
             assert wait_until(lambda: store.rows_written == 0 and loop.batches == 0, 1)
-            assert all(
-                offset < 0 for offset in committed(kafka_settings, settings.consumer_group, topic).values()
-            )
+            held = committed(kafka_settings, settings.consumer_group, topic)
+            assert all(offset < 0 for offset in held.values())
             apply_migrations(clickhouse)  # ClickHouse can take the batch now
             assert wait_until(lambda: rows(clickhouse) == 900, 30)
     finally:

@@ -56,9 +56,12 @@ def test_nested_record_lands_flattened(writer: AvroWriter, clickhouse: Client) -
     assert row["classification"] == "HIGH" and row["risk_level"] == "MEDIUM"
     assert row["agent_id"] == "agent-7" and row["agent_name"] == ""  # null -> ''
     assert row["tool_read_only"] is True and row["tool_destructive"] is False
-    assert row["anomalies"] == [{"detector": "first_seen_tool", "score": 1.0, "detail": "read_file"}]
+    assert row["anomalies"] == [
+        {"detector": "first_seen_tool", "score": 1.0, "detail": "read_file"}
+    ]
     assert row["args"] == "" and row["arg_keys"] == ["path"]
-    assert (row["stream_id"], row["seq"], row["hash"]) == ("stream-1", 1, event["integrity"]["hash"])
+    integrity = event["integrity"]
+    assert (row["stream_id"], row["seq"], row["hash"]) == ("stream-1", 1, integrity["hash"])
     assert row["retention_days"] == 2190 and row["legal_hold"] is False
     assert row["heartbeat"] == {}
 
@@ -72,7 +75,8 @@ def test_heartbeat_and_missing_outcome(writer: AvroWriter, clickhouse: Client) -
     }  # fmt: skip
     writer.write(ENRICHED, files_of([ENCODE_ENRICHED(record)], 1), "t1")
 
-    status, heartbeat = clickhouse.query("SELECT status, heartbeat FROM audit_events").result_rows[0]
+    result = clickhouse.query("SELECT status, heartbeat FROM audit_events")
+    status, heartbeat = result.result_rows[0]
     assert status == "UNKNOWN"
     assert heartbeat["events_sent"] == 9 and heartbeat["interval_s"] == 30
 
