@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import getpass
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from schemas.settings import ENV_PREFIX, PartSettings
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class SinkSettings(PartSettings):
@@ -16,3 +25,26 @@ class SinkSettings(PartSettings):
         description="chdb:///dir for the embedded engine, or http(s)://user:pass@host:8123.",
     )
     database: str = Field("mcp_audit", description="Database holding the audit tables.")
+    consumer_group: str = Field("mcp-audit-sink", description="Kafka consumer group of the sink.")
+    session_timeout_ms: int = Field(
+        10_000, ge=1000, description="Kafka consumer session timeout; joining takes about half."
+    )
+    batch_rows: int = Field(50_000, ge=1, description="A batch is written at this many rows...")
+    batch_seconds: float = Field(1.0, gt=0, description="...or when its oldest row is this old.")
+    parse_files: int = Field(
+        2, ge=1, le=16, description="Avro files per batch ClickHouse decodes in parallel."
+    )
+    retry_initial_seconds: float = Field(
+        0.2, gt=0, description="First wait when ClickHouse is unavailable; doubles each time."
+    )
+    retry_max_seconds: float = Field(30.0, gt=0, description="Longest wait between retries.")
+    alert_retention_days: int = Field(
+        2555, ge=1, le=65535, description="Days alerts are kept (events: per classification)."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None, description="HMAC key the producers pseudonymise user ids with (for erase/export)."
+    )
+    pseudonym_key_id: str = Field("k1", description="Id of that key, as events carry it.")
+    operator: str = Field(
+        default_factory=_operator, description="Who runs people's commands (audited)."
+    )

@@ -1,0 +1,212 @@
+"""Sink ingestion from the enriched topic, analyst query latency on 10M rows, bytes per event.
+
+Ingestion: the sink (ClickHouse decodes the Avro) against a naive sink in the
+same run (fastavro decode of each message, rows flattened in Python, batched
+client.insert), both from the same topic on the real embedded broker into the
+same chDB. Rates are measured from the first stored batch to the last, so the
+consumer group join (a few seconds on Tansu) is left out of both.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import Consumer, Producer
+
+from bench.sink_data import encoded_events, generate_rows_sql
+from bench.sink_naive import naive_row
+from bench.timing import table
+from mcp_audit.embedded.broker import EmbeddedBroker, free_port
+from mcp_audit.topics import ensure_topics
+from schemas.kafka import KafkaSettings
+from schemas.wire import Deserializer
+from sinks.clickhouse import connect
+from sinks.migrate import apply_migrations
+from sinks.service import Sink
+from sinks.settings import SinkSettings
+from sinks.tables import ENRICHED
+
+FAST_ROWS = 500_000
+NAIVE_ROWS = 100_000
+QUERY_ROWS = 10_000_000
+BATCH = 50_000
+
+
+def _produce(kafka: KafkaSettings, values: list[bytes]) -> None:
+    producer = Producer({**kafka.client_config(), "linger.ms": 20, "batch.size": 1_000_000})
+    for index, value in enumerate(values):
+        while True:
+            try:
+                producer.produce(kafka.topic_enriched, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if index % 20_000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def _sink_rate(kafka: KafkaSettings, url: str, total: int) -> tuple[float, float]:
+    settings = SinkSettings.load(
+        environ={}, clickhouse_url=url, database="bench_fast",
+        consumer_group=f"bench-{uuid.uuid4().hex[:6]}", batch_rows=BATCH, session_timeout_ms=6000,
+    )  # fmt: skip
+    stop = threading.Event()
+    with Sink(settings, kafka) as sink:
+        thread = threading.Thread(target=sink.run, args=(stop,))
+        started = time.monotonic()
+        thread.start()
+        while sink.loop.batches == 0:
+            time.sleep(0.001)
+        first, first_rows = time.monotonic(), sink.store.rows_written
+        while sink.store.rows_written < total:
+            time.sleep(0.001)
+        done = time.monotonic()
+        stop.set()
+        thread.join()
+    return (total - first_rows) / (done - first), total / (done - started)
+
+
+def _naive_rate(kafka: KafkaSettings, url: str, total: int) -> float:
+    client = connect(url, "bench_naive")
+    apply_migrations(client)
+    columns = [name for name, _ in ENRICHED.columns]
+    decode = Deserializer("EnrichedEvent")
+    consumer = Consumer(
+        {**kafka.client_config(), "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest",
+         "enable.auto.commit": False, "session.timeout.ms": 6000}
+    )  # fmt: skip
+    consumer.subscribe([kafka.topic_enriched])
+    stored, first_rows, first = 0, 0, 0.0
+    rows: list[list[object]] = []
+    try:
+        while stored < total:
+            rows.extend(naive_row(decode(m.value())) for m in consumer.consume(10_000, 0.5))
+            if len(rows) >= BATCH or stored + len(rows) >= total:
+                taken = rows[: total - stored]
+                client.insert("audit_events", taken, column_names=columns)
+                consumer.commit(asynchronous=False)
+                stored, rows = stored + len(taken), []
+                if not first:
+                    first, first_rows = time.monotonic(), stored
+        return (stored - first_rows) / (time.monotonic() - first)
+    finally:
+        consumer.close()
+
+
+ANALYST_QUERIES = {
+    "calls per tool per hour, 7 days": """
+SELECT toStartOfHour(event_time) AS hour, server_id, tool_name, count() AS calls
+FROM audit_events FINAL
+WHERE event_time >= now() - INTERVAL 7 DAY AND phase != 'ATTEMPT'
+GROUP BY hour, server_id, tool_name ORDER BY hour, server_id, tool_name""",
+    "top users by high-risk calls": """
+SELECT user_id, count() AS high_risk_calls
+FROM audit_events FINAL
+WHERE risk_level IN ('HIGH', 'CRITICAL')
+GROUP BY user_id ORDER BY high_risk_calls DESC LIMIT 20""",
+    "failure rate and p95 latency per tool": """
+SELECT server_id, tool_name, count() AS calls,
+       round(countIf(status != 'SUCCESS') / count(), 4) AS failure_rate,
+       quantile(0.95)(duration_ms) AS p95_ms
+FROM audit_events FINAL
+WHERE phase != 'ATTEMPT'
+GROUP BY server_id, tool_name ORDER BY failure_rate DESC""",
+    "one user's full trail": """
+SELECT event_time, event_type, server_id, tool_name, status, duration_ms, risk_level, session_id
+FROM audit_events FINAL
+WHERE user_id = {user:String}
+ORDER BY event_time""",
+    "every call of one session": """
+SELECT event_time, user_id, server_id, tool_name, status, duration_ms
+FROM audit_events FINAL
+WHERE session_id = {session:String}
+ORDER BY event_time""",
+}
+
+
+def _query_times(client: Client) -> list[list[str]]:
+    user, session = client.query(
+        "SELECT user_id, session_id FROM audit_events WHERE event_time > now() - INTERVAL 1 DAY"
+        " LIMIT 1"
+    ).result_rows[0]
+    parameters = {"user": user, "session": session}
+    rows = []
+    for name, sql in ANALYST_QUERIES.items():
+        times, returned = [], 0
+        for _ in range(5):
+            started = time.perf_counter()
+            returned = len(client.query(sql, parameters=parameters).result_rows)
+            times.append((time.perf_counter() - started) * 1000)
+        rows.append([name, f"{statistics.median(times):.0f}", f"{max(times):.0f}", str(returned)])
+    return rows
+
+
+def _storage(client: Client) -> tuple[float, list[list[str]]]:
+    total, compressed = client.query(
+        "SELECT sum(rows), sum(data_compressed_bytes) FROM system.parts"
+        " WHERE database = currentDatabase() AND table = 'audit_events' AND active"
+    ).result_rows[0]
+    heavy = client.query(
+        "SELECT name, data_compressed_bytes FROM system.columns WHERE database = currentDatabase()"
+        " AND table = 'audit_events' ORDER BY data_compressed_bytes DESC LIMIT 8"
+    ).result_rows
+    return compressed / total, [[name, f"{size / total:.1f}"] for name, size in heavy]
+
+
+def _query_section(url: str) -> str:
+    client = connect(url, "bench_queries")
+    apply_migrations(client)
+    started = time.monotonic()
+    client.command(generate_rows_sql(QUERY_ROWS), settings={"max_insert_threads": 2})
+    client.command("OPTIMIZE TABLE audit_events FINAL")
+    generated = time.monotonic() - started
+    rows = _query_times(client)
+    per_event, heavy = _storage(client)
+    return (
+        f"### Analyst queries on {QUERY_ROWS:,} events (goal: each <= 300 ms)\n\n"
+        f"Rows generated in SQL and merged in {generated:.0f} s. Median and worst of 5 runs,"
+        " through clickhouse-connect on embedded chDB, `FINAL` included.\n\n"
+        + table(["query", "median ms", "max ms", "rows returned"], rows)
+        + f"\n\n### Storage\n\nOn-disk bytes per event, compressed: **{per_event:.1f}** "
+        "(goal: <= 40). Heaviest columns, bytes per event:\n\n"
+        + table(["column", "bytes/event"], heavy)
+    )
+
+
+def main() -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "broker.log"
+        with EmbeddedBroker(port=free_port(), log_path=log) as broker:
+            suffix = uuid.uuid4().hex[:6]
+            kafka = KafkaSettings.load(
+                environ={}, bootstrap_servers=broker.bootstrap_servers, partitions=3,
+                topic_raw=f"raw-{suffix}", topic_enriched=f"enriched-{suffix}",
+                topic_alerts=f"alerts-{suffix}", topic_dead_letter=f"dlq-{suffix}",
+            )  # fmt: skip
+            ensure_topics(kafka)
+            url = f"chdb://{tmp}/chdb"
+            _produce(kafka, encoded_events(FAST_ROWS))
+            fast, with_join = _sink_rate(kafka, url, FAST_ROWS)
+            naive = _naive_rate(kafka, url, NAIVE_ROWS)
+        queries = _query_section(url)
+    rows = [
+        ["sink: ClickHouse decodes Avro", f"{FAST_ROWS:,}", f"{fast:,.0f}", f"{fast / naive:.1f}x"],
+        ["naive: fastavro per row + insert (baseline)", f"{NAIVE_ROWS:,}", f"{naive:,.0f}", "1.0x"],
+    ]
+    return (
+        "## Sink\n\n### Ingestion, enriched topic -> chDB (goal: >= 200,000 rows/s)\n\n"
+        + table(["path", "rows", "rows/s", "vs baseline"], rows)
+        + f"\n\nIncluding the consumer group join: {with_join:,.0f} rows/s. "
+        f"Batches of {BATCH:,} rows, 3 partitions.\n\n" + queries
+    )
+
+
+if __name__ == "__main__":
+    print(main())

@@ -1,0 +1,32 @@
+"""``mcp-audit sink``: store enriched events and alerts in ClickHouse until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from schemas.kafka import KafkaSettings
+from sinks.service import Sink
+from sinks.settings import SinkSettings
+
+NAME = "sink"
+HELP = "consume enriched events and alerts into ClickHouse (Ctrl-C or SIGTERM stops)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--migrate-only", action="store_true", help="apply schema migrations and exit"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = SinkSettings.load()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with Sink(settings, KafkaSettings.load()) as sink:
+        print(f"mcp-audit sink: storing into {settings.database}", flush=True)
+        if not args.migrate_only:
+            sink.run(stop)
+    return 0

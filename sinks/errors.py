@@ -1,0 +1,25 @@
+"""The sink's failures, under the project's one hierarchy."""
+
+from __future__ import annotations
+
+from schemas.errors import McpAuditError
+
+
+class SinkError(McpAuditError):
+    """The sink could not store, read or change audit data."""
+
+
+class MigrationError(SinkError):
+    """A schema migration failed or an applied one was changed afterwards."""
+
+
+class StoreUnavailableError(SinkError):
+    """ClickHouse did not answer or refused for a reason that may pass; retry."""
+
+
+class BatchRejectedError(SinkError):
+    """ClickHouse refused a batch because of its content; retrying will not help."""
+
+
+class QueryRefusedError(SinkError):
+    """A query was refused before it ran: it is not a single read-only SELECT."""

@@ -1,0 +1,105 @@
+"""Turns a batch's messages into Avro container files for one table, setting aside bad ones.
+
+Single-object messages are regrouped by writer fingerprint and concatenated
+without decoding (:mod:`sinks.ocf`). Anything else (Confluent framing) is
+re-encoded one by one through the shared wire codecs: correct, only slower.
+Messages that cannot belong to the table (unknown schema, another record,
+unreadable framing) are returned as rejections for the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas import registry
+from schemas.errors import DeserializationError, UnknownSchemaError
+from sinks.ocf import container_file, fingerprint_of
+
+
+@dataclass(frozen=True)
+class Rejection:
+    message: Any
+    reason: str
+    detail: str
+
+
+@dataclass
+class Prepared:
+    files: list[bytes] = field(default_factory=list)
+    accepted: list[Any] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def prepare(
+    record: str,
+    messages: Sequence[Any],
+    parts: int,
+    reencode: Callable[[bytes], bytes],
+) -> Prepared:
+    """Files for ``messages`` of ``record``, at most ``parts`` per writer schema."""
+    prepared = Prepared()
+    groups: dict[bytes, list[Any]] = {}
+    for message in messages:
+        fingerprint = fingerprint_of(message.value() or b"")
+        if fingerprint is None:
+            _reencode_one(message, reencode, groups, prepared)
+        else:
+            groups.setdefault(fingerprint, []).append(message)
+    for fingerprint, members in groups.items():
+        problem = _schema_problem(record, fingerprint)
+        if problem:
+            prepared.rejected.extend(Rejection(m, *problem) for m in members)
+            continue
+        _add_files(prepared, fingerprint, members, parts)
+    return prepared
+
+
+def _reencode_one(
+    message: Any,
+    reencode: Callable[[bytes], bytes],
+    groups: dict[bytes, list[Any]],
+    prepared: Prepared,
+) -> None:
+    try:
+        converted = _Reencoded(message, reencode(message.value() or b""))
+    except DeserializationError as exc:
+        prepared.rejected.append(Rejection(message, exc.reason, str(exc)))
+        return
+    fingerprint = fingerprint_of(converted.value())
+    groups.setdefault(fingerprint or b"", []).append(converted)
+
+
+def _schema_problem(record: str, fingerprint: bytes) -> tuple[str, str] | None:
+    try:
+        writer = registry.by_fingerprint(fingerprint)
+    except UnknownSchemaError as exc:
+        return exc.reason, str(exc)
+    if writer.record != record:
+        return "wrong-record", f"expected {record}, found {writer.record}"
+    return None
+
+
+def _add_files(prepared: Prepared, fingerprint: bytes, members: list[Any], parts: int) -> None:
+    size = -(-len(members) // parts)
+    for start in range(0, len(members), size):
+        chunk = members[start : start + size]
+        prepared.files.append(container_file(fingerprint, [m.value() for m in chunk]))
+        prepared.accepted.extend(chunk)
+
+
+class _Reencoded:
+    """A message whose value was re-encoded as single-object; where it came from is kept."""
+
+    __slots__ = ("_value", "original")
+
+    def __init__(self, original: Any, value: bytes) -> None:
+        self.original = original
+        self._value = value
+
+    def value(self) -> bytes:
+        return self._value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)

@@ -1,0 +1,129 @@
+"""Inserts Avro container files into a table, letting ClickHouse decode and flatten them.
+
+Lifecycle: one :class:`AvroWriter` per sink process, over one client. ``write``
+either stores every row of the call or none (one INSERT, one block, one
+deduplication token), and raises:
+
+* :class:`StoreUnavailableError` when ClickHouse cannot take it now (retry later);
+* :class:`BatchRejectedError` when ClickHouse refused the content (retrying the
+  same rows cannot help; :mod:`sinks.salvage` finds the bad ones).
+
+Embedded chDB reads the files from a private scratch directory with ``file()``
+(several files are decoded in parallel); a server gets the Avro as the body of
+``INSERT ... SELECT ... FROM input()``. The SELECT is the same either way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from sinks.clickhouse import is_embedded
+from sinks.errors import BatchRejectedError, StoreUnavailableError
+from sinks.tables import TableSpec, held
+
+# ClickHouse error codes that mean "this data is bad", not "try again later".
+REJECTION_CODES = frozenset(
+    {6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 376, 407, 691}
+)
+_CODE = re.compile(r"Code: (\d+)\.")
+
+
+def insert_settings(token: str, parse_threads: int) -> dict[str, str | int]:
+    """Settings of every batch insert; the token makes a retried batch a no-op."""
+    return {
+        "insert_deduplicate": 1,
+        "insert_deduplication_token": token,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+        "input_format_avro_null_as_default": 1,
+        "input_format_avro_allow_missing_fields": 1,
+        "max_threads": parse_threads,
+        # One insert thread squashes the batch into one block: one token, all or nothing.
+        "max_insert_threads": 1,
+    }
+
+
+def insert_sql(spec: TableSpec, source: str) -> str:
+    return (
+        f"INSERT INTO {spec.table} ({spec.column_list()}, legal_hold)\n"
+        f"SELECT *, {held(spec.time_column)} FROM (SELECT\n    {spec.select_list()}\nFROM {source})"
+    )
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class AvroWriter:
+    def __init__(self, client: Client, url: str, parse_threads: int = 2) -> None:
+        self.client = client
+        self.parse_threads = parse_threads
+        self._embedded = is_embedded(url)
+        self._scratch = tempfile.mkdtemp(prefix="mcp-audit-sink-") if self._embedded else ""
+        self._calls = itertools.count()
+
+    def write(self, spec: TableSpec, files: Sequence[bytes], token: str) -> None:
+        if not files:
+            return
+        settings = insert_settings(token, self.parse_threads)
+        try:
+            if self._embedded:
+                self._write_embedded(spec, files, settings)
+            else:
+                self._write_server(spec, files, settings)
+        except DatabaseError as exc:
+            raise classify(exc, table=spec.table, token=token) from exc
+        except Exception as exc:
+            raise StoreUnavailableError(
+                "ClickHouse did not take the batch", table=spec.table, error=str(exc)[:300]
+            ) from exc
+
+    def _write_embedded(
+        self, spec: TableSpec, files: Sequence[bytes], settings: dict[str, str | int]
+    ) -> None:
+        prefix = os.path.join(self._scratch, f"{next(self._calls)}_")
+        paths = [f"{prefix}{index}.avro" for index in range(len(files))]
+        try:
+            for path, data in zip(paths, files, strict=True):
+                with open(path, "wb") as handle:
+                    handle.write(data)
+            pattern = _quoted(f"{prefix}*.avro")
+            source = f"file({pattern}, 'Avro', {_quoted(spec.structure_sql())})"
+            self.client.command(insert_sql(spec, source), settings=settings)
+        finally:
+            for path in paths:
+                if os.path.exists(path):
+                    os.unlink(path)
+
+    def _write_server(
+        self, spec: TableSpec, files: Sequence[bytes], settings: dict[str, str | int]
+    ) -> None:
+        # One file per INSERT: an OCF has one header, so files cannot share a body.
+        source = f"input({_quoted(spec.structure_sql())})"
+        token = str(settings["insert_deduplication_token"])
+        for index, data in enumerate(files):
+            part_settings = {**settings, "insert_deduplication_token": f"{token}#{index}"}
+            self.client.command(
+                insert_sql(spec, source) + "\nFORMAT Avro", data=data, settings=part_settings
+            )
+
+    def close(self) -> None:
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def classify(exc: DatabaseError, **fields: str) -> BatchRejectedError | StoreUnavailableError:
+    """Content errors are rejections; everything else may pass and is retried."""
+    match = _CODE.search(str(exc))
+    code = int(match[1]) if match else None
+    message = str(exc).split("\n", 1)[0][:500]
+    if code in REJECTION_CODES:
+        return BatchRejectedError("ClickHouse refused rows", code=code, error=message, **fields)
+    return StoreUnavailableError("ClickHouse failed the insert", code=code, error=message, **fields)

@@ -1,0 +1,62 @@
+"""Small builders shared by the sink tests: real encoded messages and migrated databases."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.wire import SingleObjectSerializer
+from tests.schemas.factories import audit_event, enriched_event
+
+ENCODE_ENRICHED = SingleObjectSerializer("EnrichedEvent")
+ENCODE_ALERT = SingleObjectSerializer("Alert")
+
+
+@dataclass
+class FakeMessage:
+    """The shape of a confluent-kafka Message, for code that only reads it (no broker involved)."""
+
+    _value: bytes
+    _offset: int = 0
+    _partition: int = 0
+    _topic: str = "enriched"
+    _key: bytes | None = None
+
+    def value(self) -> bytes:
+        return self._value
+
+    def offset(self) -> int:
+        return self._offset
+
+    def partition(self) -> int:
+        return self._partition
+
+    def topic(self) -> str:
+        return self._topic
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def error(self) -> None:
+        return None
+
+
+def varied_event(index: int, **event_overrides: Any) -> dict[str, Any]:
+    """An enriched event with its own id, user, session and time."""
+    event = audit_event(
+        event_id=str(uuid.uuid4()),
+        event_time=datetime(2026, 11, 22, 12, tzinfo=UTC) + timedelta(seconds=index),
+        **event_overrides,
+    )
+    event["actor"]["user_pseudonym"] = f"{index % 7:064x}"
+    event["actor"]["session_id"] = f"s-{index % 11}"
+    return enriched_event(event=event)
+
+
+def messages(count: int, start: int = 0, topic: str = "enriched") -> list[FakeMessage]:
+    return [
+        FakeMessage(ENCODE_ENRICHED(varied_event(start + i)), start + i, 0, topic)
+        for i in range(count)
+    ]

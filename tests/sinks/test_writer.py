@@ -1,0 +1,131 @@
+"""ClickHouse decodes and flattens the Avro; a retried batch never doubles rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from schemas import registry
+from sinks.errors import BatchRejectedError
+from sinks.migrate import apply_migrations
+from sinks.ocf import container_file
+from sinks.tables import ENRICHED, alerts_spec
+from sinks.writer import AvroWriter
+from tests.schemas.factories import alert, enriched_event
+from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, messages
+
+pytestmark = pytest.mark.clickhouse
+FINGERPRINT = registry.current("EnrichedEvent").fingerprint
+
+
+@pytest.fixture
+def writer(clickhouse: Client, clickhouse_url: str) -> Iterator[AvroWriter]:
+    apply_migrations(clickhouse)
+    made = AvroWriter(clickhouse, clickhouse_url, parse_threads=2)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def files_of(values: list[bytes], parts: int = 2) -> list[bytes]:
+    size = -(-len(values) // parts)
+    return [container_file(FINGERPRINT, values[i : i + size]) for i in range(0, len(values), size)]
+
+
+def count(client: Client, table: str = "audit_events", final: bool = False) -> int:
+    query = f"SELECT count() FROM {table}{' FINAL' if final else ''}"
+    return int(client.query(query).result_rows[0][0])
+
+
+def test_nested_record_lands_flattened(writer: AvroWriter, clickhouse: Client) -> None:
+    record = enriched_event()
+    writer.write(ENRICHED, files_of([ENCODE_ENRICHED(record)], 1), "t1")
+
+    result = clickhouse.query("SELECT * FROM audit_events")
+    row = dict(zip(result.column_names, result.result_rows[0], strict=True))
+    event = record["event"]
+    assert str(row["event_id"]) == event["event_id"]
+    assert row["event_time"].replace(tzinfo=None) == event["event_time"].replace(tzinfo=None)
+    assert row["user_id"] == event["actor"]["user_pseudonym"]
+    assert (row["server_id"], row["tool_name"]) == ("files", "read_file")
+    assert (row["status"], row["duration_us"], row["result_size"]) == ("SUCCESS", 1234, 42)
+    assert row["classification"] == "HIGH" and row["risk_level"] == "MEDIUM"
+    assert row["agent_id"] == "agent-7" and row["agent_name"] == ""  # null -> ''
+    assert row["tool_read_only"] is True and row["tool_destructive"] is False
+    assert row["anomalies"] == [
+        {"detector": "first_seen_tool", "score": 1.0, "detail": "read_file"}
+    ]
+    assert row["args"] == "" and row["arg_keys"] == ["path"]
+    integrity = event["integrity"]
+    assert (row["stream_id"], row["seq"], row["hash"]) == ("stream-1", 1, integrity["hash"])
+    assert row["retention_days"] == 2190 and row["legal_hold"] is False
+    assert row["heartbeat"] == {}
+
+
+def test_heartbeat_and_missing_outcome(writer: AvroWriter, clickhouse: Client) -> None:
+    record = enriched_event()
+    record["event"]["outcome"] = None
+    record["event"]["heartbeat"] = {
+        "interval_s": 30, "events_sent": 9, "events_spooled": 0, "events_dropped": 1,
+        "redactions": 2, "audit_failures": 0, "spool_bytes": 0,
+    }  # fmt: skip
+    writer.write(ENRICHED, files_of([ENCODE_ENRICHED(record)], 1), "t1")
+
+    result = clickhouse.query("SELECT status, heartbeat FROM audit_events")
+    status, heartbeat = result.result_rows[0]
+    assert status == "UNKNOWN"
+    assert heartbeat["events_sent"] == 9 and heartbeat["interval_s"] == 30
+
+
+def test_retried_batch_is_stored_once(writer: AvroWriter, clickhouse: Client) -> None:
+    """Guard: fails if insert deduplication is off (count without FINAL, before merges)."""
+    files = files_of([m.value() for m in messages(500)])
+
+    writer.write(ENRICHED, files, "enriched/0:0-499")
+    writer.write(ENRICHED, files, "enriched/0:0-499")
+
+    assert count(clickhouse) == 500
+    hourly = clickhouse.query("SELECT sum(calls) FROM calls_hourly").result_rows[0][0]
+    assert hourly == 500  # the aggregates were deduplicated too
+
+
+def test_duplicates_from_other_batches_vanish_with_final(
+    writer: AvroWriter, clickhouse: Client
+) -> None:
+    values = [m.value() for m in messages(50)]
+    writer.write(ENRICHED, files_of(values), "batch-a")
+    writer.write(ENRICHED, files_of(values[10:]), "batch-b")  # re-read after a restart
+
+    assert count(clickhouse, final=True) == 50
+    clickhouse.command("OPTIMIZE TABLE audit_events FINAL")
+    assert count(clickhouse) == 50
+
+
+def test_deduplication_window_is_configured(clickhouse: Client) -> None:
+    apply_migrations(clickhouse)
+    ddl = clickhouse.command("SHOW CREATE TABLE audit_events")
+    assert "ReplacingMergeTree" in str(ddl)
+    assert "non_replicated_deduplication_window = 10000" in str(ddl)
+
+
+def test_content_clickhouse_refuses_is_a_rejection(writer: AvroWriter) -> None:
+    bad = enriched_event()
+    bad["event"]["event_id"] = "not-a-uuid"
+
+    with pytest.raises(BatchRejectedError) as caught:
+        writer.write(ENRICHED, files_of([ENCODE_ENRICHED(bad)], 1), "t-bad")
+    assert caught.value.fields["table"] == "audit_events"
+
+
+def test_alerts_land_with_their_retention(writer: AvroWriter, clickhouse: Client) -> None:
+    record = alert()
+    spec = alerts_spec(3000)
+    fingerprint = registry.current("Alert").fingerprint
+    writer.write(spec, [container_file(fingerprint, [ENCODE_ALERT(record)])], "a1")
+
+    row = clickhouse.query("SELECT alert_id, severity, user_id, retention_days FROM audit_alerts")
+    assert row.result_rows == [(uuid.UUID(record["alert_id"]), "HIGH", "a" * 64, 3000)]
