@@ -22,3 +22,6 @@ class PlatformSettings(PartSettings):
     broker_host: str = Field("127.0.0.1", description="Loopback only by default.")
     broker_port: int = Field(9092, ge=1, le=65535, description="The usual Kafka port.")
     broker_start_timeout_s: float = Field(15.0, gt=0)
+    dashboard_host: str = Field("127.0.0.1", description="Loopback only by default.")
+    dashboard_port: int = Field(8321, ge=0, le=65535, description="0 turns the dashboard off.")
+    processor_workers: int = Field(1, ge=0, le=64, description="Processor worker processes.")

@@ -1,44 +1,71 @@
-"""``mcp-audit up``: run the pipeline on this machine until Ctrl-C or SIGTERM."""
+"""``mcp-audit up``: run the whole pipeline on this machine until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
 import signal
-import threading
+import sys
 from pathlib import Path
 
-from mcp_audit.platform import Platform
+from mcp_audit.pipeline import Pipeline
 from mcp_audit.settings import PlatformSettings
+from mcp_audit.status import Snapshot, StatusProbe
+from processors.settings import ProcessorSettings
 from schemas.kafka import KafkaSettings
 from sinks.settings import SinkSettings
 
 NAME = "up"
-HELP = "start the broker, topics and audit store (embedded by default) and run until stopped"
+HELP = "run the broker, processors, sink, store and dashboard (embedded by default) until stopped"
+STATUS_EVERY_S = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="where embedded data lives")
     parser.add_argument(
-        "--once", action="store_true", help="start, report, and stop (a smoke check)"
+        "--once", action="store_true", help="start, report one status line, and stop"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    platform = Platform(
+    pipeline = Pipeline(
         PlatformSettings.load(**overrides), KafkaSettings.load(), SinkSettings.load()
     )
-    stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    with platform:
-        print(
-            f"mcp-audit up: broker {platform.kafka.bootstrap_servers}, "
-            f"topic {platform.kafka.topic_raw}, store {platform.sink_settings.clickhouse_url}",
-            flush=True,
-        )
-        if not args.once:
-            print("waiting for producers; Ctrl-C stops everything", flush=True)
-            stop.wait()
-    print("mcp-audit: stopped", flush=True)
+        signal.signal(signum, lambda *_: pipeline.stopping.set())
+    with pipeline:
+        kafka, store = pipeline.kafka, pipeline.platform.sink_settings.clickhouse_url
+        print(f"mcp-audit up: broker {kafka.bootstrap_servers}, store {store}", flush=True)
+        if pipeline.dashboard_url:
+            print(f"dashboard: {pipeline.dashboard_url}", flush=True)
+        print("producers: send to topic " + kafka.topic_raw + "; Ctrl-C stops everything")
+        _report(pipeline, once=args.once)
+    print("\nmcp-audit: stopped", flush=True)
     return 0
+
+
+COUNTS = (
+    "SELECT (SELECT count() FROM (SELECT event_id FROM audit_events LIMIT 1 BY event_id)),"
+    " (SELECT count() FROM (SELECT alert_id FROM audit_alerts LIMIT 1 BY alert_id))"
+)
+
+
+def _counts(pipeline: Pipeline) -> tuple[int, int]:
+    rows = pipeline.run_query(lambda c: c.query(COUNTS).result_rows)
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def _report(pipeline: Pipeline, *, once: bool) -> None:
+    group = f"{ProcessorSettings.load().app_id}-enrich"
+    probe = StatusProbe(pipeline.kafka, group, lambda: _counts(pipeline))
+    previous: Snapshot | None = None
+    try:
+        while True:
+            snapshot = probe.snapshot()
+            end = "\n" if once or not sys.stdout.isatty() else "\r"
+            print(snapshot.line(previous), end=end, flush=True)
+            previous = snapshot
+            if once or pipeline.stopping.wait(STATUS_EVERY_S):
+                return
+    finally:
+        probe.close()

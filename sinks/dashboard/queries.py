@@ -59,9 +59,9 @@ def tools(client: Client, since: datetime) -> list[dict[str, Any]]:
     sql = f"""
         SELECT tool_name AS tool, count() AS calls,
                round(countIf(status != 'SUCCESS') / count(), 4) AS failure_rate,
-               round(quantile(0.5)(duration_ms), 3) AS p50_ms,
-               round(quantile(0.95)(duration_ms), 3) AS p95_ms,
-               round(quantile(0.99)(duration_ms), 3) AS p99_ms
+               round(quantile(0.5)(duration_us / 1000), 3) AS p50_ms,
+               round(quantile(0.95)(duration_us / 1000), 3) AS p95_ms,
+               round(quantile(0.99)(duration_us / 1000), 3) AS p99_ms
         FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND phase = 'RESULT'
         GROUP BY tool ORDER BY calls DESC, tool"""
     return _rows(client, sql, {"since": since})
@@ -111,7 +111,8 @@ def search(
     sql = f"""
         SELECT event_time, event_id, toString(event_type) AS event_type, user_id AS user,
                server_id AS server, tool_name AS tool, toString(status) AS status,
-               duration_ms, risk_score, toString(risk_level) AS risk_level, risk_reasons
+               duration_us / 1000 AS duration_ms, risk_score,
+               toString(risk_level) AS risk_level, risk_reasons
         FROM {EVENTS} WHERE {where}
         ORDER BY event_time DESC LIMIT {{limit:UInt32}}"""
     known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}

@@ -1,0 +1,126 @@
+"""The whole pipeline on one machine, as ``mcp-audit up`` runs it.
+
+Lifecycle: :meth:`Pipeline.start` starts the platform (broker, topics, store),
+the processor workers as supervised child processes, the sink and the
+dashboard as threads of this process (chDB allows one process per data
+directory, so this process owns the store); :meth:`Pipeline.stop` stops them
+in reverse order and leaves no process behind. A sink that fails is restarted
+after a backoff, never in a tight loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+import uvicorn
+from clickhouse_connect.driver.client import Client
+
+from mcp_audit.embedded.broker import free_port
+from mcp_audit.platform import Platform
+from mcp_audit.settings import PlatformSettings
+from mcp_audit.supervisor import Child, Supervisor
+from schemas.kafka import KafkaSettings
+from sinks.dashboard.app import build_app
+from sinks.service import Sink, open_store
+from sinks.settings import SinkSettings
+
+log = logging.getLogger(__name__)
+SINK_RETRY_MAX_S = 30.0
+
+
+class Pipeline:
+    def __init__(
+        self, platform: PlatformSettings, kafka: KafkaSettings, sink: SinkSettings
+    ) -> None:
+        self.platform = Platform(platform, kafka, sink)
+        self.settings = platform
+        self.supervisor = Supervisor(platform.data_dir / "logs")
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._dashboard: uvicorn.Server | None = None
+        self._store_lock = threading.Lock()
+        self._reader: Client | None = None
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return self.platform.kafka
+
+    @property
+    def dashboard_url(self) -> str | None:
+        if self._dashboard is None:
+            return None
+        return f"http://{self.settings.dashboard_host}:{self.settings.dashboard_port}/"
+
+    def start(self) -> Pipeline:
+        self.platform.start()
+        self._reader = open_store(self.platform.sink_settings)
+        for index in range(self.settings.processor_workers):
+            self.supervisor.start(self._processor_child(index))
+        self._thread("sink", self._run_sink)
+        if self.settings.dashboard_port:
+            self._start_dashboard()
+        return self
+
+    def _processor_child(self, index: int) -> Child:
+        data_dir = self.settings.data_dir.resolve() / "processors" / str(index)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        env = {
+            "MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "MCP_AUDIT_PROCESSORS_DATA_DIR": str(data_dir),
+            "MCP_AUDIT_PROCESSORS_WEB_PORT": str(free_port()),
+        }
+        argv = [sys.executable, "-m", "mcp_audit.cli", "processors"]
+        return Child(f"processors-{index}", argv, env)
+
+    def _thread(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _run_sink(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                with Sink(self.platform.sink_settings, self.kafka) as sink:
+                    backoff = 0.5
+                    sink.run(self.stopping)
+            except Exception:
+                log.exception("the sink failed; restarting in %.1f s", backoff)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, SINK_RETRY_MAX_S)
+
+    def run_query(self, query: Any) -> Any:
+        """Run ``query(client)`` on this process's store reader, one at a time."""
+        with self._store_lock:
+            return query(self._reader)
+
+    def _start_dashboard(self) -> None:
+        config = uvicorn.Config(
+            build_app(self.run_query),
+            host=self.settings.dashboard_host,
+            port=self.settings.dashboard_port,
+            log_level="warning",
+        )
+        self._dashboard = uvicorn.Server(config)
+        self._thread("dashboard", self._dashboard.run)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._dashboard is not None:
+            self._dashboard.should_exit = True
+        self.supervisor.stop()
+        for thread in self._threads:
+            thread.join(30)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self.platform.stop()
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
