@@ -14,7 +14,6 @@ import uvicorn
 from clickhouse_connect.driver.client import Client
 
 from sinks.dashboard.app import build_app
-from tests.conftest import require_tool
 from tests.sinks.dashboard.store import create_tables, insert_alert, insert_event
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
@@ -74,33 +73,6 @@ def dashboard_url(known_store: Client) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = require_tool("chromium")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1800",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(require_tool("chromedriver")), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _wait_loaded(browser: Any) -> None:

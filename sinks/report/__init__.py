@@ -1,0 +1,1 @@
+"""The compliance report: measured checks, per-framework scores, recommendations."""

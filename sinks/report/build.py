@@ -1,0 +1,83 @@
+"""Gather a compliance report's facts from the store: totals, trends, issues and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from sinks.report import checks
+from sinks.verify_store import verify_store
+
+EVENTS = (
+    "(SELECT * FROM audit_events WHERE event_time >= {since:DateTime64(6)} LIMIT 1 BY event_id)"
+)
+
+
+@dataclass
+class Report:
+    since: datetime
+    generated: datetime
+    totals: dict[str, int]
+    daily: list[tuple[str, int, int]]
+    top_detectors: list[tuple[str, int]]
+    top_reasons: list[tuple[str, int]]
+    checks: dict[str, checks.Check]
+    scores: dict[str, int] = field(default_factory=dict)
+
+
+def _one(client: Client, sql: str, since: datetime) -> Any:
+    return client.query(sql, parameters={"since": since}).result_rows
+
+
+def build(client: Client, since: datetime, scan: checks.SecretScan) -> Report:
+    [totals] = _one(
+        client,
+        f"SELECT count(), countIf(event_type = 'TOOL_CALL' AND phase = 'RESULT'),"
+        f" countIf(phase = 'RESULT' AND status NOT IN ('SUCCESS', 'UNKNOWN')),"
+        f" countIf(risk_level IN ('HIGH', 'CRITICAL')), uniqExact(user_id), uniqExact(server_id)"
+        f" FROM {EVENTS}",
+        since,
+    )
+    daily = _one(
+        client,
+        f"SELECT toString(toDate(event_time)) AS day, countIf(phase = 'RESULT'),"
+        f" countIf(risk_level IN ('HIGH', 'CRITICAL')) FROM {EVENTS} GROUP BY day ORDER BY day",
+        since,
+    )
+    detectors = _one(
+        client,
+        "SELECT detector, sum(count) AS n FROM (SELECT * FROM audit_alerts LIMIT 1 BY alert_id)"
+        " WHERE alert_time >= {since:DateTime64(6)} GROUP BY detector ORDER BY n DESC LIMIT 8",
+        since,
+    )
+    reasons = _one(
+        client,
+        f"SELECT reason, count() AS n FROM {EVENTS} ARRAY JOIN risk_reasons AS reason"
+        " WHERE risk_level IN ('HIGH', 'CRITICAL') GROUP BY reason ORDER BY n DESC LIMIT 8",
+        since,
+    )
+    findings = [f for _, _, found in verify_store(client) for f in found]
+    measured = [
+        checks.sequence_complete(findings),
+        checks.chain_intact(findings),
+        checks.retention_configured(client),
+        checks.retention_honoured(client),
+        checks.no_secrets_stored(client, since, scan),
+        checks.erasure_complete(client),
+        checks.producers_lossless(client),
+    ]
+    by_key = {c.key: c for c in measured}
+    names = ("events", "calls", "failures", "high_risk", "users", "servers")
+    return Report(
+        since=since,
+        generated=datetime.now(UTC),
+        totals=dict(zip(names, map(int, totals), strict=True)),
+        daily=[(d, int(c), int(h)) for d, c, h in daily],
+        top_detectors=[(d, int(n)) for d, n in detectors],
+        top_reasons=[(r, int(n)) for r, n in reasons],
+        checks=by_key,
+        scores=checks.scores(by_key),
+    )
