@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from mcp_audit import __version__
 from schemas.errors import McpAuditError
 
-COMMAND_MODULES = ("up", "topics", "proxy", "processors", "sink", "verify", "alerts", "report")
+COMMAND_MODULES = (
+    "up",
+    "topics",
+    "proxy",
+    "processors",
+    "sink",
+    "verify",
+    "alerts",
+    "report",
+    "digest",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,11 +24,13 @@ from mcp_audit.settings import PlatformSettings
 from mcp_audit.supervisor import Child, Supervisor
 from schemas.kafka import KafkaSettings
 from sinks.dashboard.app import build_app
+from sinks.digests import load_or_create_key, seal_closed_periods
 from sinks.service import Sink, open_store
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 SINK_RETRY_MAX_S = 30.0
+SEAL_EVERY_S = 300
 
 
 class Pipeline:
@@ -60,6 +62,7 @@ class Pipeline:
         for index in range(self.settings.processor_workers):
             self.supervisor.start(self._processor_child(index))
         self._thread("sink", self._run_sink)
+        self._thread("digests", self._seal_periodically)
         if self.settings.dashboard_port:
             self._start_dashboard()
         return self
@@ -91,6 +94,19 @@ class Pipeline:
                 log.exception("the sink failed; restarting in %.1f s", backoff)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, SINK_RETRY_MAX_S)
+
+    def _seal_periodically(self) -> None:
+        settings = self.platform.sink_settings
+        key = load_or_create_key(settings.digest_key_file)
+        while not self.stopping.wait(SEAL_EVERY_S):
+            try:
+                sealed = self.run_query(
+                    lambda client: seal_closed_periods(client, key, settings.digest_period_s)
+                )
+                if sealed:
+                    log.info("sealed %d periods with signed digests", sealed)
+            except Exception:
+                log.exception("sealing digests failed; trying again in %d s", SEAL_EVERY_S)
 
     def run_query(self, query: Any) -> Any:
         """Run ``query(client)`` on this process's store reader, one at a time."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -48,3 +49,9 @@ class SinkSettings(PartSettings):
     operator: str = Field(
         default_factory=_operator, description="Who runs people's commands (audited)."
     )
+    digest_key_file: Path = Field(
+        Path("mcp-audit-data/digest-key.pem"),
+        description="Ed25519 key sealing hourly digests (created 0600 if missing); the public"
+        " half is written beside it as .pub for auditors.",
+    )
+    digest_period_s: int = Field(3600, ge=60, description="Length of a sealed digest period.")
