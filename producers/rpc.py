@@ -32,6 +32,12 @@ _AI_KEYS = {
 }
 
 
+def wire(model: Any) -> Any:
+    """A pydantic MCP model as its wire dict (camelCase, no nulls); anything else as is."""
+    dump = getattr(model, "model_dump", None)
+    return dump(by_alias=True, mode="json", exclude_none=True) if callable(dump) else model
+
+
 def trace_context(meta: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """(trace id, parent span id) from a W3C ``traceparent`` in ``_meta``; Nones when absent."""
     value = meta.get("traceparent") if meta else None
@@ -93,7 +99,7 @@ class RpcAudit:
         method: str,
         params: Mapping[str, Any] | None,
         request_id: Any,
-        actor: Actor | None = None,
+        facts: Mapping[str, Any] | None = None,
     ) -> Call | None:
         """The ATTEMPT of an audited request; None for methods that are not audited."""
         spec = AUDITED_METHODS.get(method)
@@ -108,15 +114,17 @@ class RpcAudit:
         producer = producer_info(self.integration, self.transport, version)
         return self.auditor.begin(
             kind, str(params.get(name_key, "")), params.get(args_key) if args_key else {},
-            producer, actor=actor or self.actor(params), request_id=_text(request_id),
+            producer, actor=self.actor(params, facts), request_id=_text(request_id),
             trace=trace_context(meta), ai=ai_context(meta),
         )  # fmt: skip
 
-    def actor(self, params: Mapping[str, Any]) -> Actor:
+    def actor(self, params: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Actor:
+        """The caller: what the framework knows (``facts``), else the client info on the wire."""
         name, version = client_info(params)
         if name is None:
             name, version = self.client
-        return self.auditor.actor(client_name=name, client_version=version)
+        known = {k: v for k, v in (facts or {}).items() if v is not None}
+        return self.auditor.actor(**{"client_name": name, "client_version": version, **known})
 
     def _initialize(self, params: Mapping[str, Any]) -> None:
         self.protocol_version = params.get("protocolVersion")
