@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from mcp_audit.settings import PlatformSettings
+from producers.settings import ProducerSettings
 from schemas.kafka import KafkaSettings
 from schemas.settings import PartSettings
 from sinks.settings import SinkSettings
 
-ALL_SETTINGS: tuple[type[PartSettings], ...] = (KafkaSettings, PlatformSettings, SinkSettings)
+ALL_SETTINGS: tuple[type[PartSettings], ...] = (
+    KafkaSettings,
+    PlatformSettings,
+    ProducerSettings,
+    SinkSettings,
+)
 
 
 def settings_for(variable: str) -> type[PartSettings] | None:

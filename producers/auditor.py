@@ -135,6 +135,8 @@ class Auditor:
                 classification=self.policy.rule_for(name).classification,
                 **({_KIND_FIELD[kind]: name} if kind in _KIND_FIELD else {}),
             )  # fmt: skip
+            if len(self._targets) > 4096:  # resource URIs are unbounded
+                self._targets.clear()
             self._targets[key] = found
         return found
 
