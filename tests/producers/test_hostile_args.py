@@ -40,8 +40,10 @@ hostile = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50)
     | st.binary(max_size=50) | st.just(CANARY) | st.just(f"token={CANARY}")
     | st.just("caf\udce9 \udcff") | st.just(10**40) | st.builds(Weird)
-    | st.builds(lambda: "x" * 100_000 + CANARY) | st.builds(_cyclic) | st.integers(50, 400).map(_deep),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    | st.builds(lambda: "x" * 100_000 + CANARY) | st.builds(_cyclic)
+    | st.integers(50, 400).map(_deep),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )  # fmt: skip
 
