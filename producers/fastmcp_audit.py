@@ -84,9 +84,7 @@ class AuditMiddleware(Middleware):
     async def on_call_tool(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        message = context.message
-        params = {"name": message.name, "arguments": message.arguments or {}, "_meta": message.meta}
-        return await self._audited("tools/call", params, context, call_next)
+        return await self._audited("tools/call", _named(context), context, call_next)
 
     async def on_read_resource(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
@@ -97,9 +95,7 @@ class AuditMiddleware(Middleware):
     async def on_get_prompt(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        message = context.message
-        params = {"name": message.name, "arguments": message.arguments or {}, "_meta": message.meta}
-        return await self._audited("prompts/get", params, context, call_next)
+        return await self._audited("prompts/get", _named(context), context, call_next)
 
     async def on_initialize(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
@@ -121,6 +117,12 @@ class AuditMiddleware(Middleware):
             except Exception:
                 rpc.auditor.counters.failure("list_tools")
         return tools
+
+
+def _named(context: MiddlewareContext[Any]) -> dict[str, Any]:
+    """Wire-shaped params of a tool call or prompt get: name, arguments, _meta."""
+    message = context.message
+    return {"name": message.name, "arguments": message.arguments or {}, "_meta": message.meta}
 
 
 def _request_id(context: MiddlewareContext[Any]) -> str | None:
