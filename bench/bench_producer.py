@@ -143,8 +143,8 @@ def main() -> str:
 
 def _one_event(auditor: Any) -> bytes:
     """A real encoded RESULT event, as the decorator produces it."""
-    from producers.auditor import producer_info
     from producers.model import CallEvent, Outcome
+    from producers.origin import producer_info
 
     event = CallEvent(
         "TOOL_CALL", "RESULT", "", auditor.actor(user_id="bench-user"),

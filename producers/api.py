@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from producers.actor import current_actor
-from producers.auditor import producer_info
 from producers.canonical import canonical, digest
 from producers.model import Lineage
+from producers.origin import producer_info
 from producers.runtime import get_auditor
 
 

@@ -16,11 +16,13 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
-from producers.auditor import Auditor, Call
+from producers.auditor import Auditor
+from producers.call import Call
 from producers.decorator import status_of
 from producers.errors import AuditRefused
 from producers.mcp_auth import caller_facts
-from producers.rpc import RpcAudit, wire
+from producers.mcp_meta import wire
+from producers.rpc import RpcAudit
 from producers.runtime import get_auditor
 
 

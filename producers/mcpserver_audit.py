@@ -15,11 +15,13 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from producers.auditor import Auditor, Call
+from producers.auditor import Auditor
+from producers.call import Call
 from producers.decorator import status_of
 from producers.errors import AuditRefused
 from producers.mcp_auth import caller_facts, sdk_access_token
-from producers.rpc import RpcAudit, wire
+from producers.mcp_meta import wire
+from producers.rpc import RpcAudit
 from producers.runtime import get_auditor
 
 REFUSED_CODE = -32001  # server-defined JSON-RPC error range
