@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mcp_audit.settings import PlatformSettings
 from processors.settings import ProcessorSettings
+from producers.settings import ProducerSettings
 from schemas.kafka import KafkaSettings
 from schemas.settings import PartSettings
 from sinks.settings import SinkSettings
@@ -12,6 +13,7 @@ ALL_SETTINGS: tuple[type[PartSettings], ...] = (
     KafkaSettings,
     PlatformSettings,
     ProcessorSettings,
+    ProducerSettings,
     SinkSettings,
 )
 

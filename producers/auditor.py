@@ -9,15 +9,11 @@ DENIED event and raises :class:`AuditRefused`. Thread-safe.
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections.abc import Mapping
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from producers.actor import make_actor
+from producers.call import Call
 from producers.chain import Stream
 from producers.counters import Counters
 from producers.encoder import EventEncoder
@@ -33,32 +29,14 @@ from producers.model import (
     Producer,
     Target,
 )
+from producers.origin import producer_info
 from producers.payload import Minimiser
 from producers.policy import ClassRule, Policy
 from producers.pseudonym import Pseudonymiser
 from producers.publisher import Publisher
 from producers.redact import Walk
 
-
-def _library_version() -> str:
-    try:
-        return version("mcp-audit")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 ANONYMOUS = Actor()
-LIBRARY_VERSION = _library_version()
-
-
-@cache
-def producer_info(
-    integration: str, transport: str | None = None, protocol_version: str | None = None
-) -> Producer:
-    """Where events come from; cached, so the encoder's cache hits by identity."""
-    host = socket.gethostname()
-    return Producer(host, os.getpid(), LIBRARY_VERSION, integration, transport, protocol_version)
-
 
 _KIND_FIELD = {
     "TOOL_CALL": "tool_name",
@@ -70,30 +48,6 @@ _METHOD = {
     "RESOURCE_READ": "resources/read",
     "PROMPT_GET": "prompts/get",
 }
-
-
-class Call:
-    """One audited call in progress; :meth:`end` records its RESULT exactly once."""
-
-    __slots__ = ("_auditor", "_done", "_started_ns", "event", "rule")
-
-    def __init__(self, auditor: Auditor, event: CallEvent, rule: ClassRule) -> None:
-        self._auditor = auditor
-        self.event = event
-        self.rule = rule
-        self._started_ns = time.perf_counter_ns()
-        self._done = False
-
-    def end(self, status: str, *, result: Any = None, error: BaseException | None = None) -> None:
-        """Record how the call ended. ``result`` is read only when status is SUCCESS."""
-        if self._done:
-            return
-        self._done = True
-        duration_us = (time.perf_counter_ns() - self._started_ns) // 1000
-        try:
-            self._auditor.emit(self._auditor.result_event(self, status, duration_us, result, error))
-        except Exception:
-            self._auditor.counters.failure("end")
 
 
 class Auditor:
@@ -135,6 +89,8 @@ class Auditor:
                 classification=self.policy.rule_for(name).classification,
                 **({_KIND_FIELD[kind]: name} if kind in _KIND_FIELD else {}),
             )  # fmt: skip
+            if len(self._targets) > 4096:  # resource URIs are unbounded
+                self._targets.clear()
             self._targets[key] = found
         return found
 

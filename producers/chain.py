@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Any
 
 from producers.ids import uuid7
 from producers.model import Actor, CallEvent, Target
@@ -40,15 +39,17 @@ class Stream:
         self.seq = 0
         self.last_hash = ""
         self._lock = threading.Lock()
-        self._parts: dict[Any, str] = {}
+        self._parts: dict[int, tuple[Actor | Target, str]] = {}
 
     def _part(self, key: Actor | Target) -> str:
-        part = self._parts.get(key)
-        if part is None:
-            if len(self._parts) > 4096:
-                self._parts.clear()
-            part = _actor_part(key) if isinstance(key, Actor) else _target_part(key)
-            self._parts[key] = part
+        """Chained text of an actor or target, cached by identity (no dataclass hashing)."""
+        hit = self._parts.get(id(key))
+        if hit is not None and hit[0] is key:
+            return hit[1]
+        if len(self._parts) > 4096:
+            self._parts.clear()
+        part = _actor_part(key) if isinstance(key, Actor) else _target_part(key)
+        self._parts[id(key)] = (key, part)
         return part
 
     def seal(self, e: CallEvent) -> None:

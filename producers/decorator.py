@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from producers.actor import current_actor
-from producers.auditor import Call, producer_info
+from producers.call import Call
+from producers.origin import producer_info
 from producers.runtime import get_auditor
 
 F = TypeVar("F", bound=Callable[..., Any])

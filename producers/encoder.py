@@ -15,119 +15,22 @@ from __future__ import annotations
 from typing import Any
 
 from producers import avro_bytes as av
-from producers.model import (
-    CLASSIFICATIONS,
-    EVENT_TYPES,
-    PHASES,
-    STATUSES,
-    Actor,
-    CallEvent,
-    Compliance,
-    Heartbeat,
-    Lineage,
-    Outcome,
-    Producer,
-    Target,
+from producers.model import CallEvent
+from producers.segments import (
+    KIND_PHASE,
+    encode_actor,
+    encode_ai,
+    encode_compliance,
+    encode_heartbeat,
+    encode_lineage,
+    encode_outcome,
+    encode_producer,
+    encode_target,
 )
 from schemas import registry
 from schemas.wire import SINGLE_OBJECT_MAGIC
 
 _CACHE_LIMIT = 4096
-_EVENT_TYPE = {name: av.long(i) for i, name in enumerate(EVENT_TYPES)}
-_PHASE = {name: av.long(i) for i, name in enumerate(PHASES)}
-_STATUS = {name: av.long(i) for i, name in enumerate(STATUSES)}
-_CLASSIFICATION = {name: av.long(i) for i, name in enumerate(CLASSIFICATIONS)}
-
-
-def encode_actor(actor: Actor) -> bytes:
-    s = av.opt_string
-    delegation = actor.delegation
-    tail = av.NULL
-    if delegation is not None:
-        tail = b"\x02" + b"".join(
-            s(v)
-            for v in (delegation.agent_id, delegation.agent_name, delegation.delegator_pseudonym)
-        )
-    head = (
-        actor.user_pseudonym,
-        actor.pseudonym_key_id,
-        actor.client_id,
-        actor.client_name,
-        actor.client_version,
-        actor.ip,
-        actor.user_agent,
-        actor.session_id,
-        actor.auth_method,
-    )
-    return b"".join(map(s, head)) + av.strings(actor.scopes) + s(actor.tenant_id) + tail
-
-
-def encode_target(target: Target) -> tuple[bytes, bytes]:
-    """The target's bytes before and after ``arg_keys``, which vary per call."""
-    s = av.opt_string
-    head = b"".join(
-        s(v) for v in (target.server_version, target.tool_name, target.resource_uri,
-                       target.prompt_name, target.method)
-    )  # fmt: skip
-    notes = target.annotations
-    annotations = av.NULL
-    if notes is not None:
-        flags = (notes.read_only, notes.destructive, notes.idempotent, notes.open_world)
-        annotations = b"\x02" + b"".join(av.opt_boolean(f) for f in flags)
-    tail = annotations + s(target.tool_fingerprint) + _CLASSIFICATION[target.classification]
-    return av.string(target.server_id) + head, tail
-
-
-def encode_producer(producer: Producer) -> bytes:
-    """protocol_version, transport and the producer record: the middle of the context."""
-    return (
-        av.opt_string(producer.protocol_version) + av.opt_string(producer.transport)
-        + av.string(producer.host) + av.long(producer.pid)
-        + av.string(producer.library_version) + av.string(producer.integration)
-    )  # fmt: skip
-
-
-def encode_compliance(compliance: Compliance) -> bytes:
-    return (
-        av.long(compliance.retention_days) + av.boolean(compliance.fail_closed)
-        + av.opt_string(compliance.policy_version)
-    )  # fmt: skip
-
-
-def encode_outcome(outcome: Outcome | None) -> bytes:
-    if outcome is None:
-        return av.NULL
-    return (
-        b"\x02" + _STATUS[outcome.status] + av.long(outcome.duration_us)
-        + av.opt_string(outcome.error_type) + av.opt_string(outcome.error_message)
-        + av.opt_long(outcome.result_size)
-    )  # fmt: skip
-
-
-def encode_ai(ai: dict[str, str | None] | None) -> bytes:
-    if ai is None:
-        return av.NULL
-    return b"\x02" + b"".join(av.opt_string(ai.get(k)) for k in ("model", "reason", "user_intent"))
-
-
-def encode_lineage(lineage: Lineage | None) -> bytes:
-    if lineage is None:
-        return av.NULL
-    return (
-        b"\x02" + av.opt_string(lineage.operation) + av.strings(lineage.sources)
-        + av.strings(lineage.destinations) + av.strings(lineage.data_categories)
-    )  # fmt: skip
-
-
-def encode_heartbeat(beat: Heartbeat | None) -> bytes:
-    if beat is None:
-        return av.NULL
-    counters = (beat.events_sent, beat.events_spooled, beat.events_dropped, beat.redactions,
-                beat.audit_failures, beat.spool_bytes)  # fmt: skip
-    return b"\x02" + av.long(beat.interval_s) + b"".join(map(av.long, counters))
-
-
-_KIND_PHASE = {(t, p): _EVENT_TYPE[t] + _PHASE[p] for t in EVENT_TYPES for p in PHASES}
 
 
 class EventEncoder:
@@ -137,6 +40,10 @@ class EventEncoder:
         self.header = SINGLE_OBJECT_MAGIC + registry.current("AuditEvent").fingerprint
         self._by_id: dict[int, tuple[Any, Any]] = {}
         self._by_value: dict[Any, Any] = {}
+        self._templates: dict[tuple[int, ...], tuple[Any, ...]] = {}
+        self._stream_id = ""
+        self._keys: dict[int, tuple[tuple[str, ...], bytes]] = {}
+        self._stream_bytes = av.string("")
 
     def _cached(self, obj: Any, build: Any) -> Any:
         """Bytes for ``obj``: by identity first (no hashing), then by value.
@@ -158,25 +65,73 @@ class EventEncoder:
         self._by_id[id(obj)] = (obj, found)
         return found
 
+    def _template(self, e: CallEvent) -> tuple[bytes, bytes, bytes, bytes]:
+        """The constant segments for this (actor, target, producer, compliance), by identity."""
+        key = (id(e.actor), id(e.target), id(e.producer), id(e.compliance))
+        hit = self._templates.get(key)
+        if hit is not None and hit[0] is e.actor and hit[1] is e.target and hit[2] is e.producer:
+            return hit[4]  # type: ignore[no-any-return]
+        head, tail = self._cached(e.target, encode_target)
+        actor = self._cached(e.actor, encode_actor)
+        producer = self._cached(e.producer, encode_producer)
+        segments = (actor + head, tail, producer, self._cached(e.compliance, encode_compliance))
+        if len(self._templates) > _CACHE_LIMIT:
+            self._templates.clear()
+        self._templates[key] = (e.actor, e.target, e.producer, e.compliance, segments)
+        return segments
+
     def __call__(self, e: CallEvent) -> bytes:
-        target_head, target_tail = self._cached(e.target, encode_target)
+        actor_target, target_tail, producer, compliance = self._template(e)
         s = av.opt_string
         if e.lineage is None and e.heartbeat is None and not e.attributes:
-            middle = (av.NULL, av.NULL, self._cached(e.compliance, encode_compliance), av.NULL)
+            middle = av.NULL + av.NULL + compliance + av.NULL
         else:
             middle = (
-                encode_lineage(e.lineage), encode_heartbeat(e.heartbeat),
-                self._cached(e.compliance, encode_compliance), av.string_map(e.attributes),
+                encode_lineage(e.lineage) + encode_heartbeat(e.heartbeat) + compliance
+                + av.string_map(e.attributes)
             )  # fmt: skip
         return b"".join((
-            self.header, av.string(e.event_id), av.long(e.event_time_us),
-            _KIND_PHASE[e.event_type, e.phase], av.string(e.call_id),
-            self._cached(e.actor, encode_actor), target_head,
-            av.strings(e.arg_keys) if e.arg_keys else av.NULL, target_tail,
-            s(e.args_json), s(e.args_digest), s(e.result_json), s(e.result_digest),
+            self.header, _id(e.event_id), av.long(e.event_time_us),
+            KIND_PHASE[e.event_type, e.phase], _id(e.call_id), actor_target,
+            self._arg_keys(e.arg_keys), target_tail,
+            s(e.args_json), _opt_hex(e.args_digest), s(e.result_json), _opt_hex(e.result_digest),
             b"\x01" if e.truncated else b"\x00", av.long(e.redactions),
-            encode_outcome(e.outcome), s(e.request_id), s(e.trace_id), s(e.span_id),
-            self._cached(e.producer, encode_producer),
-            av.NULL if e.ai is None else encode_ai(e.ai), *middle,
-            av.string(e.stream_id), av.long(e.seq), av.string(e.prev_hash), av.string(e.hash),
+            encode_outcome(e.outcome), s(e.request_id), s(e.trace_id), s(e.span_id), producer,
+            av.NULL if e.ai is None else encode_ai(e.ai), middle,
+            self._stream(e.stream_id), av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
         ))  # fmt: skip
+
+    def _arg_keys(self, keys: tuple[str, ...]) -> bytes:
+        """Argument names repeat call after call (the minimiser hands out the same tuple)."""
+        if not keys:
+            return av.NULL
+        hit = self._keys.get(id(keys))
+        if hit is not None and hit[0] is keys:
+            return hit[1]
+        if len(self._keys) > _CACHE_LIMIT:
+            self._keys.clear()
+        encoded = av.strings(keys)
+        self._keys[id(keys)] = (keys, encoded)
+        return encoded
+
+    def _stream(self, stream_id: str) -> bytes:
+        if stream_id is not self._stream_id:
+            self._stream_id, self._stream_bytes = stream_id, av.string(stream_id)
+        return self._stream_bytes
+
+
+# Fixed-length ASCII fields (UUID text, SHA-256 hex) skip the length computation.
+_UUID_PREFIX = av.long(36)
+_HEX_PREFIX = av.long(64)
+
+
+def _id(value: str) -> bytes:
+    return _UUID_PREFIX + value.encode() if len(value) == 36 else av.string(value)
+
+
+def _hex(value: str) -> bytes:
+    return _HEX_PREFIX + value.encode() if len(value) == 64 else av.string(value)
+
+
+def _opt_hex(value: str | None) -> bytes:
+    return av.NULL if value is None else b"\x02" + _hex(value)

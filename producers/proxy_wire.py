@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from producers.auditor import Call
+from producers.call import Call
 from producers.rpc import RpcAudit
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from producers.counters import Counters
 from producers.replay import Replay, is_fatal
@@ -140,6 +140,10 @@ class Publisher:
                     self.on_tick()
                 assert self._replay is not None
                 self._replay.step(now, self.settings.replay_interval_s)
+            except KafkaException as exc:  # poll() raises the producer's fatal errors
+                self._fatal = self._fatal or is_fatal(exc.args[0])
+                if not self._fatal:
+                    self.counters.failure("io-thread")
             except Exception:
                 self.counters.failure("io-thread")
                 log.exception("audit I/O loop failed; continuing")

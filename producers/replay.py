@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 from producers.counters import Counters
 from producers.spool import Spool, read_segment
@@ -71,6 +71,9 @@ class Replay:
                 self._producer.produce(self._topic, value, key, on_delivery=batch.delivered)
             except BufferError:
                 batch.failed = True
+                break
+            except KafkaException as exc:  # e.g. the producer failed fatally: keep the segment
+                batch.failed, batch.error = True, exc.args[0]
                 break
             batch.pending += 1
 

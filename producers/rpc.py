@@ -12,9 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from producers.auditor import Auditor, Call, producer_info
-from producers.canonical import canonical, digest
+from producers.auditor import Auditor
+from producers.call import Call
+from producers.mcp_meta import (
+    PROTOCOL_VERSION_KEY,
+    ai_context,
+    annotations_of,
+    client_info,
+    tool_fingerprint,
+    trace_context,
+)
 from producers.model import Actor, Annotations
+from producers.origin import producer_info
 
 # method -> (event type, the params key naming the target, the params key holding arguments)
 AUDITED_METHODS = {
@@ -22,60 +31,6 @@ AUDITED_METHODS = {
     "resources/read": ("RESOURCE_READ", "uri", None),
     "prompts/get": ("PROMPT_GET", "name", "arguments"),
 }
-CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-_AI_KEYS = {
-    "model": "model",
-    "reason": "reason",
-    "userIntent": "user_intent",
-    "user_intent": "user_intent",
-}
-
-
-def trace_context(meta: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-    """(trace id, parent span id) from a W3C ``traceparent`` in ``_meta``; Nones when absent."""
-    value = meta.get("traceparent") if meta else None
-    if not isinstance(value, str):
-        return None, None
-    parts = value.split("-")
-    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
-        return None, None
-    return parts[1], parts[2]
-
-
-def ai_context(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """What the client said about the model and intent, from ``_meta`` (or ``_meta.ai``)."""
-    if not meta:
-        return None
-    nested = meta.get("ai")
-    source: Mapping[str, Any] = nested if isinstance(nested, Mapping) else meta
-    found = {ours: source[theirs] for theirs, ours in _AI_KEYS.items() if source.get(theirs)}
-    return found or None
-
-
-def client_info(params: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-    """(name, version) from initialize params or a 2026-07-28 request's ``_meta``."""
-    if not params:
-        return None, None
-    meta = params.get("_meta") or {}
-    info = params.get("clientInfo") or meta.get(CLIENT_INFO_KEY) or {}
-    return info.get("name"), info.get("version")
-
-
-def tool_fingerprint(tool: Mapping[str, Any]) -> str:
-    """SHA-256 of a tool definition's canonical description, input schema and annotations."""
-    material = {k: tool.get(k) for k in ("description", "inputSchema", "annotations")}
-    return digest(canonical(material) or b"")
-
-
-def annotations_of(tool: Mapping[str, Any]) -> Annotations | None:
-    notes = tool.get("annotations")
-    if not isinstance(notes, Mapping):
-        return None
-    return Annotations(
-        notes.get("readOnlyHint"), notes.get("destructiveHint"),
-        notes.get("idempotentHint"), notes.get("openWorldHint"),
-    )  # fmt: skip
 
 
 class RpcAudit:
@@ -93,7 +48,7 @@ class RpcAudit:
         method: str,
         params: Mapping[str, Any] | None,
         request_id: Any,
-        actor: Actor | None = None,
+        facts: Mapping[str, Any] | None = None,
     ) -> Call | None:
         """The ATTEMPT of an audited request; None for methods that are not audited."""
         spec = AUDITED_METHODS.get(method)
@@ -108,15 +63,17 @@ class RpcAudit:
         producer = producer_info(self.integration, self.transport, version)
         return self.auditor.begin(
             kind, str(params.get(name_key, "")), params.get(args_key) if args_key else {},
-            producer, actor=actor or self.actor(params), request_id=_text(request_id),
+            producer, actor=self.actor(params, facts), request_id=_text(request_id),
             trace=trace_context(meta), ai=ai_context(meta),
         )  # fmt: skip
 
-    def actor(self, params: Mapping[str, Any]) -> Actor:
+    def actor(self, params: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Actor:
+        """The caller: what the framework knows (``facts``), else the client info on the wire."""
         name, version = client_info(params)
         if name is None:
             name, version = self.client
-        return self.auditor.actor(client_name=name, client_version=version)
+        known = {k: v for k, v in (facts or {}).items() if v is not None}
+        return self.auditor.actor(**{"client_name": name, "client_version": version, **known})
 
     def _initialize(self, params: Mapping[str, Any]) -> None:
         self.protocol_version = params.get("protocolVersion")

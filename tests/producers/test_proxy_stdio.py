@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from producers.auditor import Auditor
 from producers.proxy_stdio import LineSplitter
+from producers.proxy_wire import ConversationAudit
+from producers.rpc import RpcAudit
 from schemas.kafka import KafkaSettings
 from tests.producers.conftest import CANARY, consume
 
@@ -76,3 +80,25 @@ async def test_time_server_calls_are_audited_through_the_proxy(
 
 def _status(event: dict[str, Any]) -> str:
     return str(event["outcome"]["status"])
+
+
+def test_cancelled_and_unanswered_requests_are_recorded(
+    auditor: Auditor, kafka_settings: KafkaSettings
+) -> None:
+    conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio"))
+    meta = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    for request_id in (1, "1", 2):
+        call = {"name": "slow", "arguments": {"n": request_id}, "_meta": meta}
+        request = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": call}
+        conversation.from_client(orjson.dumps(request))
+    conversation.from_client(
+        b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}'
+    )
+    conversation.from_server(b'{"jsonrpc":"2.0","id":"1","result":{"content":[]}}')
+    conversation.from_server(b"not json at all")
+    conversation.close()
+    assert auditor.publisher.flush(10) == 0
+    results = [e for e in consume(kafka_settings, 6, timeout_s=10) if e["phase"] == "RESULT"]
+    # ids 1 and "1" are different requests: only "1" was answered, 1 never was
+    assert sorted(e["outcome"]["status"] for e in results) == ["CANCELLED", "SUCCESS", "TIMEOUT"]
+    assert all(e["context"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for e in results)

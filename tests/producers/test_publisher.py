@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_audit.embedded.broker import EmbeddedBroker
+from mcp_audit.embedded.broker import EmbeddedBroker, free_port
+from mcp_audit.topics import ensure_topics
 from producers import runtime
 from producers.auditor import Auditor
 from producers.decorator import audit_tool
@@ -110,3 +111,39 @@ def test_fail_closed_call_is_refused_and_the_refusal_audited(
     assert all(
         e["compliance"]["fail_closed"] and e["compliance"]["retention_days"] == 2555 for e in events
     )
+
+
+@pytest.mark.slow
+def test_killed_broker_replaced_by_a_fresh_one_gets_every_later_event(
+    tmp_path: Path, kafka_settings: KafkaSettings
+) -> None:
+    port = free_port()
+    kafka = kafka_settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{port}"})
+    first = EmbeddedBroker(port=port, log_path=tmp_path / "first.log").start()
+    second: EmbeddedBroker | None = None
+    try:
+        ensure_topics(kafka)
+        auditor = runtime.configure(producer_settings(tmp_path), kafka)
+        assert auditor is not None
+        tool = audit_tool(echo)
+        for i in range(25):
+            tool(i)
+        assert auditor.publisher.flush(10) == 0
+        assert len(consume(kafka, 50, timeout_s=10)) == 50  # read before the crash
+        first.kill()
+        for i in range(25, 50):
+            assert tool(i) == i
+        assert _wait(lambda: auditor.counters.spooled >= 50, 20)
+        # The embedded broker is in-memory: the fresh one starts empty, on the same port.
+        second = EmbeddedBroker(port=port, log_path=tmp_path / "second.log").start()
+        ensure_topics(kafka)
+        assert _wait(lambda: auditor.counters.spool_bytes == 0, 30)
+        assert auditor.publisher.flush(10) == 0
+        later = consume(kafka, 50, timeout_s=15)
+        assert all(e["integrity"]["seq"] > 51 for e in later)  # heartbeat + 50 came before
+        assert len({(e["call_id"], e["phase"]) for e in later}) == 50
+    finally:
+        runtime.shutdown()
+        first.stop()
+        if second is not None:
+            second.stop()

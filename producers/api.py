@@ -1,0 +1,73 @@
+"""The plain Python API: audit what no middleware sees.
+
+Resource access with data lineage, context operations (what an agent put into
+or took out of its context), prompt executions, and permission or
+configuration changes. Each function records one event (phase EVENT) through
+the process-wide Auditor, returns None, and never raises: a failure inside
+auditing is counted. Changed values are recorded as digests, never in clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from producers.actor import current_actor
+from producers.canonical import canonical, digest
+from producers.model import Lineage
+from producers.origin import producer_info
+from producers.runtime import get_auditor
+
+
+def _digest(value: Any) -> str:
+    return digest(canonical(value) or repr(type(value)).encode())
+
+
+def _record(event_type: str, **fields: Any) -> None:
+    auditor = get_auditor()
+    if auditor is None:
+        return
+    try:
+        auditor.record(event_type, producer_info("api"), actor=current_actor.get(), **fields)
+    except Exception:
+        auditor.counters.failure("api")
+
+
+def resource_accessed(
+    uri: str, *, operation: str = "read", sources: Sequence[str] = (),
+    destinations: Sequence[str] = (), data_categories: Sequence[str] = (),
+) -> None:  # fmt: skip
+    """A resource was read or written; ``sources``/``destinations`` trace where data flowed."""
+    lineage = Lineage(
+        operation, tuple(sources) or (uri,), tuple(destinations), tuple(data_categories)
+    )
+    _record("RESOURCE_READ", kind="RESOURCE_READ", name=uri, lineage=lineage)
+
+
+def context_operation(
+    operation: str, *, sources: Sequence[str] = (), destinations: Sequence[str] = (),
+    data_categories: Sequence[str] = (),
+) -> None:  # fmt: skip
+    """Data entered or left an agent's context (e.g. ``"inject"``, ``"summarise"``, ``"evict"``)."""
+    lineage = Lineage(operation, tuple(sources), tuple(destinations), tuple(data_categories))
+    _record("CONTEXT_OPERATION", lineage=lineage)
+
+
+def prompt_executed(name: str, arguments: dict[str, Any] | None = None) -> None:
+    """A prompt template was rendered outside an MCP prompts/get (arguments kept as a digest)."""
+    _record(
+        "PROMPT_GET", kind="PROMPT_GET", name=name, attributes={"args_digest": _digest(arguments)}
+    )
+
+
+def permission_changed(subject: str, permission: str, *, old: Any, new: Any) -> None:
+    """Who gained or lost what; old and new values are recorded as digests only."""
+    attributes = {"subject": subject, "attribute": permission, "old_digest": _digest(old),
+                  "new_digest": _digest(new)}  # fmt: skip
+    _record("PERMISSION_CHANGE", attributes=attributes)
+
+
+def config_changed(setting: str, *, old: Any, new: Any) -> None:
+    """A configuration value changed; old and new values are recorded as digests only."""
+    attributes = {"attribute": setting, "old_digest": _digest(old), "new_digest": _digest(new)}
+    _record("CONFIG_CHANGE", attributes=attributes)
