@@ -59,6 +59,13 @@ def faust_options(kafka: KafkaSettings, settings: ProcessorSettings) -> dict[str
     return options
 
 
+def worker_arguments(loglevel: str, settings: ProcessorSettings | None = None) -> list[str]:
+    """Faust's ``worker`` command line for these settings (its CLI ignores ``web_enabled``)."""
+    settings = settings or ProcessorSettings.load()
+    web = ["--web-port", str(settings.web_port)] if settings.web_enabled else ["--without-web"]
+    return ["worker", "--loglevel", loglevel, *web]
+
+
 def build_loop(
     kafka: KafkaSettings, settings: ProcessorSettings, state: TableBackedState | None
 ) -> EnrichmentLoop:

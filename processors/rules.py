@@ -54,11 +54,30 @@ class RiskRules:
     large_result_bytes: int
     large_result_points: int
     compliance: ComplianceRules
+    _risk_cache: dict[tuple[Any, ...], Risk] = field(default_factory=dict, repr=False)
     _tool_cache: dict[str, ToolClass | None] = field(default_factory=dict, repr=False)
     _scope_cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def assess(self, facts: Features, anomalies: Sequence[str], incomplete: bool) -> Risk:
-        """Score one event: ``anomalies`` are the detectors that fired on it."""
+        """Score one event: ``anomalies`` are the detectors that fired on it.
+
+        Events that agree on every input of the rules share one cached :class:`Risk`
+        (the hot path sees few distinct combinations); callers must not mutate it.
+        """
+        size = facts.result_size
+        key = (
+            facts.classification, facts.tool, facts.destructive, facts.open_world,
+            facts.event_type, tuple(facts.scopes), facts.status, incomplete, tuple(anomalies),
+            size is not None and size >= self.large_result_bytes,
+        )  # fmt: skip
+        risk = self._risk_cache.get(key)
+        if risk is None:
+            if len(self._risk_cache) >= _CACHE_LIMIT:
+                self._risk_cache.clear()
+            risk = self._risk_cache[key] = self._assess(facts, anomalies, incomplete)
+        return risk
+
+    def _assess(self, facts: Features, anomalies: Sequence[str], incomplete: bool) -> Risk:
         reasons: list[str] = []
         score = self._target_points(facts, reasons) + self._actor_points(facts, reasons)
         score += self._outcome_points(facts, incomplete, reasons)

@@ -1,5 +1,5 @@
 """Run real processors workers (``mcp-audit processors``) against the test broker, and read
-what they write. Every worker a test starts is stopped by the ``workers`` fixture."""
+what they write. Every worker a test starts is stopped by the ``workers`` fixture (conftest)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from schemas.kafka import KafkaSettings
+from schemas.wire import SingleObjectSerializer
+from tests.schemas.factories import audit_event
 
 READY_LINE = "assigned partitions"
+ENCODE = SingleObjectSerializer("AuditEvent")
 
 
 class Worker:
@@ -83,14 +87,16 @@ class Workers:
         return worker
 
 
-@pytest.fixture
-def workers(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[Workers]:
-    running = Workers(kafka_settings, tmp_path)
-    try:
-        yield running
-    finally:
-        for worker in running.started:
-            worker.stop()
+def user_event(seq: int, user: str = "a" * 64, **overrides: Any) -> dict[str, Any]:
+    """A realistic raw event of ``user``, timestamped now."""
+    event = audit_event(seq=seq, event_time=datetime.now(UTC), **overrides)
+    event["actor"]["user_pseudonym"] = user
+    return event
+
+
+def keyed(event: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The raw topic's message for ``event``: keyed by user pseudonym."""
+    return event["actor"]["user_pseudonym"].encode(), ENCODE(event)
 
 
 def produce(kafka: KafkaSettings, messages: list[tuple[bytes | None, bytes]]) -> None:
