@@ -213,7 +213,13 @@ def _alert_latencies(kafka: KafkaSettings, alerts: int, background_per_s: int) -
     done = threading.Event()
 
     def read() -> None:
-        consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "lat"})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": kafka.bootstrap_servers,
+                "group.id": "lat",
+                "fetch.wait.max.ms": 50,
+            }
+        )
         consumer.assign(
             [TopicPartition(kafka.topic_alerts, p, OFFSET_BEGINNING) for p in range(PARTITIONS)]
         )

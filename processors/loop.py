@@ -51,7 +51,14 @@ class EnrichmentLoop:
         flush_state: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.consumer = Consumer(
-            {**consumer_config, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+            {
+                **consumer_config,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Brokers that do not wake a waiting fetch when data arrives (Tansu) hold
+                # it for this long: the default 500 ms alone would eat the alert budget.
+                "fetch.wait.max.ms": 50,
+            }
         )
         self.raw_topic = raw_topic
         self.enricher, self.delivery, self.stall = enricher, delivery, stall
@@ -62,6 +69,7 @@ class EnrichmentLoop:
         self._running = True
         self._next_lag_check = 0.0
         self.batches = 0
+        self.timings = StepTimings()
 
     async def run(self) -> None:
         self.consumer.subscribe(
@@ -78,16 +86,23 @@ class EnrichmentLoop:
 
     async def step(self) -> int:
         """One batch end to end; returns how many raw messages it consumed."""
+        clock = StepClock()
         messages = await asyncio.to_thread(self.consumer.consume, self.batch_max, self.batch_wait_s)
+        clock.lap("consume")
         self._adopt_assigned()
         raw = [_raw(m) for m in messages if m.error() is None]
         out = self.enricher.process(raw, now_us())
         await self._check_lag(out)
+        clock.lap("enrich")
         await self.delivery.deliver(out)
+        clock.lap("deliver")
         await self._persist_state()
+        clock.lap("state")
         if raw:
             await asyncio.to_thread(self._commit, raw)
+        clock.lap("commit")
         self.batches += 1
+        self.timings.add(clock, len(raw))
         return len(raw)
 
     def _commit(self, raw: list[RawMessage]) -> None:
@@ -149,6 +164,42 @@ class EnrichmentLoop:
             loaded = self.state.adopt(self._adopt)
             log.info("adopted detector state of %d users", loaded)
         self._adopt = set()
+
+
+class StepClock:
+    """Seconds spent in each step of one batch."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.laps[step] = now - self.last
+        self.last = now
+
+
+class StepTimings:
+    """Per-step time summed over batches, logged every ``LOG_EVERY_S`` for operators."""
+
+    LOG_EVERY_S = 30.0
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = {}
+        self.batches = self.events = 0
+        self._next_log = time.monotonic() + self.LOG_EVERY_S
+
+    def add(self, clock: StepClock, events: int) -> None:
+        for step, seconds in clock.laps.items():
+            self.total[step] = self.total.get(step, 0.0) + seconds
+        self.batches += 1
+        self.events += events
+        if events and time.monotonic() >= self._next_log:
+            self._next_log = time.monotonic() + self.LOG_EVERY_S
+            steps = ", ".join(f"{k} {v / self.batches * 1000:.1f}" for k, v in self.total.items())
+            log.info(
+                "%d batches, %d events; mean ms per batch: %s", self.batches, self.events, steps
+            )
 
 
 def _raw(message: Message) -> RawMessage:
