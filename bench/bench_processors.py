@@ -167,17 +167,9 @@ def faust_probe() -> None:
 
 
 def _worker(kafka: KafkaSettings, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
-    env.update(
-        MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-        MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
-        MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
-        MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
-        MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
-        MCP_AUDIT_PROCESSORS_APP_ID=f"bench-{uuid.uuid4().hex[:6]}",
-        MCP_AUDIT_PROCESSORS_SESSION_TIMEOUT_S="6",
-        MCP_AUDIT_PROCESSORS_DATA_DIR=str(log.parent / "data"),
-    )
+    from tests.processors.worker import worker_env
+
+    env = worker_env(kafka, f"bench-{uuid.uuid4().hex[:6]}", log.parent / "data")
     with open(log, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "mcp_audit.cli", "processors"],

@@ -22,10 +22,11 @@ from processors.correlation import CallCorrelator
 from processors.delivery import Delivery
 from processors.detectors.suite import DetectorSuite
 from processors.loop import EnrichmentLoop
-from processors.rules import load_rules
+from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
+from processors.stall import StallWatch
 from processors.state import TableBackedState
-from processors.watch import PipelineWatch, StallWatch
+from processors.watch import PipelineWatch
 from schemas.kafka import KafkaSettings
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,12 @@ from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from processors.batch import BatchEnricher, BatchOutput, Headers, RawMessage
+from processors.batch import BatchEnricher
 from processors.delivery import Delivery
+from processors.messages import BatchOutput, Headers, RawMessage
+from processors.stall import StallWatch
 from processors.state import TableBackedState
-from processors.watch import StallWatch
+from processors.timings import StepClock, StepTimings
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 10.0
@@ -164,42 +166,6 @@ class EnrichmentLoop:
             loaded = self.state.adopt(self._adopt)
             log.info("adopted detector state of %d users", loaded)
         self._adopt = set()
-
-
-class StepClock:
-    """Seconds spent in each step of one batch."""
-
-    def __init__(self) -> None:
-        self.last = time.perf_counter()
-        self.laps: dict[str, float] = {}
-
-    def lap(self, step: str) -> None:
-        now = time.perf_counter()
-        self.laps[step] = now - self.last
-        self.last = now
-
-
-class StepTimings:
-    """Per-step time summed over batches, logged every ``LOG_EVERY_S`` for operators."""
-
-    LOG_EVERY_S = 30.0
-
-    def __init__(self) -> None:
-        self.total: dict[str, float] = {}
-        self.batches = self.events = 0
-        self._next_log = time.monotonic() + self.LOG_EVERY_S
-
-    def add(self, clock: StepClock, events: int) -> None:
-        for step, seconds in clock.laps.items():
-            self.total[step] = self.total.get(step, 0.0) + seconds
-        self.batches += 1
-        self.events += events
-        if events and time.monotonic() >= self._next_log:
-            self._next_log = time.monotonic() + self.LOG_EVERY_S
-            steps = ", ".join(f"{k} {v / self.batches * 1000:.1f}" for k, v in self.total.items())
-            log.info(
-                "%d batches, %d events; mean ms per batch: %s", self.batches, self.events, steps
-            )
 
 
 def _raw(message: Message) -> RawMessage:

@@ -24,20 +24,30 @@ READY_LINE = "assigned partitions"
 ENCODE = SingleObjectSerializer("AuditEvent")
 
 
+def worker_env(
+    kafka: KafkaSettings, app_id: str, data_dir: Path, **settings: str
+) -> dict[str, str]:
+    """The environment of a worker on ``kafka``'s topics: this process's, minus its MCP_AUDIT_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
+    env.update(
+        MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
+        MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
+        MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
+        MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
+        MCP_AUDIT_PROCESSORS_APP_ID=app_id,
+        # Short, so the test broker forms consumer groups in seconds.
+        MCP_AUDIT_PROCESSORS_SESSION_TIMEOUT_S="6",
+        MCP_AUDIT_PROCESSORS_DATA_DIR=str(data_dir),
+        **{f"MCP_AUDIT_PROCESSORS_{k.upper()}": v for k, v in settings.items()},
+    )
+    return env
+
+
 class Worker:
     def __init__(self, kafka: KafkaSettings, app_id: str, log_path: Path, **settings: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
-        env.update(
-            MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-            MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
-            MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
-            MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
-            MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
-            MCP_AUDIT_PROCESSORS_APP_ID=app_id,
-            MCP_AUDIT_PROCESSORS_SESSION_TIMEOUT_S="6",
-            MCP_AUDIT_PROCESSORS_DATA_DIR=str(log_path.parent / f"data-{log_path.stem}"),
-            **{f"MCP_AUDIT_PROCESSORS_{k.upper()}": v for k, v in settings.items()},
-        )
+        data_dir = log_path.parent / f"data-{log_path.stem}"
+        env = worker_env(kafka, app_id, data_dir, **settings)
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
