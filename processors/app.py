@@ -22,10 +22,11 @@ from processors.correlation import CallCorrelator
 from processors.delivery import Delivery
 from processors.detectors.suite import DetectorSuite
 from processors.loop import EnrichmentLoop
-from processors.rules import load_rules
+from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
+from processors.stall import StallWatch
 from processors.state import TableBackedState
-from processors.watch import PipelineWatch, StallWatch
+from processors.watch import PipelineWatch
 from schemas.kafka import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,13 @@ def faust_options(kafka: KafkaSettings, settings: ProcessorSettings) -> dict[str
             mechanism=kafka.sasl_mechanism,
         )
     return options
+
+
+def worker_arguments(loglevel: str, settings: ProcessorSettings | None = None) -> list[str]:
+    """Faust's ``worker`` command line for these settings (its CLI ignores ``web_enabled``)."""
+    settings = settings or ProcessorSettings.load()
+    web = ["--web-port", str(settings.web_port)] if settings.web_enabled else ["--without-web"]
+    return ["worker", "--loglevel", loglevel, *web]
 
 
 def build_loop(

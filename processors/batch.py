@@ -11,8 +11,7 @@ yields one more, INCOMPLETE, under the same event id.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from processors.alerts import AlertFolder
 from processors.correlation import CallCorrelator, PendingAttempt, call_key
@@ -22,52 +21,14 @@ from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
 from processors.errors import InvalidEventError
 from processors.features import Features, features
+from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
 from processors.rules import RiskRules
 from processors.validate import check_event
 from processors.watch import PipelineWatch
 from schemas.errors import DeserializationError
-from schemas.kafka import (
-    HEADER_DLQ_DETAIL,
-    HEADER_DLQ_OFFSET,
-    HEADER_DLQ_PARTITION,
-    HEADER_DLQ_REASON,
-    HEADER_DLQ_TOPIC,
-)
 from schemas.wire import Deserializer, SingleObjectSerializer
 
 log = logging.getLogger(__name__)
-Headers = list[tuple[str, Any]]
-
-
-class RawMessage(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
-
-
-class OutMessage(NamedTuple):
-    key: bytes | None
-    value: bytes
-    headers: Headers | None = None
-
-
-@dataclass
-class BatchOutput:
-    enriched: list[OutMessage] = field(default_factory=list)
-    alerts: list[OutMessage] = field(default_factory=list)
-    dead: list[OutMessage] = field(default_factory=list)
-
-
-@dataclass
-class Counters:
-    events: int = 0
-    dead_letters: int = 0
-    alerts: int = 0
-    incomplete: int = 0
-    dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class BatchEnricher:
@@ -98,9 +59,7 @@ class BatchEnricher:
         for message in messages:
             try:
                 self._one(message, now_us, out)
-            except DeserializationError as exc:
-                self._dead(message, exc.reason, str(exc), out)
-            except InvalidEventError as exc:
+            except (DeserializationError, InvalidEventError) as exc:
                 self._dead(message, exc.reason, str(exc), out)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self._dead(message, "invalid-value", repr(exc), out)
@@ -188,26 +147,12 @@ class BatchEnricher:
             self.counters.alerts += 1
 
     def _dead(self, message: RawMessage, reason: str, detail: str, out: BatchOutput) -> None:
-        headers = [
-            *message.headers,
-            (HEADER_DLQ_REASON, reason.encode()),
-            (HEADER_DLQ_DETAIL, detail[:1000].encode("utf-8", "replace")),
-            (HEADER_DLQ_TOPIC, message.topic.encode()),
-            (HEADER_DLQ_PARTITION, str(message.partition).encode()),
-            (HEADER_DLQ_OFFSET, str(message.offset).encode()),
-        ]
-        out.dead.append(OutMessage(message.key, message.value or b"", headers))
-        counters = self.counters
-        counters.dead_letters += 1
-        counters.dead_by_reason[reason] = counters.dead_by_reason.get(reason, 0) + 1
+        out.dead.append(dead_letter(message, reason, detail))
+        self.counters.count_dead(reason)
         log.warning(
             "dead letter %s at %s[%d]@%d: %s",
-            reason,
-            message.topic,
-            message.partition,
-            message.offset,
-            detail,
-        )
+            reason, message.topic, message.partition, message.offset, detail,
+        )  # fmt: skip
 
 
 def _anomaly(finding: Finding) -> dict[str, Any]:

@@ -6,7 +6,7 @@ rules file and is read-only afterwards; :meth:`ComplianceRules.tag` does no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from processors.features import Features
@@ -39,9 +39,27 @@ class Framework:
 class ComplianceRules:
     default_retention_days: int
     frameworks: tuple[Framework, ...]
+    _cache: dict[tuple[Any, ...], Compliance] = field(default_factory=dict, compare=False)
 
     def tag(self, facts: Features, policy_retention_days: int) -> Compliance:
-        """Frameworks that apply, and the longest retention any of them or the policy wants."""
+        """Frameworks that apply, and the longest retention any of them or the policy wants.
+
+        Cached by the inputs that matter; callers must not mutate the result.
+        """
+        key = (
+            facts.classification,
+            facts.event_type,
+            tuple(facts.categories),
+            policy_retention_days,
+        )
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= 10_000:
+                self._cache.clear()
+            found = self._cache[key] = self._tag(facts, policy_retention_days)
+        return found
+
+    def _tag(self, facts: Features, policy_retention_days: int) -> Compliance:
         tags: list[str] = []
         retention = max(self.default_retention_days, policy_retention_days)
         for framework in self.frameworks:

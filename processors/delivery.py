@@ -15,7 +15,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
-from processors.batch import BatchOutput, OutMessage
+from processors.messages import BatchOutput, OutMessage
 
 log = logging.getLogger(__name__)
 

@@ -80,17 +80,61 @@ def _optional(value: Any, writer: Any, out: bytearray) -> None:
         writer(value, out)
 
 
-def encode_suffix(fields: dict[str, Any]) -> bytearray:
-    """The Avro encoding of every EnrichedEvent field after ``event``, in order."""
+class SuffixEncoder:
+    """Encodes the enrichment fields, reusing the bytes of values that repeat.
+
+    Call states, scores, reason and tag lists, retention and the batch's
+    ``enriched_time`` repeat across events, so their encodings are cached.
+    """
+
+    def __init__(self) -> None:
+        self._states = {s: _encoded(_long, i) for s, i in _CALL_STATES.items()}
+        self._middle: dict[tuple[Any, ...], bytes] = {}
+        self._time: tuple[tuple[int, int], bytes] = ((-1, -1), b"")
+
+    def encode(self, fields: dict[str, Any]) -> bytes:
+        out = bytearray(self._states[fields["call_state"]])
+        _optional(fields["attempt_event_id"], _string, out)
+        _optional(fields["attempt_time"], _long, out)
+        out += self._risk_part(fields)
+        _anomalies(fields["anomalies"], out)
+        out += self._tail(fields["retention_days"], fields["enriched_time"])
+        _string(fields["processor_version"], out)
+        return bytes(out)
+
+    def _risk_part(self, fields: dict[str, Any]) -> bytes:
+        key = (
+            fields["risk_score"], fields["risk_level"],
+            tuple(fields["risk_reasons"]), tuple(fields["compliance_tags"]),
+        )  # fmt: skip
+        part = self._middle.get(key)
+        if part is None:
+            if len(self._middle) >= 50_000:
+                self._middle.clear()
+            out = bytearray()
+            _long(key[0], out)
+            _long(_RISK_LEVELS[key[1]], out)
+            _strings(fields["risk_reasons"], out)
+            _strings(fields["compliance_tags"], out)
+            part = self._middle[key] = bytes(out)
+        return part
+
+    def _tail(self, retention_days: int, enriched_time: int) -> bytes:
+        if self._time[0] != (retention_days, enriched_time):
+            out = bytearray()
+            _long(retention_days, out)
+            _long(enriched_time, out)
+            self._time = ((retention_days, enriched_time), bytes(out))
+        return self._time[1]
+
+
+def _encoded(writer: Any, value: Any) -> bytes:
     out = bytearray()
-    _long(_CALL_STATES[fields["call_state"]], out)
-    _optional(fields["attempt_event_id"], _string, out)
-    _optional(fields["attempt_time"], _long, out)
-    _long(fields["risk_score"], out)
-    _long(_RISK_LEVELS[fields["risk_level"]], out)
-    _strings(fields["risk_reasons"], out)
-    _strings(fields["compliance_tags"], out)
-    anomalies = fields["anomalies"]
+    writer(value, out)
+    return bytes(out)
+
+
+def _anomalies(anomalies: list[dict[str, Any]], out: bytearray) -> None:
     if anomalies:
         _long(len(anomalies), out)
         for anomaly in anomalies:
@@ -98,10 +142,11 @@ def encode_suffix(fields: dict[str, Any]) -> bytearray:
             out += _pack_double(anomaly["score"])
             _string(anomaly["detail"], out)
     out.append(0)
-    _long(fields["retention_days"], out)
-    _long(fields["enriched_time"], out)
-    _string(fields["processor_version"], out)
-    return out
+
+
+def encode_suffix(fields: dict[str, Any]) -> bytes:
+    """The Avro encoding of every EnrichedEvent field after ``event``, in order (uncached)."""
+    return SuffixEncoder().encode(fields)
 
 
 class EnrichedWriter:
@@ -111,9 +156,10 @@ class EnrichedWriter:
         self._raw_header = SINGLE_OBJECT_MAGIC + registry.current("AuditEvent").fingerprint
         self._header = SINGLE_OBJECT_MAGIC + registry.current("EnrichedEvent").fingerprint
         self._full = SingleObjectSerializer("EnrichedEvent")
+        self._suffix = SuffixEncoder()
 
     def write(self, raw_message: bytes, event: dict[str, Any], fields: dict[str, Any]) -> bytes:
         """Enriched bytes for ``event``: raw body reused when it has the current schema."""
         if raw_message[:_HEADER_LEN] == self._raw_header:
-            return b"".join((self._header, raw_message[_HEADER_LEN:], encode_suffix(fields)))
+            return b"".join((self._header, raw_message[_HEADER_LEN:], self._suffix.encode(fields)))
         return self._full({"event": event, **fields})

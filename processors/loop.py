@@ -23,10 +23,12 @@ from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from processors.batch import BatchEnricher, BatchOutput, Headers, RawMessage
+from processors.batch import BatchEnricher
 from processors.delivery import Delivery
+from processors.messages import BatchOutput, Headers, RawMessage
+from processors.stall import StallWatch
 from processors.state import TableBackedState
-from processors.watch import StallWatch
+from processors.timings import StepClock, StepTimings
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 10.0
@@ -51,7 +53,14 @@ class EnrichmentLoop:
         flush_state: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.consumer = Consumer(
-            {**consumer_config, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+            {
+                **consumer_config,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Brokers that do not wake a waiting fetch when data arrives (Tansu) hold
+                # it for this long: the default 500 ms alone would eat the alert budget.
+                "fetch.wait.max.ms": 50,
+            }
         )
         self.raw_topic = raw_topic
         self.enricher, self.delivery, self.stall = enricher, delivery, stall
@@ -62,6 +71,7 @@ class EnrichmentLoop:
         self._running = True
         self._next_lag_check = 0.0
         self.batches = 0
+        self.timings = StepTimings()
 
     async def run(self) -> None:
         self.consumer.subscribe(
@@ -78,16 +88,23 @@ class EnrichmentLoop:
 
     async def step(self) -> int:
         """One batch end to end; returns how many raw messages it consumed."""
+        clock = StepClock()
         messages = await asyncio.to_thread(self.consumer.consume, self.batch_max, self.batch_wait_s)
+        clock.lap("consume")
         self._adopt_assigned()
         raw = [_raw(m) for m in messages if m.error() is None]
         out = self.enricher.process(raw, now_us())
         await self._check_lag(out)
+        clock.lap("enrich")
         await self.delivery.deliver(out)
+        clock.lap("deliver")
         await self._persist_state()
+        clock.lap("state")
         if raw:
             await asyncio.to_thread(self._commit, raw)
+        clock.lap("commit")
         self.batches += 1
+        self.timings.add(clock, len(raw))
         return len(raw)
 
     def _commit(self, raw: list[RawMessage]) -> None:

@@ -1,6 +1,6 @@
 """Declarative risk rules: a TOML file says what adds risk; this module scores events.
 
-Lifecycle: :func:`load_rules` reads and checks a file once (the shipped
+Lifecycle: :func:`processors.rules_file.load_rules` reads and checks a file once (the shipped
 ``default_rules.toml`` when no path is given); the :class:`RiskRules` it
 returns is immutable apart from its name-match caches and scores any number of
 events. Scoring does no I/O: tool and scope patterns are matched once per
@@ -9,16 +9,12 @@ distinct name and remembered.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from importlib.resources import files
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from processors.compliance import ComplianceRules, compliance_rules
-from processors.errors import RulesError
+from processors.compliance import ComplianceRules
 from processors.features import Features
 
 LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -54,11 +50,30 @@ class RiskRules:
     large_result_bytes: int
     large_result_points: int
     compliance: ComplianceRules
+    _risk_cache: dict[tuple[Any, ...], Risk] = field(default_factory=dict, repr=False)
     _tool_cache: dict[str, ToolClass | None] = field(default_factory=dict, repr=False)
     _scope_cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def assess(self, facts: Features, anomalies: Sequence[str], incomplete: bool) -> Risk:
-        """Score one event: ``anomalies`` are the detectors that fired on it."""
+        """Score one event: ``anomalies`` are the detectors that fired on it.
+
+        Events that agree on every input of the rules share one cached :class:`Risk`
+        (the hot path sees few distinct combinations); callers must not mutate it.
+        """
+        size = facts.result_size
+        key = (
+            facts.classification, facts.tool, facts.destructive, facts.open_world,
+            facts.event_type, tuple(facts.scopes), facts.status, incomplete, tuple(anomalies),
+            size is not None and size >= self.large_result_bytes,
+        )  # fmt: skip
+        risk = self._risk_cache.get(key)
+        if risk is None:
+            if len(self._risk_cache) >= _CACHE_LIMIT:
+                self._risk_cache.clear()
+            risk = self._risk_cache[key] = self._assess(facts, anomalies, incomplete)
+        return risk
+
+    def _assess(self, facts: Features, anomalies: Sequence[str], incomplete: bool) -> Risk:
         reasons: list[str] = []
         score = self._target_points(facts, reasons) + self._actor_points(facts, reasons)
         score += self._outcome_points(facts, incomplete, reasons)
@@ -136,48 +151,3 @@ def _add(reasons: list[str], reason: str, table: dict[str, int], key: str | None
     if points:
         reasons.append(reason)
     return points
-
-
-def load_rules(path: Path | None = None) -> RiskRules:
-    """Rules from ``path``, or the shipped defaults; raises :class:`RulesError` when invalid."""
-    try:
-        text = path.read_text() if path else default_rules_text()
-        raw = tomllib.loads(text)
-        return _build(raw)
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise RulesError("cannot load risk rules", path=str(path or "<defaults>")) from exc
-
-
-def default_rules_text() -> str:
-    return files("processors").joinpath("default_rules.toml").read_text()
-
-
-def _build(raw: dict[str, Any]) -> RiskRules:
-    levels = raw["levels"]
-    thresholds = (int(levels["medium"]), int(levels["high"]), int(levels["critical"]))
-    if not 0 < thresholds[0] <= thresholds[1] <= thresholds[2] <= 100:
-        raise ValueError("levels must rise within 1..100")
-    tools = tuple(
-        ToolClass(tuple(p.lower() for p in t["match"]), str(t["class"]), int(t["points"]))
-        for t in raw.get("tools", [])
-    )
-    scopes = raw.get("scopes", {})
-    size = raw.get("result_size", {})
-    return RiskRules(
-        levels=thresholds,
-        classification=_points(raw.get("classification", {})),
-        tools=tools,
-        annotations=_points(raw.get("annotations", {})),
-        outcome=_points(raw.get("outcome", {})),
-        event_types=_points(raw.get("event_types", {})),
-        privileged_scopes=tuple(scopes.get("privileged", [])),
-        scope_points=int(scopes.get("points", 0)),
-        anomalies=_points(raw.get("anomalies", {})),
-        large_result_bytes=int(size.get("large_bytes", 2**62)),
-        large_result_points=int(size.get("points", 0)),
-        compliance=compliance_rules(raw.get("compliance", {})),
-    )
-
-
-def _points(section: dict[str, Any]) -> dict[str, int]:
-    return {str(key): int(value) for key, value in section.items()}

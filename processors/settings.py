@@ -54,7 +54,9 @@ class ProcessorSettings(PartSettings):
     table_store: str = Field(
         "memory://", description="Faust table store (rocksdb://... when installed)."
     )
-    table_partitions: int = Field(6, ge=1, description="Partitions of the state changelog.")
+    table_partitions: int = Field(
+        6, ge=1, description="Partitions of topics Faust creates (its state changelog has 1)."
+    )
     topic_replication_factor: int = Field(
         1, ge=1, description="Replication of the topics Faust creates (use 3 in production)."
     )

@@ -42,6 +42,13 @@ class DetectorSuite:
         self.enumeration = Enumeration()
         self.result_size = ResultSizeJump()
         self.tool_definition = ToolDefinitionChanged()
+        self._slots: tuple[tuple[Detector, str], ...] = (
+            (self.rate, "rate"),
+            (self.bursts, "burst"),
+            (self.hours, "hour"),
+            (self.enumeration, "enum"),
+            (self.result_size, "size"),
+        )
 
     def observe(self, facts: Features) -> list[Finding]:
         """Findings for one event; attempts only feed the tool-definition check."""
@@ -61,14 +68,7 @@ class DetectorSuite:
 
     def _per_user(self, facts: Features, state: dict[str, Any], found: list[Finding]) -> None:
         found.extend(self.first_seen.observe(facts, state["seen"]))
-        slots: tuple[tuple[Detector, str], ...] = (
-            (self.rate, "rate"),
-            (self.bursts, "burst"),
-            (self.hours, "hour"),
-            (self.enumeration, "enum"),
-            (self.result_size, "size"),
-        )
-        for detector, slot in slots:
+        for detector, slot in self._slots:
             finding = detector.observe(facts, state[slot])
             if finding is not None:
                 found.append(finding)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from processors.alerts import AlertFolder
-from processors.batch import BatchEnricher, RawMessage
+from processors.batch import BatchEnricher
 from processors.correlation import CallCorrelator
 from processors.detectors.suite import DetectorSuite
-from processors.rules import load_rules
+from processors.messages import RawMessage
+from processors.rules_file import load_rules
 from processors.watch import PipelineWatch
 
 SECOND_US = 1_000_000

@@ -4,15 +4,12 @@ alerts, and detector state that survives a restart through the table changelog."
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from schemas.kafka import HEADER_DLQ_OFFSET, HEADER_DLQ_REASON, HEADER_DLQ_TOPIC, KafkaSettings
 from schemas.wire import Deserializer, SingleObjectSerializer
-from tests.processors.worker import Workers, produce, read_until, workers  # noqa: F401
-from tests.schemas.factories import audit_event
+from tests.processors.worker import Workers, keyed, produce, read_until, user_event
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 ENCODE = SingleObjectSerializer("AuditEvent")
@@ -20,28 +17,20 @@ ENRICHED = Deserializer("EnrichedEvent")
 ALERT = Deserializer("Alert")
 
 
-def _event(seq: int, user: str = "a" * 64, **overrides: Any) -> dict[str, Any]:
-    event = audit_event(seq=seq, event_time=datetime.now(UTC), **overrides)
-    event["actor"]["user_pseudonym"] = user
-    return event
-
-
-def _message(event: dict[str, Any]) -> tuple[bytes, bytes]:
-    return event["actor"]["user_pseudonym"].encode(), ENCODE(event)
-
-
 def test_worker_enriches_every_event_and_dead_letters_bad_input(
     kafka_settings: KafkaSettings, workers: Workers
 ) -> None:
     worker = workers.start()
     worker.wait_ready()
-    attempt = _event(1, phase="ATTEMPT", call_id="call-7", outcome=None)
-    result = _event(2, call_id="call-7")
-    singles = [_event(seq, user=f"{seq:064d}", phase="EVENT", call_id="") for seq in range(3, 53)]
-    negative = _event(53)
+    attempt = user_event(1, phase="ATTEMPT", call_id="call-7", outcome=None)
+    result = user_event(2, call_id="call-7")
+    singles = [
+        user_event(seq, user=f"{seq:064d}", phase="EVENT", call_id="") for seq in range(3, 53)
+    ]
+    negative = user_event(53)
     negative["outcome"]["duration_us"] = -3
-    produce(kafka_settings, [_message(e) for e in [attempt, result, *singles]])
-    produce(kafka_settings, [(b"k", b"not avro"), _message(negative)])
+    produce(kafka_settings, [keyed(e) for e in [attempt, result, *singles]])
+    produce(kafka_settings, [(b"k", b"not avro"), keyed(negative)])
 
     enriched = [
         ENRICHED(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_enriched, 52)
@@ -69,17 +58,17 @@ def test_tool_change_alerts_and_state_survives_a_restart(
 ) -> None:
     first = workers.start()
     first.wait_ready()
-    produce(kafka_settings, [_message(_event(1))])
+    produce(kafka_settings, [keyed(user_event(1))])
     assert len(read_until(kafka_settings, kafka_settings.topic_enriched, 1)) == 1
     time.sleep(1.0)  # the state write follows the enriched output within the batch
     first.stop()
 
     second = workers.start()
     second.wait_ready()
-    changed = _event(2)
+    changed = user_event(2)
     changed["target"]["tool_fingerprint"] = "e" * 64
     sent = time.monotonic()
-    produce(kafka_settings, [_message(changed)])
+    produce(kafka_settings, [keyed(changed)])
     [alert] = [ALERT(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_alerts, 1)]
     assert time.monotonic() - sent < 10
     assert alert["detector"] == "tool_definition_changed"

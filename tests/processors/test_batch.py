@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.batch import OutMessage
+from processors.messages import OutMessage
 from schemas.integrity import to_micros
 from schemas.kafka import HEADER_DLQ_OFFSET, HEADER_DLQ_REASON, HEADER_DLQ_TOPIC
 from schemas.wire import Deserializer, SingleObjectSerializer

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from processors.features import features
-from processors.rules import load_rules
+from processors.rules_file import load_rules
 from tests.schemas.factories import audit_event
 
 

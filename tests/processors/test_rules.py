@@ -6,7 +6,7 @@ import pytest
 
 from processors.errors import RulesError
 from processors.features import features
-from processors.rules import default_rules_text, load_rules
+from processors.rules_file import default_rules_text, load_rules
 from tests.schemas.factories import audit_event
 
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.watch import PipelineWatch, StallWatch
+from processors.stall import StallWatch
+from processors.watch import PipelineWatch
 from tests.schemas.factories import audit_event
 
 S = 1_000_000

@@ -1,5 +1,5 @@
 """Run real processors workers (``mcp-audit processors``) against the test broker, and read
-what they write. Every worker a test starts is stopped by the ``workers`` fixture."""
+what they write. Every worker a test starts is stopped by the ``workers`` fixture (conftest)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,45 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from schemas.kafka import KafkaSettings
+from schemas.wire import SingleObjectSerializer
+from tests.schemas.factories import audit_event
 
 READY_LINE = "assigned partitions"
+ENCODE = SingleObjectSerializer("AuditEvent")
+
+
+def worker_env(
+    kafka: KafkaSettings, app_id: str, data_dir: Path, **settings: str
+) -> dict[str, str]:
+    """The environment of a worker on ``kafka``'s topics: this process's, minus its MCP_AUDIT_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
+    env.update(
+        MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
+        MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
+        MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
+        MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
+        MCP_AUDIT_PROCESSORS_APP_ID=app_id,
+        # Short, so the test broker forms consumer groups in seconds.
+        MCP_AUDIT_PROCESSORS_SESSION_TIMEOUT_S="6",
+        MCP_AUDIT_PROCESSORS_DATA_DIR=str(data_dir),
+        **{f"MCP_AUDIT_PROCESSORS_{k.upper()}": v for k, v in settings.items()},
+    )
+    return env
 
 
 class Worker:
     def __init__(self, kafka: KafkaSettings, app_id: str, log_path: Path, **settings: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
-        env.update(
-            MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-            MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
-            MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
-            MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
-            MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
-            MCP_AUDIT_PROCESSORS_APP_ID=app_id,
-            MCP_AUDIT_PROCESSORS_SESSION_TIMEOUT_S="6",
-            MCP_AUDIT_PROCESSORS_DATA_DIR=str(log_path.parent / f"data-{log_path.stem}"),
-            **{f"MCP_AUDIT_PROCESSORS_{k.upper()}": v for k, v in settings.items()},
-        )
+        data_dir = log_path.parent / f"data-{log_path.stem}"
+        env = worker_env(kafka, app_id, data_dir, **settings)
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -83,14 +97,16 @@ class Workers:
         return worker
 
 
-@pytest.fixture
-def workers(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[Workers]:
-    running = Workers(kafka_settings, tmp_path)
-    try:
-        yield running
-    finally:
-        for worker in running.started:
-            worker.stop()
+def user_event(seq: int, user: str = "a" * 64, **overrides: Any) -> dict[str, Any]:
+    """A realistic raw event of ``user``, timestamped now."""
+    event = audit_event(seq=seq, event_time=datetime.now(UTC), **overrides)
+    event["actor"]["user_pseudonym"] = user
+    return event
+
+
+def keyed(event: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The raw topic's message for ``event``: keyed by user pseudonym."""
+    return event["actor"]["user_pseudonym"].encode(), ENCODE(event)
 
 
 def produce(kafka: KafkaSettings, messages: list[tuple[bytes | None, bytes]]) -> None:
