@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from mcp_audit import __version__
 from schemas.errors import McpAuditError
 
-COMMAND_MODULES = ("up", "topics", "sink")
+COMMAND_MODULES = ("up", "topics", "sink", "query", "export", "erase", "retention", "hold")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,7 +53,8 @@ def insert_settings(token: str, parse_threads: int) -> dict[str, str | int]:
 def insert_sql(spec: TableSpec, source: str) -> str:
     return (
         f"INSERT INTO {spec.table} ({spec.column_list()}, legal_hold)\n"
-        f"SELECT *, {held(spec.time_column)} FROM (SELECT\n    {spec.select_list()}\nFROM {source})"
+        f"SELECT *{spec.erase_replace()}, {held(spec.time_column)}\n"
+        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source})"
     )
 
 

@@ -147,7 +147,7 @@ ORDER BY hold_id;
 CREATE TABLE IF NOT EXISTS erased_subjects
 (
     user_id String,
-    erased_at DateTime64(6, 'UTC'),
+    erased_at DateTime64(6, 'UTC') DEFAULT now64(6),
     erased_by String
 )
 ENGINE = ReplacingMergeTree(erased_at)

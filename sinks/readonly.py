@@ -1,0 +1,71 @@
+"""Read-only SQL for people: one SELECT-like statement, run on a connection that cannot write.
+
+Two locks, either sufficient alone: :func:`check_read_only` refuses anything
+but a single reading statement (and SETTINGS, FORMAT or INTO OUTFILE clauses)
+before it is sent, and :func:`read_only_client` opens a connection with
+ClickHouse's ``readonly = 1``, which refuses writes, DDL, table functions and
+changes of settings on the server side.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse import connect
+from sinks.errors import QueryRefusedError
+
+READING_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS"})
+REFUSED_CLAUSES = frozenset({"SETTINGS", "FORMAT", "OUTFILE"})
+_LITERALS = re.compile(
+    "|".join(
+        (
+            r"--[^\n]*",
+            r"/\*.*?\*/",
+            r"'(?:[^'\\]|\\.|'')*'",
+            r"`(?:[^`\\]|\\.)*`",
+            r'"(?:[^"\\]|\\.)*"',
+        )
+    ),
+    re.DOTALL,
+)
+_WORD = re.compile(r"[A-Za-z_]+")
+
+
+def check_read_only(sql: str) -> str:
+    """The statement without a trailing semicolon, or :class:`QueryRefusedError` saying why."""
+    statement = sql.strip().rstrip(";").strip()
+    bare = _LITERALS.sub(" ", statement)
+    if not bare.strip():
+        raise QueryRefusedError("empty query", reason="empty")
+    if ";" in bare:
+        raise QueryRefusedError("one statement at a time", reason="multiple-statements")
+    words = [word.upper() for word in _WORD.findall(bare)]
+    if not words or words[0] not in READING_STATEMENTS:
+        raise QueryRefusedError(
+            "only reading statements are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)",
+            reason="not-read-only",
+            statement=words[0] if words else "",
+        )
+    refused = REFUSED_CLAUSES.intersection(words)
+    if refused:
+        raise QueryRefusedError(
+            "this clause is not allowed here", reason="refused-clause", clause=sorted(refused)[0]
+        )
+    return statement
+
+
+def read_only_client(url: str, database: str) -> Client:
+    """A connection on ``database`` that ClickHouse itself keeps read-only."""
+    client = connect(url)
+    client.database = database
+    client.set_client_setting("readonly", 1)
+    return client
+
+
+def run_read_only(client: Client, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of a checked query on a read-only client."""
+    result = client.query(check_read_only(sql))
+    return list(result.column_names), [tuple(row) for row in result.result_rows]
