@@ -64,7 +64,8 @@ def count_rows(client: Client, subject: str) -> int:
 def export(client: Client, subject: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Every stored row of the subject, oldest first (deduplicated)."""
     result = client.query(
-        "SELECT * FROM audit_events FINAL WHERE user_id = {s:String} ORDER BY event_time, stream_id, seq",
+        "SELECT * FROM audit_events FINAL WHERE user_id = {s:String}"
+        " ORDER BY event_time, stream_id, seq",
         parameters={"s": subject},
     )
     return list(result.column_names), [tuple(row) for row in result.result_rows]
