@@ -31,6 +31,13 @@ _LITERALS = re.compile(
     ),
     re.DOTALL,
 )
+# Duplicates share every sorting-key column, skip-index value and partition, so
+# FINAL may stay within partitions and trust skip indexes without the exact mode.
+QUERY_SETTINGS = {
+    "do_not_merge_across_partitions_select_final": 1,
+    "use_skip_indexes_if_final": 1,
+    "use_skip_indexes_if_final_exact_mode": 0,
+}
 _WORD = re.compile(r"[A-Za-z_]+")
 
 
@@ -61,7 +68,9 @@ def read_only_client(url: str, database: str) -> Client:
     """A connection on ``database`` that ClickHouse itself keeps read-only."""
     client = connect(url)
     client.database = database
-    client.set_client_setting("readonly", 1)
+    for name, value in QUERY_SETTINGS.items():
+        client.set_client_setting(name, value)
+    client.set_client_setting("readonly", 1)  # last: after it nothing can be set
     return client
 
 
