@@ -15,9 +15,8 @@ from sinks.migrate import apply_migrations
 from sinks.subjects import pseudonym
 from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
-from tests.sinks.helpers import messages
+from tests.sinks.helpers import files_of, messages
 from tests.sinks.test_subjects import as_event, chain
-from tests.sinks.test_writer import files_of
 
 pytestmark = pytest.mark.clickhouse
 KEY = "k3y"

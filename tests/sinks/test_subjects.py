@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,28 +9,16 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.integrity import chain_hash
 from sinks.errors import SinkError
-from sinks.migrate import apply_migrations
 from sinks.subjects import erase, export, pseudonym, subject_pseudonym
 from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
-from tests.sinks.helpers import ENCODE_ENRICHED
-from tests.sinks.test_writer import files_of
+from tests.sinks.helpers import ENCODE_ENRICHED, files_of
 
 pytestmark = pytest.mark.clickhouse
 KEY = b"test-key"
 ALICE = pseudonym("alice@example.com", KEY)
 BOB = pseudonym("bob@example.com", KEY)
-
-
-@pytest.fixture
-def writer(clickhouse: Client, clickhouse_url: str) -> Iterator[AvroWriter]:
-    apply_migrations(clickhouse)
-    made = AvroWriter(clickhouse, clickhouse_url)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def chain(user: str, length: int) -> list[bytes]:

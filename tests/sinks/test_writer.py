@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -15,25 +14,9 @@ from sinks.ocf import container_file
 from sinks.tables import ENRICHED, alerts_spec
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, enriched_event
-from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, messages
+from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, files_of, messages
 
 pytestmark = pytest.mark.clickhouse
-FINGERPRINT = registry.current("EnrichedEvent").fingerprint
-
-
-@pytest.fixture
-def writer(clickhouse: Client, clickhouse_url: str) -> Iterator[AvroWriter]:
-    apply_migrations(clickhouse)
-    made = AvroWriter(clickhouse, clickhouse_url, parse_threads=2)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-def files_of(values: list[bytes], parts: int = 2) -> list[bytes]:
-    size = -(-len(values) // parts)
-    return [container_file(FINGERPRINT, values[i : i + size]) for i in range(0, len(values), size)]
 
 
 def count(client: Client, table: str = "audit_events", final: bool = False) -> int:
