@@ -1,4 +1,4 @@
-"""Batches and their files: deterministic tokens, offsets after the batch, bad messages set aside."""
+"""Batches and their files: deterministic tokens, offsets after the batch, bad ones set aside."""
 
 from __future__ import annotations
 
