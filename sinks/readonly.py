@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from schemas.errors import PlatformError
 from sinks.clickhouse import connect
 from sinks.errors import QueryRefusedError
+from sinks.settings import SinkSettings
 
 READING_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS"})
 REFUSED_CLAUSES = frozenset({"SETTINGS", "FORMAT", "OUTFILE"})
@@ -41,8 +44,12 @@ QUERY_SETTINGS = {
 _WORD = re.compile(r"[A-Za-z_]+")
 
 
-def check_read_only(sql: str) -> str:
-    """The statement without a trailing semicolon, or :class:`QueryRefusedError` saying why."""
+def check_read_only(sql: str, allow: frozenset[str] = frozenset()) -> str:
+    """The statement without a trailing semicolon, or :class:`QueryRefusedError` saying why.
+
+    ``allow`` lifts the refusal of some clauses (the HTTP endpoint lets clients choose
+    their FORMAT and SETTINGS; ``readonly`` there still cannot be changed).
+    """
     statement = sql.strip().rstrip(";").strip()
     bare = _LITERALS.sub(" ", statement)
     if not bare.strip():
@@ -56,7 +63,7 @@ def check_read_only(sql: str) -> str:
             reason="not-read-only",
             statement=words[0] if words else "",
         )
-    refused = REFUSED_CLAUSES.intersection(words)
+    refused = (REFUSED_CLAUSES - allow).intersection(words)
     if refused:
         raise QueryRefusedError(
             "this clause is not allowed here", reason="refused-clause", clause=sorted(refused)[0]
@@ -64,14 +71,30 @@ def check_read_only(sql: str) -> str:
     return statement
 
 
-def read_only_client(url: str, database: str) -> Client:
-    """A connection on ``database`` that ClickHouse itself keeps read-only."""
+def read_only_client(url: str, database: str, level: int = 1) -> Client:
+    """A connection on ``database`` that ClickHouse itself keeps read-only.
+
+    ``level`` 1 also forbids changing settings; 2 allows settings (never ``readonly``).
+    """
     client = connect(url)
     client.database = database
     for name, value in QUERY_SETTINGS.items():
         client.set_client_setting(name, value)
-    client.set_client_setting("readonly", 1)  # last: after it nothing can be set
+    client.set_client_setting("readonly", level)  # last: it locks what may be set after
     return client
+
+
+def endpoint_client(settings: SinkSettings) -> Client:
+    """A client on a running sink's query endpoint, as the operator (who is audited there)."""
+    endpoint = str(settings.query_endpoint)
+    if not endpoint.startswith("http://127.0.0.1:") and not endpoint.startswith(
+        "http://localhost:"
+    ):
+        raise QueryRefusedError("the query endpoint is loopback only", reason="not-loopback")
+    try:
+        return clickhouse_connect.get_client(dsn=endpoint, username=settings.operator)
+    except Exception as exc:
+        raise PlatformError("cannot reach the sink's query endpoint", url=endpoint) from exc
 
 
 def run_read_only(client: Client, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -48,3 +48,12 @@ class SinkSettings(PartSettings):
     operator: str = Field(
         default_factory=_operator, description="Who runs people's commands (audited)."
     )
+    query_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="The sink serves read-only queries on 127.0.0.1:PORT; 0: off.",
+    )
+    query_endpoint: str | None = Field(
+        None, description="http://127.0.0.1:PORT of a running sink: commands read through it."
+    )

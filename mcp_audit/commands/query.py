@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sinks.operator import OperatorSession
-from sinks.readonly import check_read_only, run_read_only
+from sinks.readonly import check_read_only, endpoint_client, run_read_only
 from sinks.render import FORMATS, render
 from sinks.settings import SinkSettings
 
@@ -21,8 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     statement = check_read_only(args.sql)
-    with OperatorSession(SinkSettings.load()) as session:
-        session.audit("query", sql=statement[:2000])
-        columns, rows = run_read_only(session.read_only(), statement)
+    settings = SinkSettings.load()
+    if settings.query_endpoint:  # a running sink owns the store: it reads and audits
+        columns, rows = run_read_only(endpoint_client(settings), statement)
+    else:
+        with OperatorSession(settings) as session:
+            session.audit("query", sql=statement[:2000])
+            columns, rows = run_read_only(session.read_only(), statement)
     sys.stdout.write(render(columns, rows, args.format))
     return 0

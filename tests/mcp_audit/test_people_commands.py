@@ -11,7 +11,9 @@ from clickhouse_connect.driver.client import Client
 
 from mcp_audit.cli import main
 from schemas.integrity import chain_hash
+from sinks.endpoint import QueryEndpoint
 from sinks.migrate import apply_migrations
+from sinks.readonly import read_only_client
 from sinks.subjects import pseudonym
 from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
@@ -100,3 +102,23 @@ def test_retention_and_holds(store: Client, capsys: pytest.CaptureFixture[str]) 
     assert hold_id in capsys.readouterr().out
     assert main(["hold", "release", hold_id]) == 0
     assert store.query("SELECT countIf(legal_hold) FROM audit_events").result_rows[0][0] == 0
+
+
+def test_query_goes_through_a_running_sinks_endpoint(
+    store: Client,
+    clickhouse_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    writer = AvroWriter(store, clickhouse_url)
+    reader = read_only_client(clickhouse_url, store.database, 2)
+    endpoint = QueryEndpoint(reader, writer, 0).start()
+    try:
+        monkeypatch.setenv("MCP_AUDIT_SINK_QUERY_ENDPOINT", f"http://127.0.0.1:{endpoint.port}")
+        assert main(["query", "SELECT count() AS n FROM audit_events", "--format", "csv"]) == 0
+    finally:
+        endpoint.stop()
+        writer.close()
+
+    assert capsys.readouterr().out == "n\n22\n"  # 21 events and this query's access row
+    assert [row["attributes"]["via"] for row in access_rows(store)] == ["endpoint"]  # type: ignore[index]
