@@ -14,8 +14,8 @@ from sinks.tables import ENRICHED
 
 _PATH = re.compile(r"`([^`]+)`")
 _ELEMENT = re.compile(r"tupleElement\(`[^`]+`, '([a-z_]+)'\)")
-_DEFAULT = re.compile(r", ('UNKNOWN'|''|\[\]|0)\)")
-_DEFAULTS = {"'UNKNOWN'": "UNKNOWN", "''": "", "[]": [], "0": 0}
+_DEFAULT = re.compile(r", (''|\[\]|0)\)")
+_DEFAULTS = {"''": "", "[]": [], "0": 0}
 
 
 def _getter(name: str, expression: str) -> Any:

@@ -21,10 +21,15 @@ COMMAND_MODULES = (
     "proxy",
     "processors",
     "sink",
+    "query",
     "verify",
     "alerts",
     "report",
     "digest",
+    "export",
+    "erase",
+    "retention",
+    "hold",
 )
 
 

@@ -1,26 +1,34 @@
 """Assembles the running sink from settings: store, migrations, Kafka source, loop.
 
 Lifecycle: ``with Sink(settings, kafka) as sink: sink.run(stop)``. Entering
-opens ClickHouse and applies the migrations; leaving closes the consumer (its
+opens ClickHouse and applies the migrations (or takes a client from
+:func:`wait_for_store`) and, with ``query_port``, serves read-only queries on
+loopback (:mod:`sinks.endpoint`); leaving closes the consumer (its
 group leaves cleanly), flushes dead letters and removes scratch files.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from types import TracebackType
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.errors import PlatformError
 from schemas.kafka import KafkaSettings
 from sinks.clickhouse import connect
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
-from sinks.loop import SinkLoop
+from sinks.endpoint import QueryEndpoint
+from sinks.loop import Backoff, SinkLoop
 from sinks.migrate import apply_migrations
+from sinks.readonly import read_only_client
 from sinks.settings import SinkSettings
 from sinks.store import AuditStore
 from sinks.writer import AvroWriter
+
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: SinkSettings) -> Client:
@@ -30,14 +38,33 @@ def open_store(settings: SinkSettings) -> Client:
     return client
 
 
+def wait_for_store(settings: SinkSettings, stop: threading.Event) -> Client | None:
+    """:func:`open_store`, retried with backoff while ClickHouse is not there yet.
+
+    A sink started before ClickHouse (or during its restart) waits instead of
+    exiting into a restart loop. Returns None if ``stop`` is set first.
+    """
+    backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+    while not stop.is_set():
+        try:
+            return open_store(settings)
+        except PlatformError as exc:
+            wait = backoff.wait()
+            log.warning("ClickHouse not reachable, retrying in %.1fs: %s", wait, exc)
+            stop.wait(wait)
+    return None
+
+
 class Sink:
-    def __init__(self, settings: SinkSettings, kafka: KafkaSettings) -> None:
+    def __init__(
+        self, settings: SinkSettings, kafka: KafkaSettings, client: Client | None = None
+    ) -> None:
         self.settings = settings
         self.kafka = kafka
-        self.client: Client | None = None
+        self.client = client
 
     def __enter__(self) -> Sink:
-        self.client = open_store(self.settings)
+        self.client = self.client or open_store(self.settings)
         settings = self.settings
         self.writer = AvroWriter(self.client, settings.clickhouse_url, settings.parse_files)
         self.dead_letters = DeadLetters(self.kafka)
@@ -46,6 +73,10 @@ class Sink:
             self.kafka, settings.consumer_group, self.store.topics(), settings.session_timeout_ms
         )
         self.loop = SinkLoop(self.source, self.store, self.settings)
+        self.endpoint: QueryEndpoint | None = None
+        if settings.query_port:
+            reader = read_only_client(settings.clickhouse_url, settings.database, level=2)
+            self.endpoint = QueryEndpoint(reader, self.writer, settings.query_port).start()
         return self
 
     def run(self, stop: threading.Event) -> None:
@@ -57,6 +88,8 @@ class Sink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.endpoint is not None:
+            self.endpoint.stop()
         self.source.close()
         self.dead_letters.close()
         self.writer.close()

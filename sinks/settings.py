@@ -55,3 +55,12 @@ class SinkSettings(PartSettings):
         " half is written beside it as .pub for auditors.",
     )
     digest_period_s: int = Field(3600, ge=60, description="Length of a sealed digest period.")
+    query_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="The sink serves read-only queries on 127.0.0.1:PORT; 0: off.",
+    )
+    query_endpoint: str | None = Field(
+        None, description="http://127.0.0.1:PORT of a running sink: commands read through it."
+    )

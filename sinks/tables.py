@@ -54,6 +54,17 @@ class TableSpec:
     structure: tuple[tuple[str, str], ...]
     columns: tuple[tuple[str, str], ...]
     time_column: str
+    personal: dict[str, str] | None = None
+
+    def erase_replace(self) -> str:
+        """``REPLACE (...)`` clearing personal values of subjects already erased, or ''."""
+        if not self.personal:
+            return ""
+        cleared = ", ".join(
+            f"if({ERASED}, {empty}, {column}) AS {column}"
+            for column, empty in self.personal.items()
+        )
+        return f" REPLACE ({cleared})"
 
     def structure_sql(self) -> str:
         return ", ".join(f"`{path}` {kind}" for path, kind in self.structure)
@@ -205,7 +216,8 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("result_digest", "`event.payload.result_digest`"),
     ("truncated", "`event.payload.truncated`"),
     ("redactions", "toUInt32(`event.payload.redactions`)"),
-    ("status", _nullable_tuple("event.outcome", "status", "'UNKNOWN'")),
+    # '' when the event has no outcome (an ATTEMPT), so the hash chain can be recomputed.
+    ("status", _nullable_tuple("event.outcome", "status")),
     ("duration_us", f"toUInt64({_nullable_tuple('event.outcome', 'duration_us', '0')})"),
     ("error_type", _nullable_tuple("event.outcome", "error_type")),
     ("error_message", _nullable_tuple("event.outcome", "error_message")),
@@ -245,7 +257,12 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 ENRICHED = TableSpec(
-    "EnrichedEvent", "audit_events", ENRICHED_STRUCTURE, ENRICHED_COLUMNS, "event_time"
+    "EnrichedEvent",
+    "audit_events",
+    ENRICHED_STRUCTURE,
+    ENRICHED_COLUMNS,
+    "event_time",
+    PERSONAL_COLUMNS,
 )
 
 ALERT_STRUCTURE: tuple[tuple[str, str], ...] = (

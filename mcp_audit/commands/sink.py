@@ -7,7 +7,7 @@ import signal
 import threading
 
 from schemas.kafka import KafkaSettings
-from sinks.service import Sink
+from sinks.service import Sink, wait_for_store
 from sinks.settings import SinkSettings
 
 NAME = "sink"
@@ -25,7 +25,10 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with Sink(settings, KafkaSettings.load()) as sink:
+    client = wait_for_store(settings, stop)
+    if client is None:
+        return 0
+    with Sink(settings, KafkaSettings.load(), client) as sink:
         print(f"mcp-audit sink: storing into {settings.database}", flush=True)
         if not args.migrate_only:
             sink.run(stop)

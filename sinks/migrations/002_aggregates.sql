@@ -24,7 +24,7 @@ SELECT
     server_id,
     tool_name,
     count() AS calls,
-    countIf(status NOT IN ('SUCCESS', 'UNKNOWN')) AS errors,
+    countIf(status NOT IN ('SUCCESS', 'UNKNOWN', '')) AS errors,
     quantilesState(0.5, 0.95, 0.99)(duration_us) AS duration_us
 FROM audit_events
 WHERE phase != 'ATTEMPT'
@@ -52,7 +52,7 @@ SELECT
     user_id,
     tenant_id,
     count() AS events,
-    countIf(status NOT IN ('SUCCESS', 'UNKNOWN')) AS errors,
+    countIf(status NOT IN ('SUCCESS', 'UNKNOWN', '')) AS errors,
     countIf(risk_level IN ('HIGH', 'CRITICAL')) AS high_risk,
     uniqState(toString(tool_name)) AS tools,
     uniqState(session_id) AS sessions

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas import registry
 from schemas.wire import SingleObjectSerializer
+from sinks.ocf import container_file
 from tests.schemas.factories import audit_event, enriched_event
 
 ENCODE_ENRICHED = SingleObjectSerializer("EnrichedEvent")
 ENCODE_ALERT = SingleObjectSerializer("Alert")
+FINGERPRINT = registry.current("EnrichedEvent").fingerprint
 
 
 @dataclass
@@ -60,3 +63,8 @@ def messages(count: int, start: int = 0, topic: str = "enriched") -> list[FakeMe
         FakeMessage(ENCODE_ENRICHED(varied_event(start + i)), start + i, 0, topic)
         for i in range(count)
     ]
+
+
+def files_of(values: list[bytes], parts: int = 2) -> list[bytes]:
+    size = -(-len(values) // parts)
+    return [container_file(FINGERPRINT, values[i : i + size]) for i in range(0, len(values), size)]

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.holds import active, new_hold, place, release
-from sinks.migrate import apply_migrations
 from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
-from tests.sinks.helpers import ENCODE_ENRICHED, varied_event
-from tests.sinks.test_writer import files_of
+from tests.sinks.helpers import ENCODE_ENRICHED, files_of, varied_event
 
 pytestmark = pytest.mark.clickhouse
 OLD = datetime(2020, 1, 6, 12, tzinfo=UTC)  # far past any retention below
 SOON_S = 2.0
-
-
-@pytest.fixture
-def store(clickhouse: Client, clickhouse_url: str) -> Iterator[AvroWriter]:
-    apply_migrations(clickhouse)
-    writer = AvroWriter(clickhouse, clickhouse_url)
-    try:
-        yield writer
-    finally:
-        writer.close()
 
 
 def old_events(
@@ -54,25 +41,25 @@ def expire(client: Client) -> dict[str, int]:
     return {user: count for user, count in result.result_rows}
 
 
-def test_ttl_drops_expired_rows_and_keeps_recent(store: AvroWriter, clickhouse: Client) -> None:
+def test_ttl_drops_expired_rows_and_keeps_recent(writer: AvroWriter, clickhouse: Client) -> None:
     recent = [ENCODE_ENRICHED(varied_event(i)) for i in range(5)]  # 2026, 2190 days
-    store.write(ENRICHED, files_of(old_events(14, 90) + recent), "t")
+    writer.write(ENRICHED, files_of(old_events(14, 90) + recent), "t")
 
     left = expire(clickhouse)
 
     assert sum(left.values()) == 5
 
 
-def test_expired_rows_are_not_even_stored(store: AvroWriter, clickhouse: Client) -> None:
-    store.write(ENRICHED, files_of(old_events(5, 90)), "t")
+def test_expired_rows_are_not_even_stored(writer: AvroWriter, clickhouse: Client) -> None:
+    writer.write(ENRICHED, files_of(old_events(5, 90)), "t")
 
     assert clickhouse.query("SELECT count() FROM audit_events").result_rows[0][0] == 0
 
 
 def test_subject_hold_keeps_rows_past_ttl_until_released(
-    store: AvroWriter, clickhouse: Client
+    writer: AvroWriter, clickhouse: Client
 ) -> None:
-    store.write(ENRICHED, files_of(old_events(14, 1, expiring_soon=True)), "t")
+    writer.write(ENRICHED, files_of(old_events(14, 1, expiring_soon=True)), "t")
     subject = f"{3:064x}"  # varied_event: users are index % 7
     hold = place(clickhouse, new_hold("subject", subject), operator="legal")
     time.sleep(SOON_S + 1)  # now every row is past its retention
@@ -85,17 +72,17 @@ def test_subject_hold_keeps_rows_past_ttl_until_released(
     assert active(clickhouse) == []
 
 
-def test_rows_inserted_under_a_hold_are_marked(store: AvroWriter, clickhouse: Client) -> None:
+def test_rows_inserted_under_a_hold_are_marked(writer: AvroWriter, clickhouse: Client) -> None:
     place(clickhouse, new_hold("server", "payments"), operator="legal")
-    store.write(ENRICHED, files_of(old_events(4, 90, "payments") + old_events(3, 90)), "t")
+    writer.write(ENRICHED, files_of(old_events(4, 90, "payments") + old_events(3, 90)), "t")
 
     assert sum(expire(clickhouse).values()) == 4
 
 
 def test_overlapping_holds_release_one_keeps_the_other(
-    store: AvroWriter, clickhouse: Client
+    writer: AvroWriter, clickhouse: Client
 ) -> None:
-    store.write(ENRICHED, files_of(old_events(7, 1, expiring_soon=True)), "t")
+    writer.write(ENRICHED, files_of(old_events(7, 1, expiring_soon=True)), "t")
     start = datetime.now(UTC) - timedelta(days=2)
     by_time = place(clickhouse, new_hold("time", time_from=start, time_to=datetime.now(UTC)), "x")
     by_subject = place(clickhouse, new_hold("subject", f"{1:064x}"), "x")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -15,25 +14,9 @@ from sinks.ocf import container_file
 from sinks.tables import ENRICHED, alerts_spec
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, enriched_event
-from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, messages
+from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, files_of, messages
 
 pytestmark = pytest.mark.clickhouse
-FINGERPRINT = registry.current("EnrichedEvent").fingerprint
-
-
-@pytest.fixture
-def writer(clickhouse: Client, clickhouse_url: str) -> Iterator[AvroWriter]:
-    apply_migrations(clickhouse)
-    made = AvroWriter(clickhouse, clickhouse_url, parse_threads=2)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-def files_of(values: list[bytes], parts: int = 2) -> list[bytes]:
-    size = -(-len(values) // parts)
-    return [container_file(FINGERPRINT, values[i : i + size]) for i in range(0, len(values), size)]
 
 
 def count(client: Client, table: str = "audit_events", final: bool = False) -> int:
@@ -77,7 +60,7 @@ def test_heartbeat_and_missing_outcome(writer: AvroWriter, clickhouse: Client) -
 
     result = clickhouse.query("SELECT status, heartbeat FROM audit_events")
     status, heartbeat = result.result_rows[0]
-    assert status == "UNKNOWN"
+    assert status == ""  # no outcome: nothing to hash, nothing to count as a failure
     assert heartbeat["events_sent"] == 9 and heartbeat["interval_s"] == 30
 
 
@@ -129,3 +112,13 @@ def test_alerts_land_with_their_retention(writer: AvroWriter, clickhouse: Client
 
     row = clickhouse.query("SELECT alert_id, severity, user_id, retention_days FROM audit_alerts")
     assert row.result_rows == [(uuid.UUID(record["alert_id"]), "HIGH", "a" * 64, 3000)]
+
+
+def test_rows_of_an_erased_subject_arrive_cleared(writer: AvroWriter, clickhouse: Client) -> None:
+    erased = f"{2:064x}"  # varied_event: users are index % 7
+    clickhouse.insert("erased_subjects", [[erased, "dpo"]], column_names=["user_id", "erased_by"])
+    writer.write(ENRICHED, files_of([m.value() for m in messages(14)]), "late")
+
+    result = clickhouse.query("SELECT user_id, ip, hash != '' FROM audit_events")
+    cleared = {(user == erased, ip == "", hashed) for user, ip, hashed in result.result_rows}
+    assert cleared == {(True, True, True), (False, False, True)}
