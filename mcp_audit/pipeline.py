@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 from clickhouse_connect.driver.client import Client
 
+from mcp_audit.demo.launch import demo_children
 from mcp_audit.embedded.broker import free_port
 from mcp_audit.platform import Platform
 from mcp_audit.settings import PlatformSettings
@@ -35,8 +36,14 @@ SEAL_EVERY_S = 300
 
 class Pipeline:
     def __init__(
-        self, platform: PlatformSettings, kafka: KafkaSettings, sink: SinkSettings
+        self,
+        platform: PlatformSettings,
+        kafka: KafkaSettings,
+        sink: SinkSettings,
+        *,
+        demo: bool = False,
     ) -> None:
+        self.demo = demo
         self.platform = Platform(platform, kafka, sink)
         self.settings = platform
         self.supervisor = Supervisor(platform.data_dir / "logs")
@@ -65,6 +72,9 @@ class Pipeline:
         self._thread("digests", self._seal_periodically)
         if self.settings.dashboard_port:
             self._start_dashboard()
+        if self.demo:
+            for child in demo_children(self.kafka, self.settings.data_dir.resolve()):
+                self.supervisor.start(child)
         return self
 
     def _processor_child(self, index: int) -> Child:

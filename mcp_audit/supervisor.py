@@ -34,6 +34,7 @@ class Child:
     restarts: int = 0
     started_at: float = 0.0
     backoff_s: float = 0.5
+    restart: bool = True  # False: a one-shot job, left alone once it exits
 
 
 class Supervisor:
@@ -70,7 +71,7 @@ class Supervisor:
     def _watch(self) -> None:
         while not self._stopping.wait(0.5):
             for child in self.children:
-                if child.process is None or child.process.poll() is None:
+                if child.process is None or child.process.poll() is None or not child.restart:
                     continue
                 self._restart_later(child)
 

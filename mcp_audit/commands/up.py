@@ -24,12 +24,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--once", action="store_true", help="start, report one status line, and stop"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run demo MCP servers and a client acting as several users (some anomalous)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     pipeline = Pipeline(
-        PlatformSettings.load(**overrides), KafkaSettings.load(), SinkSettings.load()
+        PlatformSettings.load(**overrides),
+        KafkaSettings.load(),
+        SinkSettings.load(),
+        demo=args.demo,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stopping.set())
