@@ -65,9 +65,9 @@ def as_event(row: dict[str, Any]) -> dict[str, Any]:
         "outcome": outcome,
         "integrity": {k: row[k] for k in ("stream_id", "seq", "prev_hash", "hash")},
     }
-    # The sink stores an absent outcome as UNKNOWN / 0 / '': read it back as absent
-    # when that is what the producer hashed.
-    if (row["status"], row["duration_us"], row["error_type"]) == ("UNKNOWN", 0, ""):
+    # The sink stores an absent outcome as an empty (or UNKNOWN) status, 0 and '':
+    # read it back as absent when that is what the producer hashed.
+    if row["status"] in ("", "UNKNOWN") and (row["duration_us"], row["error_type"]) == (0, ""):
         absent = {**event, "outcome": None}
         if chain_hash(row["prev_hash"], absent) == row["hash"]:
             return absent
