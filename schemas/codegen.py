@@ -95,11 +95,17 @@ class _Generator:
         decode.append("    return r, p")
         encode = [f"def _enc_{name}(o, w):"]
         for field in schema["fields"]:
-            encode += _indent(self.encoder(field["type"], f"o[{field['name']!r}]"), 1)
+            encode += _indent(self.encoder(field["type"], self._field_value(field)), 1)
         if len(encode) == 1:
             encode.append("    pass")
         self.functions[name] = ("\n".join(decode), "\n".join(encode))
         return name
+
+    def _field_value(self, field: dict[str, Any]) -> str:
+        """How the encoder reads a field: a missing key takes its default, as in fastavro."""
+        if "default" not in field:
+            return f"o[{field['name']!r}]"
+        return f"o.get({field['name']!r}, {self.constant(field['default'])})"
 
     def inline_record(self, schema: dict[str, Any], var: str) -> list[str]:
         """Decode a record's fields in place: no call per nested record."""

@@ -75,3 +75,26 @@ def test_micros_mode_keeps_timestamps_as_ints() -> None:
     )
     assert decoded["event_time"] == to_micros(event["event_time"])
     assert isinstance(decoded["event_time"], int)
+
+
+def test_missing_fields_take_their_defaults_as_in_fastavro() -> None:
+    from tests.schemas.factories import alert
+
+    record = alert()
+    for optional in ("user_pseudonym", "count", "attributes", "evidence_event_ids"):
+        del record[optional]
+    writer = registry.current("Alert")
+    data = SingleObjectSerializer("Alert")(record)
+    assert data[10:] == _fastavro_bytes(writer, record)
+    decoded = Deserializer("Alert")(data)
+    assert (decoded["user_pseudonym"], decoded["count"], decoded["attributes"]) == (None, 1, {})
+
+
+def test_a_missing_required_field_is_a_serialization_error() -> None:
+    from schemas.errors import SerializationError
+    from tests.schemas.factories import alert
+
+    record = alert()
+    del record["summary"]
+    with pytest.raises(SerializationError):
+        SingleObjectSerializer("Alert")(record)
