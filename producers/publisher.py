@@ -161,6 +161,25 @@ class Publisher:
         self.counters.spool_bytes = spool.bytes
         self.counters.check_spool(spool.bytes, self.settings)
 
+    def _finish_replay(self, deadline: float) -> None:
+        """While the broker takes events, settle the replay in flight and replay the rest.
+
+        Replay otherwise runs only on the I/O thread; a short-lived process (a CLI, a
+        proxy session) would leave a replayed segment on disk, to be sent again at the
+        next start, and never reach the segments after it.
+        """
+        replay, spool = self._replay, self._spool
+        assert replay is not None and spool is not None
+        while time.monotonic() < deadline:
+            self._drain_overflow()
+            replay.step(time.monotonic(), 0.0)
+            if replay.idle and not spool.segments() and spool.bytes == 0:
+                return
+            if self._producer.flush(max(0.0, deadline - time.monotonic())):
+                return  # the broker stopped taking events: the rest stays spooled
+            if replay.failed_last:
+                return
+
     def flush(self, timeout_s: float = 10.0) -> int:
         """Wait for queued events; returns how many are still undelivered."""
         return int(self._producer.flush(timeout_s))
@@ -172,9 +191,12 @@ class Publisher:
         self._stop.set()
         self._thread.join()
         self._thread = None
+        deadline = time.monotonic() + timeout_s
         if self._producer.flush(timeout_s):
             self._producer.purge(in_queue=True, in_flight=True)
             self._producer.poll(0)  # purge errors come back as failed deliveries: spooled
+        else:
+            self._finish_replay(deadline)
         self._drain_overflow()
         assert self._spool is not None
         self._spool.close()

@@ -48,6 +48,12 @@ class Replay:
         self._next_try = 0.0
         self._warned: Path | None = None
         self.fenced = False
+        self.failed_last = False
+
+    @property
+    def idle(self) -> bool:
+        """No replay batch is in flight."""
+        return self._batch is None
 
     def step(self, now: float, interval_s: float) -> None:
         """Settle the batch in flight, or start the next one when it is time."""
@@ -81,6 +87,7 @@ class Replay:
         if batch.pending > 0:
             return
         self._batch = None
+        self.failed_last = batch.failed
         if batch.failed:
             self._next_try = now + interval_s
             self.fenced = batch.error is not None and is_fatal(batch.error)
