@@ -79,13 +79,16 @@ def get_auditor() -> Auditor | None:
         return None
 
 
-def shutdown() -> None:
-    """Flush and close the process-wide Auditor; the next get_auditor() builds a new one."""
+def shutdown(timeout_s: float = 10.0) -> None:
+    """Flush and close the process-wide Auditor; the next get_auditor() builds a new one.
+
+    Events the broker has not taken within ``timeout_s`` are spooled, not lost.
+    """
     global _auditor, _loaded
     with _lock:
         old, _auditor, _loaded = _auditor, None, False
     if old is not None:
-        old.close()
+        old.close(timeout_s)
 
 
 atexit.register(shutdown)
