@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
+from mcp_audit.settings import PlatformSettings
+from sinks.clickhouse import is_embedded
 from sinks.operator import OperatorSession
 from sinks.readonly import check_read_only, endpoint_client, run_read_only
 from sinks.render import FORMATS, render
@@ -19,9 +22,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table")
 
 
+def _running_pipeline(settings: SinkSettings) -> SinkSettings:
+    """With no endpoint named and the embedded store, use a running ``mcp-audit up``'s
+    endpoint if one answers: its process owns the store (chDB allows one)."""
+    port = PlatformSettings.load().query_port
+    if settings.query_endpoint or not is_embedded(settings.clickhouse_url) or not port:
+        return settings
+    with socket.socket() as probe:
+        probe.settimeout(0.3)
+        if probe.connect_ex(("127.0.0.1", port)) != 0:
+            return settings
+    return settings.model_copy(update={"query_endpoint": f"http://127.0.0.1:{port}"})
+
+
 def run(args: argparse.Namespace) -> int:
     statement = check_read_only(args.sql)
-    settings = SinkSettings.load()
+    settings = _running_pipeline(SinkSettings.load())
     if settings.query_endpoint:  # a running sink owns the store: it reads and audits
         columns, rows = run_read_only(endpoint_client(settings), statement)
     else:
