@@ -27,6 +27,7 @@ from processors.settings import ProcessorSettings
 from processors.stall import StallWatch
 from processors.state import TableBackedState
 from processors.watch import PipelineWatch
+from processors.watch_agent import add_watch_agent, watch_topic_name
 from schemas.kafka import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,6 @@ def build_loop(
         DetectorSuite(users, tools),
         CallCorrelator(int(settings.call_timeout_s * S), settings.max_pending_calls),
         AlertFolder(int(settings.alert_window_s * S)),
-        PipelineWatch(settings.heartbeat_grace, int(settings.sequence_grace_s * S)),
         max_future_us=int(settings.max_future_s * S),
         max_age_us=int(settings.max_age_days * 86_400 * S),
         version=__version__,
@@ -86,7 +86,12 @@ def build_loop(
     client = kafka.client_config()
     delivery = Delivery(
         client,
-        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter),
+        (
+            kafka.topic_enriched,
+            kafka.topic_alerts,
+            kafka.topic_dead_letter,
+            watch_topic_name(settings.app_id),
+        ),
         settings.send_retry_max_s,
     )
     return EnrichmentLoop(
@@ -109,6 +114,13 @@ def create_app(kafka: KafkaSettings, settings: ProcessorSettings) -> faust.App:
     app = faust.App(settings.app_id, **faust_options(kafka, settings))
     # One changelog partition, as Faust advises for a GlobalTable shared by many workers.
     table = app.GlobalTable("detector-state", partitions=1, recovery_buffer_size=1)
+    add_watch_agent(
+        app,
+        PipelineWatch(settings.heartbeat_grace, int(settings.sequence_grace_s * S)),
+        AlertFolder(int(settings.alert_window_s * S)),
+        kafka.topic_alerts,
+        settings.table_partitions,
+    )
 
     @app.task  # type: ignore[untyped-decorator]
     async def enrich() -> None:

@@ -24,7 +24,7 @@ from processors.features import Features, features
 from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
 from processors.rules import RiskRules
 from processors.validate import check_event
-from processors.watch import PipelineWatch
+from processors.watch_agent import StreamFacts
 from schemas.errors import DeserializationError
 from schemas.wire import Deserializer, SingleObjectSerializer
 
@@ -38,14 +38,14 @@ class BatchEnricher:
         detectors: DetectorSuite,
         correlator: CallCorrelator,
         folder: AlertFolder,
-        watch: PipelineWatch,
         *,
         max_future_us: int,
         max_age_us: int,
         version: str,
     ) -> None:
         self.rules, self.detectors, self.correlator = rules, detectors, correlator
-        self.folder, self.watch = folder, watch
+        self.folder = folder
+        self.streams = StreamFacts()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
         self.decode = Deserializer("AuditEvent")
         self.writer = EnrichedWriter()
@@ -64,14 +64,13 @@ class BatchEnricher:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self._dead(message, "invalid-value", repr(exc), out)
         self.tick(now_us, out)
+        out.watch = self.streams.drain()
         return out
 
     def tick(self, now_us: int, out: BatchOutput) -> None:
         """Time-driven output: expired attempts, closed alert windows, pipeline findings."""
         for pending in self.correlator.expired(now_us):
             self._incomplete(pending, now_us, out)
-        for finding in self.watch.check(now_us):
-            self.alert(finding, None, now_us, out)
         for alert in self.folder.close_expired(now_us):
             out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
 
@@ -80,7 +79,8 @@ class BatchEnricher:
         facts = features(event)
         self.user_partitions[facts.user] = message.partition
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
-        findings = self.watch.observe(event, now_us) + self.detectors.observe(facts)
+        self.streams.add(event)
+        findings = self.detectors.observe(facts)
         attempt = None
         if facts.phase == "ATTEMPT":
             self.correlator.attempt(

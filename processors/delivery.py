@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    def __init__(self, config: dict[str, Any], topics: tuple[str, str, str], retry_max_s: float):
+    def __init__(
+        self, config: dict[str, Any], topics: tuple[str, str, str, str], retry_max_s: float
+    ):
         self.producer = Producer(
             {
                 "acks": "all",
@@ -30,11 +32,13 @@ class Delivery:
                 "linger.ms": 5,
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": 500_000,
-                "compression.type": "lz4",
+                # No compression: aiokafka (Faust, and many consumers) cannot read lz4
+                # or zstd without extra libraries, and the watch agent reads this output.
+                "compression.type": "none",
                 **config,
             }
         )
-        self.enriched_topic, self.alerts_topic, self.dead_topic = topics
+        self.enriched_topic, self.alerts_topic, self.dead_topic, self.watch_topic = topics
         self.retry_max_s = retry_max_s
         self._failed: list[tuple[str, OutMessage]] = []
 
@@ -43,6 +47,7 @@ class Delivery:
         pending = [(self.alerts_topic, m) for m in out.alerts]
         pending += [(self.enriched_topic, m) for m in out.enriched]
         pending += [(self.dead_topic, m) for m in out.dead]
+        pending += [(self.watch_topic, m) for m in out.watch]
         backoff = 0.1
         while pending:
             pending = await self._attempt(pending)

@@ -8,7 +8,6 @@ from processors.correlation import CallCorrelator
 from processors.detectors.suite import DetectorSuite
 from processors.messages import RawMessage
 from processors.rules_file import load_rules
-from processors.watch import PipelineWatch
 
 SECOND_US = 1_000_000
 
@@ -19,7 +18,6 @@ def enricher(call_timeout_s: float = 5.0) -> BatchEnricher:
         DetectorSuite({}, {}),
         CallCorrelator(int(call_timeout_s * SECOND_US), 1000),
         AlertFolder(300 * SECOND_US),
-        PipelineWatch(heartbeat_grace=3.0, sequence_grace_us=30 * SECOND_US),
         max_future_us=3600 * SECOND_US,
         max_age_us=365 * 86_400 * SECOND_US,
         version="test",

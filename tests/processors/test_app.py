@@ -75,3 +75,23 @@ def test_tool_change_alerts_and_state_survives_a_restart(
     assert alert["attributes"]["old_fingerprint"] == "f" * 64
     assert alert["attributes"]["new_fingerprint"] == "e" * 64
     assert alert["evidence_event_ids"] == [changed["event_id"]]
+
+
+def test_sequence_gap_and_spooling_reach_the_alerts_topic(
+    kafka_settings: KafkaSettings, workers: Workers
+) -> None:
+    worker = workers.start(sequence_grace_s="1")
+    worker.wait_ready()
+    beat = {"interval_s": 60, "events_sent": 3, "events_spooled": 4, "events_dropped": 0,
+            "redactions": 0, "audit_failures": 0, "spool_bytes": 100}  # fmt: skip
+    heartbeat = user_event(4, user="b" * 64, event_type="HEARTBEAT", phase="EVENT", call_id="")
+    heartbeat["heartbeat"] = beat
+    # Two users, so the stream spreads over partitions; seq 3 never comes.
+    events = [user_event(1, user="a" * 64), user_event(2, user="c" * 64), heartbeat]
+    events += [user_event(5, user="a" * 64)]
+    produce(kafka_settings, [keyed(e) for e in events])
+    alerts = [ALERT(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_alerts, 2)]
+    by_detector = {a["detector"]: a for a in alerts}
+    assert set(by_detector) == {"sequence_gap", "producer_spooling"}
+    assert by_detector["sequence_gap"]["attributes"]["first_missing"] == "3"
+    assert by_detector["producer_spooling"]["attributes"]["total"] == "4"

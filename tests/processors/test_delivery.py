@@ -28,7 +28,7 @@ async def test_refused_output_is_retried_until_accepted(
         ensure_topics(kafka)
         delivery = Delivery(
             {**kafka.client_config(), "message.timeout.ms": 1000},
-            (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter),
+            (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, "watch"),
             retry_max_s=0.5,
         )
         out = BatchOutput(
