@@ -20,23 +20,27 @@ ALERT = Deserializer("Alert")
 def test_worker_enriches_every_event_and_dead_letters_bad_input(
     kafka_settings: KafkaSettings, workers: Workers
 ) -> None:
-    worker = workers.start()
+    worker = workers.start(call_timeout_s="2")
     worker.wait_ready()
     attempt = user_event(1, phase="ATTEMPT", call_id="call-7", outcome=None)
     result = user_event(2, call_id="call-7")
+    unanswered = user_event(54, phase="ATTEMPT", call_id="call-8", outcome=None)
     singles = [
         user_event(seq, user=f"{seq:064d}", phase="EVENT", call_id="") for seq in range(3, 53)
     ]
     negative = user_event(53)
     negative["outcome"]["duration_us"] = -3
-    produce(kafka_settings, [keyed(e) for e in [attempt, result, *singles]])
+    produce(kafka_settings, [keyed(e) for e in [attempt, result, unanswered, *singles]])
     produce(kafka_settings, [(b"k", b"not avro"), keyed(negative)])
 
-    enriched = [
-        ENRICHED(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_enriched, 52)
-    ]
-    by_id = {e["event"]["event_id"]: e for e in enriched}
-    assert len(enriched) == 52 and len(by_id) == 52
+    messages = read_until(kafka_settings, kafka_settings.topic_enriched, 54)
+    enriched = [ENRICHED(m.value()) for m in messages]
+    [incomplete] = [e for e in enriched if e["call_state"] == "INCOMPLETE"]
+    assert incomplete["event"]["event_id"] == unanswered["event_id"]
+    assert "call:incomplete" in incomplete["risk_reasons"]
+    by_id = {e["event"]["event_id"]: e for e in enriched if e["call_state"] != "INCOMPLETE"}
+    assert len(enriched) == 54 and len(by_id) == 53
+    assert by_id[unanswered["event_id"]]["call_state"] == "ATTEMPT"
     assert by_id[attempt["event_id"]]["call_state"] == "ATTEMPT"
     assert by_id[result["event_id"]]["call_state"] == "COMPLETE"
     assert by_id[result["event_id"]]["attempt_event_id"] == attempt["event_id"]
