@@ -77,40 +77,34 @@ class BatchEnricher:
     def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
         event = self.decode(message.value)
         facts = features(event)
-        self.user_partitions[facts.user] = message.partition
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
+        self.user_partitions[facts.user] = message.partition
         self.streams.add(event)
         findings = self.detectors.observe(facts)
-        attempt = None
-        if facts.phase == "ATTEMPT":
-            self.correlator.attempt(
-                call_key(facts.server, event["call_id"]),
-                event,
-                facts.time_us,
-                now_us,
-                message.value or b"",
-                message.key,
-                message.partition,
-            )
-        elif facts.phase == "RESULT":
-            attempt = self.correlator.result(call_key(facts.server, event["call_id"]))
-        anomalies = [_anomaly(f) for f in findings]
+        attempt = self._correlate(message, event, facts, now_us)
         fields = enrichment_fields(
-            event,
-            facts,
-            self.rules,
-            anomalies=anomalies,
-            attempt=attempt,
-            incomplete=False,
-            now_us=now_us,
-            version=self.version,
-        )
-        out.enriched.append(
-            OutMessage(message.key, self.writer.write(message.value or b"", event, fields))
-        )
+            event, facts, self.rules, anomalies=[_anomaly(f) for f in findings],
+            attempt=attempt, incomplete=False, now_us=now_us, version=self.version,
+        )  # fmt: skip
+        raw = message.value or b""
+        out.enriched.append(OutMessage(message.key, self.writer.write(raw, event, fields)))
         self.counters.events += 1
         for finding in findings:
             self.alert(finding, facts, now_us, out)
+
+    def _correlate(
+        self, message: RawMessage, event: dict[str, Any], facts: Features, now_us: int
+    ) -> PendingAttempt | None:
+        """Remember an attempt; for a result, the attempt it answers (None if unseen)."""
+        if facts.phase == "RESULT":
+            return self.correlator.result(call_key(facts.server, event["call_id"]))
+        if facts.phase == "ATTEMPT":
+            key = call_key(facts.server, event["call_id"])
+            raw = message.value or b""
+            self.correlator.attempt(
+                key, event, facts.time_us, now_us, raw, message.key, message.partition
+            )
+        return None
 
     def _incomplete(self, pending: PendingAttempt, now_us: int, out: BatchOutput) -> None:
         facts = features(pending.event)
