@@ -42,12 +42,14 @@ class BatchEnricher:
         max_future_us: int,
         max_age_us: int,
         version: str,
+        registry_url: str | None = None,
     ) -> None:
         self.rules, self.detectors, self.correlator = rules, detectors, correlator
         self.folder = folder
         self.streams = StreamFacts()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
-        self.decode = Deserializer("AuditEvent")
+        # Both framings: single-object, and Confluent's when a registry is configured.
+        self.decode = Deserializer("AuditEvent", registry_url)
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
         self.counters = Counters()

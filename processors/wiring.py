@@ -60,7 +60,11 @@ def worker_arguments(loglevel: str, settings: ProcessorSettings | None = None) -
     return ["worker", "--loglevel", loglevel, *web]
 
 
-def build_enricher(settings: ProcessorSettings, state: TableBackedState | None) -> BatchEnricher:
+def build_enricher(
+    settings: ProcessorSettings,
+    state: TableBackedState | None,
+    registry_url: str | None = None,
+) -> BatchEnricher:
     """Rules, detectors (on ``state``'s mappings when given), correlator and alert folder."""
     return BatchEnricher(
         load_rules(settings.rules_path),
@@ -70,6 +74,7 @@ def build_enricher(settings: ProcessorSettings, state: TableBackedState | None) 
         max_future_us=int(settings.max_future_s * S),
         max_age_us=int(settings.max_age_days * 86_400 * S),
         version=__version__,
+        registry_url=registry_url,
     )
 
 
@@ -87,8 +92,9 @@ def build_loop(
         "group.id": f"{settings.app_id}-enrich",
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
     }
+    enricher = build_enricher(settings, state, kafka.schema_registry_url)
     return EnrichmentLoop(
-        consumer, kafka.topic_raw, build_enricher(settings, state), delivery,
+        consumer, kafka.topic_raw, enricher, delivery,
         batch_max=settings.batch_max_records, batch_wait_s=settings.batch_wait_ms / 1000,
         stall=StallWatch(int(settings.stall_after_s * S)), state=state,
     )  # fmt: skip
