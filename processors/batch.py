@@ -24,7 +24,7 @@ from processors.features import Features, features
 from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
 from processors.rules import RiskRules
 from processors.validate import check_event
-from processors.watch import PipelineWatch
+from processors.watch_agent import StreamFacts
 from schemas.errors import DeserializationError
 from schemas.wire import Deserializer, SingleObjectSerializer
 
@@ -38,16 +38,18 @@ class BatchEnricher:
         detectors: DetectorSuite,
         correlator: CallCorrelator,
         folder: AlertFolder,
-        watch: PipelineWatch,
         *,
         max_future_us: int,
         max_age_us: int,
         version: str,
+        registry_url: str | None = None,
     ) -> None:
         self.rules, self.detectors, self.correlator = rules, detectors, correlator
-        self.folder, self.watch = folder, watch
+        self.folder = folder
+        self.streams = StreamFacts()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
-        self.decode = Deserializer("AuditEvent")
+        # Both framings: single-object, and Confluent's when a registry is configured.
+        self.decode = Deserializer("AuditEvent", registry_url)
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
         self.counters = Counters()
@@ -64,53 +66,47 @@ class BatchEnricher:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self._dead(message, "invalid-value", repr(exc), out)
         self.tick(now_us, out)
+        out.watch = self.streams.drain()
         return out
 
     def tick(self, now_us: int, out: BatchOutput) -> None:
         """Time-driven output: expired attempts, closed alert windows, pipeline findings."""
         for pending in self.correlator.expired(now_us):
             self._incomplete(pending, now_us, out)
-        for finding in self.watch.check(now_us):
-            self.alert(finding, None, now_us, out)
         for alert in self.folder.close_expired(now_us):
             out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
 
     def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
         event = self.decode(message.value)
         facts = features(event)
-        self.user_partitions[facts.user] = message.partition
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
-        findings = self.watch.observe(event, now_us) + self.detectors.observe(facts)
-        attempt = None
-        if facts.phase == "ATTEMPT":
-            self.correlator.attempt(
-                call_key(facts.server, event["call_id"]),
-                event,
-                facts.time_us,
-                now_us,
-                message.value or b"",
-                message.key,
-                message.partition,
-            )
-        elif facts.phase == "RESULT":
-            attempt = self.correlator.result(call_key(facts.server, event["call_id"]))
-        anomalies = [_anomaly(f) for f in findings]
+        self.user_partitions[facts.user] = message.partition
+        self.streams.add(event)
+        findings = self.detectors.observe(facts)
+        attempt = self._correlate(message, event, facts, now_us)
         fields = enrichment_fields(
-            event,
-            facts,
-            self.rules,
-            anomalies=anomalies,
-            attempt=attempt,
-            incomplete=False,
-            now_us=now_us,
-            version=self.version,
-        )
-        out.enriched.append(
-            OutMessage(message.key, self.writer.write(message.value or b"", event, fields))
-        )
+            event, facts, self.rules, anomalies=[_anomaly(f) for f in findings],
+            attempt=attempt, incomplete=False, now_us=now_us, version=self.version,
+        )  # fmt: skip
+        raw = message.value or b""
+        out.enriched.append(OutMessage(message.key, self.writer.write(raw, event, fields)))
         self.counters.events += 1
         for finding in findings:
             self.alert(finding, facts, now_us, out)
+
+    def _correlate(
+        self, message: RawMessage, event: dict[str, Any], facts: Features, now_us: int
+    ) -> PendingAttempt | None:
+        """Remember an attempt; for a result, the attempt it answers (None if unseen)."""
+        if facts.phase == "RESULT":
+            return self.correlator.result(call_key(facts.server, event["call_id"]))
+        if facts.phase == "ATTEMPT":
+            key = call_key(facts.server, event["call_id"])
+            raw = message.value or b""
+            self.correlator.attempt(
+                key, event, facts.time_us, now_us, raw, message.key, message.partition
+            )
+        return None
 
     def _incomplete(self, pending: PendingAttempt, now_us: int, out: BatchOutput) -> None:
         facts = features(pending.event)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, Producer
@@ -21,26 +22,32 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    def __init__(self, config: dict[str, Any], topics: tuple[str, str, str], retry_max_s: float):
+    def __init__(
+        self, config: dict[str, Any], topics: tuple[str, str, str, str], retry_max_s: float
+    ):
         self.producer = Producer(
             {
-                **config,
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": 5,
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": 500_000,
-                "compression.type": "lz4",
+                # No compression: aiokafka (Faust, and many consumers) cannot read lz4
+                # or zstd without extra libraries, and the watch agent reads this output.
+                "compression.type": "none",
+                **config,
             }
         )
-        self.enriched_topic, self.alerts_topic, self.dead_topic = topics
+        self.enriched_topic, self.alerts_topic, self.dead_topic, self.watch_topic = topics
         self.retry_max_s = retry_max_s
+        self._failed: list[tuple[str, OutMessage]] = []
 
     async def deliver(self, out: BatchOutput) -> None:
         """Returns once every message of ``out`` is acknowledged by the broker."""
         pending = [(self.alerts_topic, m) for m in out.alerts]
         pending += [(self.enriched_topic, m) for m in out.enriched]
         pending += [(self.dead_topic, m) for m in out.dead]
+        pending += [(self.watch_topic, m) for m in out.watch]
         backoff = 0.1
         while pending:
             pending = await self._attempt(pending)
@@ -50,31 +57,30 @@ class Delivery:
                 backoff = min(backoff * 2, self.retry_max_s)
 
     async def _attempt(self, batch: list[tuple[str, OutMessage]]) -> list[tuple[str, OutMessage]]:
-        failed: list[tuple[str, OutMessage]] = []
+        self._failed = []
         for item in batch:
-            self._produce(item, failed)
+            self._produce(item)
         await asyncio.to_thread(self._flush)
-        return failed
+        return self._failed
 
-    def _produce(self, item: tuple[str, OutMessage], failed: list[tuple[str, OutMessage]]) -> None:
+    def _produce(self, item: tuple[str, OutMessage]) -> None:
         topic, message = item
-
-        def on_delivery(error: KafkaError | None, _: object) -> None:
-            if error is not None:
-                failed.append(item)
-
+        # The callback carries the original message: delivery reports come back
+        # without headers, and a retried dead letter must keep its own.
+        on_delivery = partial(self._on_delivery, item)
         while True:
             try:
                 self.producer.produce(
-                    topic,
-                    message.value,
-                    message.key,
-                    headers=message.headers,
+                    topic, message.value, message.key, headers=message.headers,
                     on_delivery=on_delivery,
-                )
+                )  # fmt: skip
                 return
             except BufferError:
                 self.producer.poll(0.05)
+
+    def _on_delivery(self, item: tuple[str, OutMessage], error: KafkaError | None, _: Any) -> None:
+        if error is not None:
+            self._failed.append(item)
 
     def _flush(self) -> None:
         while self.producer.flush(1.0) > 0:

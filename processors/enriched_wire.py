@@ -91,6 +91,7 @@ class SuffixEncoder:
         self._states = {s: _encoded(_long, i) for s, i in _CALL_STATES.items()}
         self._middle: dict[tuple[Any, ...], bytes] = {}
         self._time: tuple[tuple[int, int], bytes] = ((-1, -1), b"")
+        self._version_bytes: tuple[str | None, bytes] = (None, b"")
 
     def encode(self, fields: dict[str, Any]) -> bytes:
         out = bytearray(self._states[fields["call_state"]])
@@ -99,8 +100,13 @@ class SuffixEncoder:
         out += self._risk_part(fields)
         _anomalies(fields["anomalies"], out)
         out += self._tail(fields["retention_days"], fields["enriched_time"])
-        _string(fields["processor_version"], out)
+        out += self._version(fields["processor_version"])
         return bytes(out)
+
+    def _version(self, version: str) -> bytes:
+        if self._version_bytes[0] != version:
+            self._version_bytes = (version, _encoded(_string, version))
+        return self._version_bytes[1]
 
     def _risk_part(self, fields: dict[str, Any]) -> bytes:
         key = (

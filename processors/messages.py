@@ -36,6 +36,7 @@ class BatchOutput:
     enriched: list[OutMessage] = field(default_factory=list)
     alerts: list[OutMessage] = field(default_factory=list)
     dead: list[OutMessage] = field(default_factory=list)
+    watch: list[OutMessage] = field(default_factory=list)
 
 
 @dataclass

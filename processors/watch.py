@@ -1,7 +1,8 @@
 """The pipeline watches itself (PCI-DSS 10.7.2): silent producers, spooling, drops, gaps, stalls.
 
-Lifecycle: one :class:`PipelineWatch` per worker, fed every decoded event
-(:meth:`observe`) and ticked with the current time (:meth:`check`). State is in
+Lifecycle: one :class:`PipelineWatch` per worker, in the self-watch agent
+(:mod:`processors.watch_agent`), fed each stream's facts (:meth:`observe`) and
+ticked with the current time (:meth:`check`). State is in
 memory; after a restart each stream is learnt again from its next event.
 Sequence numbers are checked per ``integrity.stream_id``; events of one
 stream arrive from several partitions in any order, so a missing number is a
@@ -42,14 +43,18 @@ class PipelineWatch:
         self.streams: dict[str, StreamState] = {}
         self.producers: dict[str, ProducerState] = {}
 
-    def observe(self, event: dict[str, Any], now_us: int) -> list[Finding]:
-        """Findings the event itself shows (spooling, drops); records its sequence number."""
-        stream = event["integrity"]["stream_id"]
-        self._sequence(stream, event["integrity"]["seq"], now_us)
-        beat = event.get("heartbeat")
-        if event["event_type"] != "HEARTBEAT" or beat is None:
+    def observe(self, stream: str, facts: dict[str, Any], now_us: int) -> list[Finding]:
+        """Record a batch's sequence numbers of ``stream``; findings its heartbeat shows.
+
+        ``facts`` is what :class:`processors.watch_agent.StreamFacts` collected:
+        ``seqs``, the latest ``beat`` (heartbeat record or None) and ``host``.
+        """
+        for seq in sorted(facts["seqs"]):
+            self._sequence(stream, seq, now_us)
+        beat = facts.get("beat")
+        if beat is None:
             return []
-        host = event["context"]["producer"]["host"]
+        host = facts["host"]
         old = self.producers.get(stream)
         self.producers[stream] = ProducerState(
             now_us, beat["interval_s"], beat["events_spooled"], beat["events_dropped"], host

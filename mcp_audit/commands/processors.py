@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: building the app reads the MCP_AUDIT_* settings.
-    from processors.app import app, worker_arguments
+    from processors.app import app
+    from processors.wiring import worker_arguments
 
     sys.argv = ["mcp-audit processors", *worker_arguments(args.loglevel)]
     app.main()  # Faust's worker command; exits the process when the worker stops

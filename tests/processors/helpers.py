@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from processors.alerts import AlertFolder
 from processors.batch import BatchEnricher
-from processors.correlation import CallCorrelator
-from processors.detectors.suite import DetectorSuite
 from processors.messages import RawMessage
-from processors.rules_file import load_rules
-from processors.watch import PipelineWatch
+from processors.settings import ProcessorSettings
+from processors.wiring import build_enricher
 
 SECOND_US = 1_000_000
 
 
 def enricher(call_timeout_s: float = 5.0) -> BatchEnricher:
-    return BatchEnricher(
-        load_rules(),
-        DetectorSuite({}, {}),
-        CallCorrelator(int(call_timeout_s * SECOND_US), 1000),
-        AlertFolder(300 * SECOND_US),
-        PipelineWatch(heartbeat_grace=3.0, sequence_grace_us=30 * SECOND_US),
-        max_future_us=3600 * SECOND_US,
-        max_age_us=365 * 86_400 * SECOND_US,
-        version="test",
-    )
+    """An enricher with default settings and plain dicts for detector state."""
+    settings = ProcessorSettings.load(environ={}, call_timeout_s=call_timeout_s)
+    return build_enricher(settings, state=None)
 
 
 def raw(value: bytes | None, offset: int = 0, key: bytes | None = b"u") -> RawMessage:

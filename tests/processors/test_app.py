@@ -20,23 +20,27 @@ ALERT = Deserializer("Alert")
 def test_worker_enriches_every_event_and_dead_letters_bad_input(
     kafka_settings: KafkaSettings, workers: Workers
 ) -> None:
-    worker = workers.start()
+    worker = workers.start(call_timeout_s="2")
     worker.wait_ready()
     attempt = user_event(1, phase="ATTEMPT", call_id="call-7", outcome=None)
     result = user_event(2, call_id="call-7")
+    unanswered = user_event(54, phase="ATTEMPT", call_id="call-8", outcome=None)
     singles = [
         user_event(seq, user=f"{seq:064d}", phase="EVENT", call_id="") for seq in range(3, 53)
     ]
     negative = user_event(53)
     negative["outcome"]["duration_us"] = -3
-    produce(kafka_settings, [keyed(e) for e in [attempt, result, *singles]])
+    produce(kafka_settings, [keyed(e) for e in [attempt, result, unanswered, *singles]])
     produce(kafka_settings, [(b"k", b"not avro"), keyed(negative)])
 
-    enriched = [
-        ENRICHED(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_enriched, 52)
-    ]
-    by_id = {e["event"]["event_id"]: e for e in enriched}
-    assert len(enriched) == 52 and len(by_id) == 52
+    messages = read_until(kafka_settings, kafka_settings.topic_enriched, 54)
+    enriched = [ENRICHED(m.value()) for m in messages]
+    [incomplete] = [e for e in enriched if e["call_state"] == "INCOMPLETE"]
+    assert incomplete["event"]["event_id"] == unanswered["event_id"]
+    assert "call:incomplete" in incomplete["risk_reasons"]
+    by_id = {e["event"]["event_id"]: e for e in enriched if e["call_state"] != "INCOMPLETE"}
+    assert len(enriched) == 54 and len(by_id) == 53
+    assert by_id[unanswered["event_id"]]["call_state"] == "ATTEMPT"
     assert by_id[attempt["event_id"]]["call_state"] == "ATTEMPT"
     assert by_id[result["event_id"]]["call_state"] == "COMPLETE"
     assert by_id[result["event_id"]]["attempt_event_id"] == attempt["event_id"]
@@ -75,3 +79,23 @@ def test_tool_change_alerts_and_state_survives_a_restart(
     assert alert["attributes"]["old_fingerprint"] == "f" * 64
     assert alert["attributes"]["new_fingerprint"] == "e" * 64
     assert alert["evidence_event_ids"] == [changed["event_id"]]
+
+
+def test_sequence_gap_and_spooling_reach_the_alerts_topic(
+    kafka_settings: KafkaSettings, workers: Workers
+) -> None:
+    worker = workers.start(sequence_grace_s="1")
+    worker.wait_ready()
+    beat = {"interval_s": 60, "events_sent": 3, "events_spooled": 4, "events_dropped": 0,
+            "redactions": 0, "audit_failures": 0, "spool_bytes": 100}  # fmt: skip
+    heartbeat = user_event(4, user="b" * 64, event_type="HEARTBEAT", phase="EVENT", call_id="")
+    heartbeat["heartbeat"] = beat
+    # Two users, so the stream spreads over partitions; seq 3 never comes.
+    events = [user_event(1, user="a" * 64), user_event(2, user="c" * 64), heartbeat]
+    events += [user_event(5, user="a" * 64)]
+    produce(kafka_settings, [keyed(e) for e in events])
+    alerts = [ALERT(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_alerts, 2)]
+    by_detector = {a["detector"]: a for a in alerts}
+    assert set(by_detector) == {"sequence_gap", "producer_spooling"}
+    assert by_detector["sequence_gap"]["attributes"]["first_missing"] == "3"
+    assert by_detector["producer_spooling"]["attributes"]["total"] == "4"

@@ -4,15 +4,12 @@ from typing import Any
 
 from processors.stall import StallWatch
 from processors.watch import PipelineWatch
-from tests.schemas.factories import audit_event
 
 S = 1_000_000
 
 
-def _event(seq: int, stream: str = "s1") -> dict[str, Any]:
-    event = audit_event(seq=seq)
-    event["integrity"]["stream_id"] = stream
-    return event
+def _seqs(*seqs: int) -> dict[str, Any]:
+    return {"seqs": list(seqs), "beat": None, "host": "h"}
 
 
 def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0) -> dict[str, Any]:
@@ -25,50 +22,47 @@ def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0) -> dict[str, Any]:
         "audit_failures": 0,
         "spool_bytes": 0,
     }
-    event = _event(seq)
-    event.update(event_type="HEARTBEAT", heartbeat=beat)
-    return event
+    return {"seqs": [seq], "beat": beat, "host": "h"}
 
 
 def test_out_of_order_sequence_within_grace_is_no_gap() -> None:
     watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
-    for seq in (1, 3, 2, 5, 4, 6):
-        watch.observe(_event(seq), 0)
+    for batch in ((1, 3), (2, 5), (4,), (6,)):
+        watch.observe("s1", _seqs(*batch), 0)
     assert watch.check(60 * S) == []
 
 
 def test_missing_sequence_numbers_are_a_gap_after_grace() -> None:
     watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
-    for seq in (1, 2, 6, 7):
-        watch.observe(_event(seq), 0)
+    watch.observe("s1", _seqs(7, 1, 6, 2), 0)
     assert watch.check(10 * S) == []
     [gap] = watch.check(31 * S)
     assert gap.detector == "sequence_gap"
     assert gap.attributes == {"stream_id": "s1", "first_missing": "3", "missing": "3"}
-    watch.observe(_event(8), 32 * S)
+    watch.observe("s1", _seqs(8), 32 * S)
     assert watch.check(100 * S) == []
 
 
 def test_silent_producer_alerts_once_and_again_after_it_returns() -> None:
     watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
-    watch.observe(_heartbeat(1), 0)
+    watch.observe("s1", _heartbeat(1), 0)
     assert watch.check(29 * S) == []
     [silent] = watch.check(31 * S)
     assert silent.detector == "heartbeat_missing"
     assert watch.check(60 * S) == []
-    watch.observe(_heartbeat(2), 61 * S)
+    watch.observe("s1", _heartbeat(2), 61 * S)
     assert [f.detector for f in watch.check(100 * S)] == ["heartbeat_missing"]
 
 
 def test_spooling_and_drops_reported_by_heartbeats_alert_when_they_grow() -> None:
     watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
-    assert watch.observe(_heartbeat(1), 0) == []
-    found = watch.observe(_heartbeat(2, spooled=5, dropped=2), S)
+    assert watch.observe("s1", _heartbeat(1), 0) == []
+    found = watch.observe("s1", _heartbeat(2, spooled=5, dropped=2), S)
     assert [(f.detector, f.score) for f in found] == [
         ("producer_spooling", 5.0),
         ("producer_drops", 2.0),
     ]
-    assert watch.observe(_heartbeat(3, spooled=5, dropped=2), 2 * S) == []
+    assert watch.observe("s1", _heartbeat(3, spooled=5, dropped=2), 2 * S) == []
 
 
 def test_consumer_stall_needs_lag_and_no_progress() -> None:
