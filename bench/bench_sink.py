@@ -27,11 +27,11 @@ from mcp_audit.topics import ensure_topics
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
 from sinks.clickhouse import connect
+from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.readonly import QUERY_SETTINGS
 from sinks.service import Sink
 from sinks.settings import SinkSettings
-from sinks.tables import ENRICHED
 
 FAST_ROWS = 500_000
 NAIVE_ROWS = 100_000

@@ -22,8 +22,8 @@ from clickhouse_connect.driver.client import Client
 from schemas import registry
 from schemas.integrity import chain_hash
 from schemas.wire import SingleObjectSerializer
+from sinks.enriched import ENRICHED
 from sinks.ocf import container_file
-from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 
 ACCESS_RETENTION_DAYS = 2555  # seven years, as long as the alerts by default

@@ -8,10 +8,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas import registry
+from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
-from sinks.tables import ENRICHED, alerts_spec
+from sinks.tables import alerts_spec
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, enriched_event
 from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, files_of, messages
