@@ -27,11 +27,11 @@ from mcp_audit.topics import ensure_topics
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
 from sinks.clickhouse import connect
+from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.readonly import QUERY_SETTINGS
 from sinks.service import Sink
 from sinks.settings import SinkSettings
-from sinks.tables import ENRICHED
 
 FAST_ROWS = 500_000
 NAIVE_ROWS = 100_000
@@ -138,6 +138,17 @@ SELECT server_id, tool_name, count() AS calls,
        quantile(0.95)(duration_us) / 1000 AS p95_ms
 FROM audit_events FINAL
 WHERE phase != 'ATTEMPT'
+GROUP BY server_id, tool_name ORDER BY failure_rate DESC""",
+    "calls per tool per hour, 7 days (calls_hourly)": """
+SELECT hour, server_id, tool_name, sum(calls) AS total_calls
+FROM calls_hourly
+WHERE hour >= now() - INTERVAL 7 DAY
+GROUP BY hour, server_id, tool_name ORDER BY hour, server_id, tool_name""",
+    "failure rate and p95 latency per tool (calls_hourly)": """
+SELECT server_id, tool_name, sum(calls) AS total_calls,
+       round(sum(errors) / total_calls, 4) AS failure_rate,
+       quantilesMerge(0.5, 0.95, 0.99)(duration_us)[2] / 1000 AS p95_ms
+FROM calls_hourly
 GROUP BY server_id, tool_name ORDER BY failure_rate DESC""",
     "one user's full trail": """
 SELECT event_time, event_type, server_id, tool_name, status, duration_ms, risk_level, session_id

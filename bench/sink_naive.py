@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import Any
 
-from sinks.tables import ENRICHED
+from sinks.enriched import ENRICHED
 
 _PATH = re.compile(r"`([^`]+)`")
 _ELEMENT = re.compile(r"tupleElement\(`[^`]+`, '([a-z_]+)'\)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -21,12 +22,15 @@ from clickhouse_connect.driver.client import Client
 from schemas import registry
 from schemas.integrity import chain_hash
 from schemas.wire import SingleObjectSerializer
+from sinks.enriched import ENRICHED
 from sinks.ocf import container_file
-from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 
 ACCESS_RETENTION_DAYS = 2555  # seven years, as long as the alerts by default
 _STREAM = "mcp-audit.access"
+# Read-last-link-then-append must not interleave (the endpoint serves in threads),
+# or two records would claim the same place in the chain.
+_CHAIN_LOCK = threading.Lock()
 
 
 def access_event(
@@ -58,11 +62,12 @@ def access_event(
 
 def record_access(writer: AvroWriter, operator: str, action: str, **detail: str) -> str:
     """Store one AUDIT_ACCESS row; returns its event id. Raises if it cannot be stored."""
-    record = access_event(operator, action, detail, _last_link(writer.client))
-    data = SingleObjectSerializer("EnrichedEvent")(record)
     fingerprint = registry.current("EnrichedEvent").fingerprint
-    event_id = str(record["event"]["event_id"])
-    writer.write(ENRICHED, [container_file(fingerprint, [data])], f"access/{event_id}")
+    with _CHAIN_LOCK:
+        record = access_event(operator, action, detail, _last_link(writer.client))
+        data = SingleObjectSerializer("EnrichedEvent")(record)
+        event_id = str(record["event"]["event_id"])
+        writer.write(ENRICHED, [container_file(fingerprint, [data])], f"access/{event_id}")
     return event_id
 
 

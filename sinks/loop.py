@@ -25,6 +25,9 @@ from sinks.store import AuditStore
 
 log = logging.getLogger(__name__)
 _POLL_CHUNK = 10_000
+# A slow insert is waited for plainly; only a longer wait (an outage) pauses fetching
+# to keep polling, well within librdkafka's max.poll.interval.ms (300 s).
+_PATIENCE_S = 10.0
 
 
 class Source(Protocol):
@@ -94,9 +97,9 @@ class SinkLoop:
         batch, future = self._in_flight
         while not future.done():
             try:
-                future.result(timeout=1.0)
+                future.result(timeout=_PATIENCE_S)
             except TimeoutError:
-                self.source.hold(0.5)  # a long outage: stay in the group, fetch nothing
+                self.source.hold(1.0)  # a long outage: stay in the group, fetch nothing
         self._in_flight = None
         if not future.result():
             return False

@@ -19,11 +19,12 @@ from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer, SingleObjectSerializer
 from sinks.batch import Batch
 from sinks.dead_letter import DeadLetters
+from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
 from sinks.prepare import Prepared, prepare
 from sinks.salvage import salvage
 from sinks.settings import SinkSettings
-from sinks.tables import ENRICHED, TableSpec, alerts_spec
+from sinks.tables import TableSpec, alerts_spec
 from sinks.writer import AvroWriter
 
 

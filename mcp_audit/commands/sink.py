@@ -25,11 +25,10 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    client = wait_for_store(settings, stop)
-    if client is None:
+    client = wait_for_store(settings, stop)  # applies the migrations
+    if client is None or args.migrate_only:
         return 0
     with Sink(settings, KafkaSettings.load(), client) as sink:
         print(f"mcp-audit sink: storing into {settings.database}", flush=True)
-        if not args.migrate_only:
-            sink.run(stop)
+        sink.run(stop)
     return 0

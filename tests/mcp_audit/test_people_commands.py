@@ -12,10 +12,10 @@ from clickhouse_connect.driver.client import Client
 from mcp_audit.cli import main
 from schemas.integrity import chain_hash
 from sinks.endpoint import QueryEndpoint
+from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.readonly import read_only_client
 from sinks.subjects import pseudonym
-from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 from tests.sinks.helpers import files_of, messages
 from tests.sinks.test_subjects import as_event, chain

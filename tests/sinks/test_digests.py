@@ -17,7 +17,7 @@ from schemas.integrity import chain_hash
 from sinks.digests import check_digests, load_or_create_key, seal_closed_periods
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
-from sinks.tables import ENRICHED
+from sinks.enriched import ENRICHED
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ENRICHED

@@ -10,8 +10,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.endpoint import QueryEndpoint
+from sinks.enriched import ENRICHED
 from sinks.readonly import read_only_client
-from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 from tests.sinks.helpers import files_of, messages
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from sinks.enriched import ENRICHED
 from sinks.holds import active, new_hold, place, release
-from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 from tests.sinks.helpers import ENCODE_ENRICHED, files_of, varied_event
 
@@ -48,12 +48,6 @@ def test_ttl_drops_expired_rows_and_keeps_recent(writer: AvroWriter, clickhouse:
     left = expire(clickhouse)
 
     assert sum(left.values()) == 5
-
-
-def test_expired_rows_are_not_even_stored(writer: AvroWriter, clickhouse: Client) -> None:
-    writer.write(ENRICHED, files_of(old_events(5, 90)), "t")
-
-    assert clickhouse.query("SELECT count() FROM audit_events").result_rows[0][0] == 0
 
 
 def test_subject_hold_keeps_rows_past_ttl_until_released(

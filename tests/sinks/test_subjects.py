@@ -8,9 +8,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas.integrity import chain_hash
+from sinks.enriched import ENRICHED
 from sinks.errors import SinkError
 from sinks.subjects import erase, export, pseudonym, subject_pseudonym
-from sinks.tables import ENRICHED
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ENRICHED, files_of

@@ -8,10 +8,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas import registry
+from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
-from sinks.tables import ENRICHED, alerts_spec
+from sinks.tables import alerts_spec
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, enriched_event
 from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, files_of, messages
@@ -122,3 +123,23 @@ def test_rows_of_an_erased_subject_arrive_cleared(writer: AvroWriter, clickhouse
     result = clickhouse.query("SELECT user_id, ip, hash != '' FROM audit_events")
     cleared = {(user == erased, ip == "", hashed) for user, ip, hashed in result.result_rows}
     assert cleared == {(True, True, True), (False, False, True)}
+
+
+def test_aggregates_follow_the_events(writer: AvroWriter, clickhouse: Client) -> None:
+    values = [m.value() for m in messages(70)]  # 7 users, 10 events each, all MEDIUM risk
+    writer.write(ENRICHED, files_of(values), "agg")
+
+    hourly = clickhouse.query(
+        "SELECT sum(calls), sum(errors), quantilesMerge(0.5, 0.95, 0.99)(duration_us)"
+        " FROM calls_hourly"
+    ).result_rows
+    assert hourly == [(70, 0, [1234.0, 1234.0, 1234.0])]
+    users = clickhouse.query(
+        "SELECT user_id, sum(events), uniqMerge(sessions) FROM user_activity_daily"
+        " GROUP BY user_id ORDER BY user_id"
+    ).result_rows
+    assert [(events, sessions) for _, events, sessions in users] == [(10, 10)] * 7
+    risk = clickhouse.query(
+        "SELECT risk_level, sum(events), sum(risk_score_sum) FROM risk_daily GROUP BY risk_level"
+    ).result_rows
+    assert risk == [("MEDIUM", 70, 70 * 40)]
