@@ -15,9 +15,9 @@ from mcp_audit.cli import main
 from schemas import registry
 from schemas.integrity import chain_hash
 from sinks.digests import check_digests, load_or_create_key, seal_closed_periods
+from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
-from sinks.enriched import ENRICHED
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ENRICHED

@@ -11,9 +11,9 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import registry
 from schemas.integrity import chain_hash
+from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
-from sinks.enriched import ENRICHED
 from sinks.verify_store import verify_store
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
