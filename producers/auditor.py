@@ -222,6 +222,6 @@ class Auditor:
         )  # fmt: skip
         self.emit(event)
 
-    def close(self) -> None:
-        """Flush and stop publishing; events still undelivered go to the spool."""
-        self.publisher.close()
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Flush for up to ``timeout_s`` and stop; events still undelivered go to the spool."""
+        self.publisher.close(timeout_s)

@@ -79,13 +79,15 @@ def get_auditor() -> Auditor | None:
         return None
 
 
-def shutdown() -> None:
-    """Flush and close the process-wide Auditor; the next get_auditor() builds a new one."""
+def shutdown(timeout_s: float = 10.0) -> None:
+    """Flush (up to ``timeout_s``; the rest is spooled) and close the process-wide Auditor.
+
+    The next get_auditor() builds a new one."""
     global _auditor, _loaded
     with _lock:
         old, _auditor, _loaded = _auditor, None, False
     if old is not None:
-        old.close()
+        old.close(timeout_s)
 
 
 atexit.register(shutdown)
