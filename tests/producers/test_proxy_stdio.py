@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from producers.proxy_stdio import LineSplitter
 from producers.proxy_wire import ConversationAudit
 from producers.rpc import RpcAudit
 from schemas.kafka import KafkaSettings
+from tests.conftest import require_tool
 from tests.producers.conftest import CANARY, consume
 
 pytestmark = [pytest.mark.broker, pytest.mark.mcp]
@@ -78,6 +80,43 @@ async def test_time_server_calls_are_audited_through_the_proxy(
         assert event["actor"]["client_name"] is not None
 
 
+@pytest.fixture(scope="session")
+def server_everything(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The reference server from npm, installed once per session (CI needs node and npm)."""
+    npm = require_tool("npm")
+    prefix = tmp_path_factory.mktemp("npm")
+    package = "@modelcontextprotocol/server-everything@2026.8.31"
+    command = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", package]
+    subprocess.run(command, check=True, capture_output=True, timeout=240)
+    return str(prefix / "node_modules" / ".bin" / "mcp-server-everything")
+
+
+@pytest.mark.slow
+async def test_server_everything_tools_resources_prompts_through_the_proxy(
+    kafka_settings: KafkaSettings, tmp_path: Path, server_everything: str
+) -> None:
+    params = proxy_params(kafka_settings, tmp_path, server_everything, "stdio")
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        await session.list_tools()
+        echoed = await session.call_tool("echo", {"message": f"hello {CANARY}"})
+        assert CANARY in echoed.content[0].text  # type: ignore[union-attr]
+        total = await session.call_tool("get-sum", {"a": 2, "b": 3})
+        assert "5" in total.content[0].text  # type: ignore[union-attr]
+        uri = "demo://resource/static/document/architecture.md"
+        assert (await session.read_resource(uri)).contents
+        assert (await session.get_prompt("simple-prompt")).messages
+    raw = consume(kafka_settings, 10, timeout_s=30, raw=True)
+    assert len(raw) == 10 and all(CANARY.encode() not in m.value() for m in raw)
+    results = [e for e in consume(kafka_settings, 10, timeout_s=5) if e["phase"] == "RESULT"]
+    targets = {(e["event_type"], _name(e)) for e in results}
+    assert targets == {
+        ("TOOL_CALL", "echo"), ("TOOL_CALL", "get-sum"), ("RESOURCE_READ", uri),
+        ("PROMPT_GET", "simple-prompt"),
+    }  # fmt: skip
+    assert all(_status(e) == "SUCCESS" for e in results)
+
+
 def _status(event: dict[str, Any]) -> str:
     return str(event["outcome"]["status"])
 
@@ -102,3 +141,8 @@ def test_cancelled_and_unanswered_requests_are_recorded(
     # ids 1 and "1" are different requests: only "1" was answered, 1 never was
     assert sorted(e["outcome"]["status"] for e in results) == ["CANCELLED", "SUCCESS", "TIMEOUT"]
     assert all(e["context"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for e in results)
+
+
+def _name(event: dict[str, Any]) -> str:
+    target = event["target"]
+    return str(target["tool_name"] or target["resource_uri"] or target["prompt_name"])
