@@ -80,6 +80,31 @@ async def test_time_server_calls_are_audited_through_the_proxy(
         assert event["actor"]["client_name"] is not None
 
 
+async def test_git_server_through_the_proxy_keeps_paths_as_digests_under_high_policy(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[tools]\n"git_*" = "high"\n')
+    server = shutil.which("mcp-server-git", path=str(Path(sys.executable).parent))
+    assert server is not None, "mcp-server-git is a test dependency"
+    params = proxy_params(kafka_settings, tmp_path, server, "--repository", str(repo))
+    assert params.env is not None
+    params.env["MCP_AUDIT_PRODUCER_POLICY_FILE"] = str(policy)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        status = await session.call_tool("git_status", {"repo_path": str(repo)})
+        assert "No commits yet" in status.content[0].text  # type: ignore[union-attr]
+    # session start, the listing the SDK client makes for output schemas, attempt, result
+    raw = consume(kafka_settings, 4, timeout_s=20, raw=True)
+    assert len(raw) == 4 and all(str(repo).encode() not in m.value() for m in raw)
+    (result,) = [e for e in consume(kafka_settings, 4, timeout_s=5) if e["phase"] == "RESULT"]
+    assert result["target"]["classification"] == "HIGH"
+    assert result["payload"]["args_json"] is None and len(result["payload"]["args_digest"]) == 64
+    assert result["compliance"]["retention_days"] == 2190
+
+
 @pytest.fixture(scope="session")
 def server_everything(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The reference server from npm, installed once per session (CI needs node and npm)."""
