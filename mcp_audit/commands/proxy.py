@@ -24,10 +24,11 @@ def run(args: argparse.Namespace) -> int:
     command = args.server[1:] if args.server[:1] == ["--"] else args.server
     if not command:
         raise SystemExit("mcp-audit proxy: give the server command after --")
-    # MCP clients stop a stdio server with SIGTERM soon after closing its stdin: leave
-    # through the finally below so queued events are flushed or spooled, not lost.
+    # MCP clients close a stdio server's stdin, wait 2 s, then SIGTERM it: flush for
+    # 1.5 s at most; what the broker has not taken by then is spooled, not lost.
     signal.signal(signal.SIGTERM, _terminated)
     try:
         return run_proxy(command, get_auditor())
     finally:
-        shutdown(timeout_s=1.0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish spooling before leaving
+        shutdown(timeout_s=1.5)
