@@ -6,7 +6,7 @@ import argparse
 import signal
 
 from producers.proxy_stdio import run_proxy
-from producers.runtime import get_auditor, shutdown
+from producers.runtime import configure, shutdown
 
 NAME = "proxy"
 HELP = "run an MCP server behind a transparent stdio proxy that audits every call"
@@ -27,8 +27,11 @@ def run(args: argparse.Namespace) -> int:
     # MCP clients close a stdio server's stdin, wait 2 s, then SIGTERM it: flush for
     # 1.5 s at most; what the broker has not taken by then is spooled, not lost.
     signal.signal(signal.SIGTERM, _terminated)
+    # Unlike a library inside a server, the proxy refuses to start on a bad setting:
+    # an operator who asked for auditing must not get an unaudited server by a typo.
+    auditor = configure()
     try:
-        return run_proxy(command, get_auditor())
+        return run_proxy(command, auditor)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish spooling before leaving
         shutdown(timeout_s=1.5)
