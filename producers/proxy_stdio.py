@@ -92,7 +92,7 @@ def run_proxy(
     lines: queue.Queue[tuple[bool, bytes] | None] = queue.Queue()
     audit_thread = None
     if auditor is not None:
-        conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio"))
+        conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio", one_connection=True))
         audit_thread = threading.Thread(target=_audit_loop, args=(lines, conversation), daemon=True)
         audit_thread.start()
     to_child = LineSplitter(lambda line: lines.put((True, line)))

@@ -29,10 +29,10 @@ _SEGMENT_BYTES = 16 * 2**20
 
 
 def _claim_slot(root: Path) -> tuple[Path, int]:
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)  # events may hold personal data
     for index in range(1024):
         slot = root / f"slot-{index}"
-        slot.mkdir(exist_ok=True)
+        slot.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(slot / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -75,7 +75,8 @@ class Spool:
         if self._active is None or self._active.tell() > _SEGMENT_BYTES:
             self.rotate()
             self._active_path = self._next_path()
-            self._active = open(self._active_path, "ab")  # noqa: SIM115 - lives until rotate
+            fd = os.open(self._active_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._active = os.fdopen(fd, "ab")
         body = _HEAD.pack(len(key), len(value)) + key + value
         self._active.write(body + _CRC.pack(zlib.crc32(body)))
         self.bytes += size

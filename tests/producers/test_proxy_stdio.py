@@ -149,7 +149,7 @@ def _status(event: dict[str, Any]) -> str:
 def test_cancelled_and_unanswered_requests_are_recorded(
     auditor: Auditor, kafka_settings: KafkaSettings
 ) -> None:
-    conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio"))
+    conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio", one_connection=True))
     meta = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
     for request_id in (1, "1", 2):
         call = {"name": "slow", "arguments": {"n": request_id}, "_meta": meta}
