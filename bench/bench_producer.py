@@ -9,6 +9,7 @@ unaudited percentile from the audited one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 import time
@@ -106,6 +107,7 @@ def _row(name: str, values: list[float], base: list[float] | None) -> list[str]:
 
 
 def main() -> str:
+    load = os.getloadavg()[0]  # shared machine: say how busy it was
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(port=free_port()) as broker:
         kafka = KafkaSettings.load(environ={}, bootstrap_servers=broker.bootstrap_servers)
         ensure_topics(kafka)
@@ -139,7 +141,8 @@ def main() -> str:
         f"Sustained from one thread for {THROUGHPUT_S:.0f} s: {handed:,.0f} events/s handed to "
         f"the producer, {acked:,.0f} events/s acknowledged by the broker (acks=all, "
         "idempotent, until the final flush). Pre-encoded events handed to the publisher "
-        f"from one thread: {pipe:,.0f} events/s acknowledged (the Kafka path alone)."
+        f"from one thread: {pipe:,.0f} events/s acknowledged (the Kafka path alone). "
+        f"1-minute load average when the run started: {load:.1f} on {os.cpu_count()} cores."
     )
 
 
