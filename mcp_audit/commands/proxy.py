@@ -13,6 +13,14 @@ HELP = "run an MCP server behind a transparent stdio proxy that audits every cal
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--upstream",
+        metavar="ORIGIN",
+        help="streamable-HTTP mode: the remote server's origin, e.g. https://mcp.example.com",
+    )
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8765", metavar="HOST:PORT", help="HTTP mode: listen here"
+    )
     parser.add_argument("server", nargs=argparse.REMAINDER, help="the server command, after --")
 
 
@@ -22,6 +30,8 @@ def _terminated(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = args.server[1:] if args.server[:1] == ["--"] else args.server
+    if args.upstream:
+        return _run_http(args)
     if not command:
         raise SystemExit("mcp-audit proxy: give the server command after --")
     # MCP clients close a stdio server's stdin, wait 2 s, then SIGTERM it: flush for
@@ -35,3 +45,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish spooling before leaving
         shutdown(timeout_s=1.5)
+
+
+def _run_http(args: argparse.Namespace) -> int:
+    from producers.proxy_http import run_http_proxy
+
+    host, _, port = args.listen.rpartition(":")
+    auditor = configure()
+    try:
+        run_http_proxy(args.upstream, auditor, host or "127.0.0.1", int(port))
+    finally:
+        shutdown()
+    return 0
