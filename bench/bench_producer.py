@@ -9,6 +9,7 @@ unaudited percentile from the audited one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.timing import percentile, table
+from bench.timing import per_call_ns, percentile, table
 from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
 from producers import runtime
@@ -106,6 +107,7 @@ def _row(name: str, values: list[float], base: list[float] | None) -> list[str]:
 
 
 def main() -> str:
+    load = os.getloadavg()[0]  # shared machine: say how busy it was
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(port=free_port()) as broker:
         kafka = KafkaSettings.load(environ={}, bootstrap_servers=broker.bootstrap_servers)
         ensure_topics(kafka)
@@ -121,6 +123,7 @@ def main() -> str:
         sample = runtime.get_auditor()
         assert sample is not None
         pipe = publisher_throughput(_one_event(sample))
+        encode_rows = _encode_rows(sample)
         runtime.shutdown()
     rows = [
         _row("unaudited", plain, None),
@@ -128,6 +131,7 @@ def main() -> str:
         _row("@audit_tool into the broker (2 events)", audited, plain),
         _row("seed-style SQLite, connection per call (baseline)", seed, plain),
     ]
+    rows += encode_rows
     header = ["per call", "p50 µs", "p99 µs", "added p50 µs", "added p99 µs"]
     return (
         "## Producer: added latency per audited call\n\n"
@@ -137,12 +141,36 @@ def main() -> str:
         f"Sustained from one thread for {THROUGHPUT_S:.0f} s: {handed:,.0f} events/s handed to "
         f"the producer, {acked:,.0f} events/s acknowledged by the broker (acks=all, "
         "idempotent, until the final flush). Pre-encoded events handed to the publisher "
-        f"from one thread: {pipe:,.0f} events/s acknowledged (the Kafka path alone)."
+        f"from one thread: {pipe:,.0f} events/s acknowledged (the Kafka path alone). "
+        f"1-minute load average when the run started: {load:.1f} on {os.cpu_count()} cores."
     )
 
 
+def _encode_rows(auditor: Any) -> list[list[str]]:
+    """One RESULT event encoded by the producer's encoder and by fastavro, same bytes."""
+    from producers.model import to_avro
+    from schemas.wire import SingleObjectSerializer
+
+    event = _sealed_event(auditor)
+    fastavro = SingleObjectSerializer("AuditEvent")
+    record = to_avro(event)
+    assert fastavro(record) == auditor.encode(event)
+    rows = []
+    for name, fn in (
+        ("encode one event: producer encoder", lambda: auditor.encode(event)),
+        ("encode one event: fastavro SingleObjectSerializer", lambda: fastavro(record)),
+    ):
+        best = min(per_call_ns(fn, calls=5000)) / 1000
+        rows.append([name, f"{best:.1f}", "", "", ""])
+    return rows
+
+
 def _one_event(auditor: Any) -> bytes:
-    """A real encoded RESULT event, as the decorator produces it."""
+    return bytes(auditor.encode(_sealed_event(auditor)))
+
+
+def _sealed_event(auditor: Any) -> Any:
+    """A real RESULT event, as the decorator produces it."""
     from producers.model import CallEvent, Outcome
     from producers.origin import producer_info
 
@@ -153,7 +181,7 @@ def _one_event(auditor: Any) -> bytes:
         '{"limit":5,"path":"/srv/data/report.csv"}', "d" * 64, outcome=Outcome("SUCCESS", 12),
     )  # fmt: skip
     auditor.stream.seal(event)
-    return bytes(auditor.encode(event))
+    return event
 
 
 if __name__ == "__main__":

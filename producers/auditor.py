@@ -223,5 +223,5 @@ class Auditor:
         self.emit(event)
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Flush for up to ``timeout_s`` and stop publishing; the rest goes to the spool."""
+        """Flush for up to ``timeout_s`` and stop; events still undelivered go to the spool."""
         self.publisher.close(timeout_s)

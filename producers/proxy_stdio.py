@@ -92,7 +92,7 @@ def run_proxy(
     lines: queue.Queue[tuple[bool, bytes] | None] = queue.Queue()
     audit_thread = None
     if auditor is not None:
-        conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio"))
+        conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio", one_connection=True))
         audit_thread = threading.Thread(target=_audit_loop, args=(lines, conversation), daemon=True)
         audit_thread.start()
     to_child = LineSplitter(lambda line: lines.put((True, line)))
@@ -102,9 +102,17 @@ def run_proxy(
         target=_pump, args=(stdin, child_in.fileno(), to_child, child_in.close), daemon=True
     )
     upstream.start()
-    _pump(child.stdout.fileno(), stdout, to_client, lambda: None)
-    code = child.wait()
-    lines.put(_DONE)
-    if audit_thread is not None:
-        audit_thread.join(timeout=10)
-    return code
+    try:
+        _pump(child.stdout.fileno(), stdout, to_client, lambda: None)
+        return child.wait()
+    finally:
+        if child.poll() is None:  # we are being stopped: stop the server too
+            child.terminate()
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        lines.put(_DONE)  # the audit thread records what is still unanswered, then ends
+        if audit_thread is not None:
+            audit_thread.join(timeout=5)

@@ -65,15 +65,12 @@ class Publisher:
         self.healthy = True
 
     def start(self) -> Publisher:
-        self._producer = Producer(
-            {**self._config, "on_delivery": self._delivered, "error_cb": self._client_error}
-        )
         self._spool = Spool(
             self.settings.spool_dir,
             max_bytes=self.settings.spool_max_bytes,
             fsync=self.settings.fsync,
         )
-        self._replay = Replay(self._producer, self.topic, self._spool, self.counters)
+        self._new_producer()
         self._thread = threading.Thread(target=self._run, name="mcp-audit-io", daemon=True)
         self._thread.start()
         return self
@@ -95,6 +92,7 @@ class Publisher:
         self._new_producer()
         old.purge(in_queue=True, in_flight=True)
         old.flush(0)
+        self._fatal = False  # what the old producer just reported is not about the new one
         self._drain_overflow()
 
     def publish(self, key: bytes | None, value: bytes) -> None:

@@ -37,7 +37,15 @@ class Walk:
 
 
 class Redactor:
-    __slots__ = ("_keys", "_verdicts", "max_depth", "max_items", "max_string", "scanner")
+    __slots__ = (
+        "_clean_keys",
+        "_keys",
+        "_verdicts",
+        "max_depth",
+        "max_items",
+        "max_string",
+        "scanner",
+    )
 
     def __init__(
         self,
@@ -53,6 +61,7 @@ class Redactor:
         self.max_items = max_items
         self._keys = tuple(k.lower() for k in sensitive_keys)
         self._verdicts: dict[str, bool] = {}  # key names repeat from call to call
+        self._clean_keys: set[str] = set()
         self.scanner = Scanner(extra_patterns)
 
     def sensitive(self, key: str) -> bool:
@@ -122,13 +131,28 @@ class Redactor:
                 walk.truncated = True
                 out["..."] = f"{len(value) - index} more"
                 break
-            name = self.text(key if type(key) is str else str(_bounded_key(key)), walk)
+            name = self._key(key, walk)
             if self.sensitive(name):
                 walk.redactions += 1
                 out[name] = "[REDACTED:key]"
             else:
                 out[name] = self._value(item, walk, depth, path)
         return out
+
+    def _key(self, key: Any, walk: Walk) -> str:
+        """A mapping key, scanned like any text; keys found clean are remembered (they repeat)."""
+        if type(key) is str and key in self._clean_keys:
+            return key
+        text = key if type(key) is str else str(_bounded_key(key))
+        before = walk.redactions, walk.truncated
+        name = self.text(text, walk)
+        if (
+            (walk.redactions, walk.truncated) == before
+            and name is key
+            and len(self._clean_keys) < 4096
+        ):
+            self._clean_keys.add(key)
+        return name
 
     def _sequence(self, value: Any, walk: Walk, depth: int, path: set[int]) -> list[Any]:
         out = []

@@ -36,7 +36,17 @@ AUDITED_METHODS = {
 class RpcAudit:
     """Turns one connection's requests and responses into audit events. Not thread-safe."""
 
-    def __init__(self, auditor: Auditor, integration: str, transport: str | None) -> None:
+    def __init__(
+        self,
+        auditor: Auditor,
+        integration: str,
+        transport: str | None,
+        *,
+        one_connection: bool = False,
+    ) -> None:
+        # Only a proxy sees one connection; a middleware serves many, so it must not
+        # attribute one client's initialize to another client's requests.
+        self.one_connection = one_connection
         self.auditor = auditor
         self.integration = integration
         self.transport = transport
@@ -70,7 +80,7 @@ class RpcAudit:
     def actor(self, params: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Actor:
         """The caller: what the framework knows (``facts``), else the client info on the wire."""
         name, version = client_info(params)
-        if name is None:
+        if name is None and self.one_connection:
             name, version = self.client
         known = {k: v for k, v in (facts or {}).items() if v is not None}
         return self.auditor.actor(**{"client_name": name, "client_version": version, **known})

@@ -80,10 +80,9 @@ def get_auditor() -> Auditor | None:
 
 
 def shutdown(timeout_s: float = 10.0) -> None:
-    """Flush and close the process-wide Auditor; the next get_auditor() builds a new one.
+    """Flush (up to ``timeout_s``; the rest is spooled) and close the process-wide Auditor.
 
-    Events the broker has not taken within ``timeout_s`` are spooled, not lost.
-    """
+    The next get_auditor() builds a new one."""
     global _auditor, _loaded
     with _lock:
         old, _auditor, _loaded = _auditor, None, False

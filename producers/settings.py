@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,13 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from schemas.settings import ENV_PREFIX, PartSettings
+
+
+def default_spool_dir() -> Path:
+    """Per user, not per working directory: MCP clients start servers in arbitrary,
+    sometimes read-only, directories."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "mcp-audit" / "spool"
 
 
 class ProducerSettings(PartSettings):
@@ -23,7 +31,7 @@ class ProducerSettings(PartSettings):
     )
     hmac_key_file: Path | None = Field(None, description="File holding the HMAC key (wins).")
     hmac_key_id: str = Field("k1", description="Stored with pseudonyms, for rotation.")
-    spool_dir: Path = Field(Path("mcp-audit-spool"), description="Durable local spool.")
+    spool_dir: Path = Field(default_factory=default_spool_dir, description="Durable local spool.")
     spool_max_bytes: int = Field(256 * 2**20, gt=0, description="Beyond it events drop.")
     spool_warn_fraction: float = Field(0.8, gt=0, le=1, description="Log when this full.")
     fsync: Literal["always", "interval", "never"] = Field(

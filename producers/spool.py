@@ -29,7 +29,7 @@ _SEGMENT_BYTES = 16 * 2**20
 
 
 def _claim_slot(root: Path) -> tuple[Path, int]:
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)  # events may hold personal data
     for index in range(1024):
         slot = root / f"slot-{index}"
         slot.mkdir(mode=0o700, exist_ok=True)
@@ -75,8 +75,7 @@ class Spool:
         if self._active is None or self._active.tell() > _SEGMENT_BYTES:
             self.rotate()
             self._active_path = self._next_path()
-            # 0600: spooled events are audit data; the file lives until rotate
-            fd = os.open(self._active_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self._active_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._active = os.fdopen(fd, "ab")
         body = _HEAD.pack(len(key), len(value)) + key + value
         self._active.write(body + _CRC.pack(zlib.crc32(body)))

@@ -4,34 +4,56 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
 
 from producers.proxy_stdio import run_proxy
-from producers.runtime import get_auditor, shutdown
+from producers.runtime import configure, shutdown
 
 NAME = "proxy"
 HELP = "run an MCP server behind a transparent stdio proxy that audits every call"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--upstream",
+        metavar="ORIGIN",
+        help="streamable-HTTP mode: the remote server's origin, e.g. https://mcp.example.com",
+    )
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8765", metavar="HOST:PORT", help="HTTP mode: listen here"
+    )
     parser.add_argument("server", nargs=argparse.REMAINDER, help="the server command, after --")
 
 
-# An MCP client closing a session closes stdin, waits 2 s, then sends SIGTERM to
-# the process tree and SIGKILL 2 s later (mcp.client.stdio). SIGTERM must not
-# kill the proxy outright: the server gets it too and exits, the proxy finishes
-# auditing what it read, and flushes briefly, spooling what the broker has not
-# taken, before the SIGKILL could come.
-TERMINATING_FLUSH_S = 1.0
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run(args: argparse.Namespace) -> int:
     command = args.server[1:] if args.server[:1] == ["--"] else args.server
+    if args.upstream:
+        return _run_http(args)
     if not command:
         raise SystemExit("mcp-audit proxy: give the server command after --")
-    terminating = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: terminating.set())
+    # MCP clients close a stdio server's stdin, wait 2 s, then SIGTERM it: flush for
+    # 1.5 s at most; what the broker has not taken by then is spooled, not lost.
+    signal.signal(signal.SIGTERM, _terminated)
+    # Unlike a library inside a server, the proxy refuses to start on a bad setting:
+    # an operator who asked for auditing must not get an unaudited server by a typo.
+    auditor = configure()
     try:
-        return run_proxy(command, get_auditor())
+        return run_proxy(command, auditor)
     finally:
-        shutdown(TERMINATING_FLUSH_S if terminating.is_set() else 10.0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish spooling before leaving
+        shutdown(timeout_s=1.5)
+
+
+def _run_http(args: argparse.Namespace) -> int:
+    from producers.proxy_http import run_http_proxy
+
+    host, _, port = args.listen.rpartition(":")
+    auditor = configure()
+    try:
+        run_http_proxy(args.upstream, auditor, host or "127.0.0.1", int(port))
+    finally:
+        shutdown()
+    return 0

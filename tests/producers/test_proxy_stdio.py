@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from producers.auditor import Auditor
 from producers.proxy_stdio import LineSplitter
 from producers.proxy_wire import ConversationAudit
 from producers.rpc import RpcAudit
+from producers.spool import read_segment
 from schemas.kafka import KafkaSettings
+from schemas.wire import Deserializer
+from tests.conftest import require_tool
 from tests.producers.conftest import CANARY, consume
 
 pytestmark = [pytest.mark.broker, pytest.mark.mcp]
@@ -35,6 +39,18 @@ def proxy_params(kafka: KafkaSettings, tmp_path: Path, *server: str) -> StdioSer
     return StdioServerParameters(
         command=sys.executable, args=["-m", "mcp_audit.cli", "proxy", "--", *server], env=env
     )
+
+
+def delivered_or_spooled(kafka: KafkaSettings, tmp_path: Path, count: int) -> list[bytes]:
+    """Event bytes on the topic, plus any the proxy spooled because the client stopped it
+    (SIGTERM 2 s after closing stdin) before a loaded broker acknowledged them: the
+    durable spool is the documented guarantee, replayed at the proxy's next start."""
+    values = [m.value() for m in consume(kafka, count, timeout_s=20, raw=True, heartbeats=True)]
+    for segment in sorted((tmp_path / "spool").glob("slot-*/*.seg")):
+        values += [value for _, value in read_segment(segment)]
+    decode = Deserializer("AuditEvent")
+    unique = {decode(v)["event_id"]: v for v in values}  # an in-flight event may be in both
+    return [v for v in unique.values() if decode(v)["event_type"] != "HEARTBEAT"]
 
 
 def test_line_splitter_reassembles_lines_across_chunks() -> None:
@@ -59,9 +75,9 @@ async def test_time_server_calls_are_audited_through_the_proxy(
         assert not ok.is_error and "Europe/London" in ok.content[0].text  # type: ignore[union-attr]
         bad = await session.call_tool("get_current_time", {"timezone": f"Nowhere/{CANARY}"})
         assert bad.is_error
-    events = consume(kafka_settings, 6, timeout_s=20, raw=True)
-    assert all(CANARY.encode() not in m.value() for m in events)
-    decoded = consume(kafka_settings, 6, timeout_s=5)
+    values = delivered_or_spooled(kafka_settings, tmp_path, 7)
+    assert all(CANARY.encode() not in value for value in values)
+    decoded = [Deserializer("AuditEvent")(value) for value in values]
     kinds = sorted((e["event_type"], e["phase"]) for e in decoded)
     assert kinds == sorted(
         [("SESSION_START", "EVENT"), ("TOOLS_LISTED", "EVENT")]
@@ -78,6 +94,70 @@ async def test_time_server_calls_are_audited_through_the_proxy(
         assert event["actor"]["client_name"] is not None
 
 
+async def test_git_server_through_the_proxy_keeps_paths_as_digests_under_high_policy(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[tools]\n"git_*" = "high"\n')
+    server = shutil.which("mcp-server-git", path=str(Path(sys.executable).parent))
+    assert server is not None, "mcp-server-git is a test dependency"
+    params = proxy_params(kafka_settings, tmp_path, server, "--repository", str(repo))
+    assert params.env is not None
+    params.env["MCP_AUDIT_PRODUCER_POLICY_FILE"] = str(policy)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        status = await session.call_tool("git_status", {"repo_path": str(repo)})
+        assert "No commits yet" in status.content[0].text  # type: ignore[union-attr]
+    # session start, the listing the SDK client makes for output schemas, attempt, result
+    values = delivered_or_spooled(kafka_settings, tmp_path, 5)
+    assert len(values) == 4 and all(str(repo).encode() not in value for value in values)
+    decoded = [Deserializer("AuditEvent")(value) for value in values]
+    (result,) = [e for e in decoded if e["phase"] == "RESULT"]
+    assert result["target"]["classification"] == "HIGH"
+    assert result["payload"]["args_json"] is None and len(result["payload"]["args_digest"]) == 64
+    assert result["compliance"]["retention_days"] == 2190
+
+
+@pytest.fixture(scope="session")
+def server_everything(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The reference server from npm, installed once per session (CI needs node and npm)."""
+    npm = require_tool("npm")
+    prefix = tmp_path_factory.mktemp("npm")
+    package = "@modelcontextprotocol/server-everything@2026.8.31"
+    command = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", package]
+    subprocess.run(command, check=True, capture_output=True, timeout=240)
+    return str(prefix / "node_modules" / ".bin" / "mcp-server-everything")
+
+
+@pytest.mark.slow
+async def test_server_everything_tools_resources_prompts_through_the_proxy(
+    kafka_settings: KafkaSettings, tmp_path: Path, server_everything: str
+) -> None:
+    params = proxy_params(kafka_settings, tmp_path, server_everything, "stdio")
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        await session.list_tools()
+        echoed = await session.call_tool("echo", {"message": f"hello {CANARY}"})
+        assert CANARY in echoed.content[0].text  # type: ignore[union-attr]
+        total = await session.call_tool("get-sum", {"a": 2, "b": 3})
+        assert "5" in total.content[0].text  # type: ignore[union-attr]
+        uri = "demo://resource/static/document/architecture.md"
+        assert (await session.read_resource(uri)).contents
+        assert (await session.get_prompt("simple-prompt")).messages
+    values = delivered_or_spooled(kafka_settings, tmp_path, 11)
+    assert len(values) == 10 and all(CANARY.encode() not in value for value in values)
+    decoded = [Deserializer("AuditEvent")(value) for value in values]
+    results = [e for e in decoded if e["phase"] == "RESULT"]
+    targets = {(e["event_type"], _name(e)) for e in results}
+    assert targets == {
+        ("TOOL_CALL", "echo"), ("TOOL_CALL", "get-sum"), ("RESOURCE_READ", uri),
+        ("PROMPT_GET", "simple-prompt"),
+    }  # fmt: skip
+    assert all(_status(e) == "SUCCESS" for e in results)
+
+
 def _status(event: dict[str, Any]) -> str:
     return str(event["outcome"]["status"])
 
@@ -85,7 +165,7 @@ def _status(event: dict[str, Any]) -> str:
 def test_cancelled_and_unanswered_requests_are_recorded(
     auditor: Auditor, kafka_settings: KafkaSettings
 ) -> None:
-    conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio"))
+    conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio", one_connection=True))
     meta = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
     for request_id in (1, "1", 2):
         call = {"name": "slow", "arguments": {"n": request_id}, "_meta": meta}
@@ -102,3 +182,8 @@ def test_cancelled_and_unanswered_requests_are_recorded(
     # ids 1 and "1" are different requests: only "1" was answered, 1 never was
     assert sorted(e["outcome"]["status"] for e in results) == ["CANCELLED", "SUCCESS", "TIMEOUT"]
     assert all(e["context"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for e in results)
+
+
+def _name(event: dict[str, Any]) -> str:
+    target = event["target"]
+    return str(target["tool_name"] or target["resource_uri"] or target["prompt_name"])

@@ -11,6 +11,7 @@ from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
 from producers import runtime
 from producers.auditor import Auditor
+from producers.counters import Counters
 from producers.decorator import audit_tool
 from producers.errors import AuditRefused
 from producers.policy import Policy
@@ -147,3 +148,35 @@ def test_killed_broker_replaced_by_a_fresh_one_gets_every_later_event(
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_heartbeats_carry_the_counters(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    auditor = runtime.configure(
+        producer_settings(tmp_path, heartbeat_interval_s=0.3), kafka_settings
+    )
+    assert auditor is not None
+    try:
+        tool = audit_tool(echo)
+        for i in range(5):
+            tool(i)
+        assert _wait(lambda: auditor.counters.sent >= 10, 10)
+        time.sleep(0.7)  # at least one more heartbeat after the deliveries
+    finally:
+        runtime.shutdown()
+    events = consume(kafka_settings, 100, timeout_s=5, heartbeats=True)
+    beats = [e["heartbeat"] for e in events if e["event_type"] == "HEARTBEAT"]
+    assert len(beats) >= 2 and all(b["interval_s"] == 0 for b in beats)  # whole seconds
+    assert max(b["events_sent"] for b in beats) >= 10
+    assert all(b["audit_failures"] == 0 and b["events_dropped"] == 0 for b in beats)
+
+
+def test_spool_nearing_its_bound_is_logged_once(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    settings = producer_settings(tmp_path, spool_max_bytes=1000, spool_warn_fraction=0.8)
+    counters = Counters()
+    with caplog.at_level("INFO", logger="producers"):
+        for size in (100, 850, 900, 950, 100):
+            counters.check_spool(size, settings)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["audit spool is 850 of 1000 bytes", "audit spool back to 100 bytes"]

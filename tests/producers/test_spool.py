@@ -17,6 +17,7 @@ def test_records_survive_reopen_in_order(tmp_path: Path) -> None:
     for key, value in records:
         assert spool.append(key, value)
     spool.close()
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in spool.segments())  # personal data
     reopened = Spool(tmp_path, max_bytes=10_000)
     assert reopened.dir == spool.dir  # the crashed owner's slot is free again
     assert _all(reopened) == records
