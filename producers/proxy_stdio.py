@@ -2,8 +2,9 @@
 
 Lifecycle: :func:`run_proxy` starts the server as a child, then two pump
 threads copy bytes unchanged (client stdin -> child stdin, child stdout ->
-our stdout) and hand copies of complete lines to one audit thread through
-queues, so parsing and auditing never delay the bytes. When the client closes
+our stdout) and hand each chunk they read to one audit thread through one
+queue, so parsing and auditing never delay the bytes, and the audit thread sees
+both directions in the order they were read. When the client closes
 stdin the child's stdin is closed; when the child exits, the audit thread
 records unanswered requests, the Auditor flushes, and the child's exit code
 is returned. The child's stderr is inherited untouched.
@@ -58,11 +59,13 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _pump(source: int, sink: int, tap: LineSplitter, on_eof: Callable[[], None]) -> None:
+def _pump(source: int, sink: int, tap: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
     try:
         while chunk := os.read(source, _CHUNK):
-            _write_all(sink, chunk)  # the bytes first, unchanged
-            tap.feed(chunk)
+            # Tapped before it is forwarded: the client may answer a reply at once, and the
+            # audit thread must see the reply (a tools/list) before the request it caused.
+            tap(chunk)
+            _write_all(sink, chunk)
     except OSError as exc:
         log.debug("proxy pump ended: %s", exc)
     finally:
@@ -70,15 +73,38 @@ def _pump(source: int, sink: int, tap: LineSplitter, on_eof: Callable[[], None])
 
 
 def _audit_loop(
-    lines: queue.Queue[tuple[bool, bytes] | None], conversation: ConversationAudit
+    chunks: queue.Queue[tuple[bool, bytes] | None], conversation: ConversationAudit
 ) -> None:
-    while (item := lines.get()) is not _DONE:
-        from_client, line = item
-        try:
-            (conversation.from_client if from_client else conversation.from_server)(line)
-        except Exception:
-            conversation.rpc.auditor.counters.failure("proxy")
+    """Splits both directions' chunks into lines, in the order the pumps read them."""
+    failures = conversation.rpc.auditor.counters
+
+    def guarded(handle: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        def audit(line: bytes) -> None:
+            try:
+                handle(line)
+            except Exception:
+                failures.failure("proxy")
+
+        return audit
+
+    splitters = {
+        True: LineSplitter(guarded(conversation.from_client)),
+        False: LineSplitter(guarded(conversation.from_server)),
+    }
+    while (item := chunks.get()) is not _DONE:
+        from_client, chunk = item
+        splitters[from_client].feed(chunk)
     conversation.close()
+
+
+def _tap(
+    chunks: queue.Queue[tuple[bool, bytes] | None], from_client: bool
+) -> Callable[[bytes], None]:
+    return lambda chunk: chunks.put((from_client, chunk))
+
+
+def _ignore(chunk: bytes) -> None:
+    """The tap of a proxy whose auditing failed to start: bytes still pass."""
 
 
 def run_proxy(
@@ -89,14 +115,17 @@ def run_proxy(
         list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
     )
     assert child.stdin is not None and child.stdout is not None
-    lines: queue.Queue[tuple[bool, bytes] | None] = queue.Queue()
+    chunks: queue.Queue[tuple[bool, bytes] | None] = queue.Queue()
     audit_thread = None
+    to_child: Callable[[bytes], None] = _ignore
+    to_client: Callable[[bytes], None] = _ignore
     if auditor is not None:
         conversation = ConversationAudit(RpcAudit(auditor, "proxy", "stdio", one_connection=True))
-        audit_thread = threading.Thread(target=_audit_loop, args=(lines, conversation), daemon=True)
+        audit_thread = threading.Thread(
+            target=_audit_loop, args=(chunks, conversation), daemon=True
+        )
         audit_thread.start()
-    to_child = LineSplitter(lambda line: lines.put((True, line)))
-    to_client = LineSplitter(lambda line: lines.put((False, line)))
+        to_child, to_client = _tap(chunks, True), _tap(chunks, False)
     child_in = child.stdin
     upstream = threading.Thread(
         target=_pump, args=(stdin, child_in.fileno(), to_child, child_in.close), daemon=True
@@ -113,6 +142,6 @@ def run_proxy(
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-        lines.put(_DONE)  # the audit thread records what is still unanswered, then ends
+        chunks.put(_DONE)  # the audit thread records what is still unanswered, then ends
         if audit_thread is not None:
             audit_thread.join(timeout=5)
