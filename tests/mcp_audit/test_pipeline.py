@@ -6,6 +6,7 @@ import json
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ EVENTS = 300
 def _stream(count: int) -> list[dict[str, Any]]:
     events, previous = [], ""
     for seq in range(1, count + 1):
-        event = audit_event(seq=seq, prev_hash=previous)
+        # now, not the factory's fixed date: the dashboard shows the last 24 hours
+        event = audit_event(seq=seq, prev_hash=previous, event_time=datetime.now(UTC))
         event["event_id"] = str(uuid.uuid4())
         event["integrity"]["hash"] = previous = chain_hash(previous, event)
         events.append(event)
