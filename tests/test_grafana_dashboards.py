@@ -1,0 +1,325 @@
+"""The Grafana dashboards: provisioned where compose mounts them, on the provisioned data source,
+and every panel's SQL giving the right numbers on a store holding known events, before merges."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from clickhouse_connect.driver.client import Client
+
+from sinks.readonly import check_read_only
+from tests.sinks.dashboard.store import create_tables, insert_alert, insert_event
+
+ROOT = Path(__file__).parent.parent
+GRAFANA = ROOT / "deploy" / "grafana"
+DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+
+# The dashboard time range and interval the panels are run with.
+T = datetime(2026, 11, 22, 12, tzinfo=UTC)
+FROM, TO = T - timedelta(hours=1), T + timedelta(hours=1)
+INTERVAL_S = 600
+ALL = None  # a variable set to Grafana's "All"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    board: dict[str, Any] = json.loads(path.read_text())
+    return board
+
+
+def _panels() -> Iterator[dict[str, Any]]:
+    for path in DASHBOARDS:
+        yield from _load(path)["panels"]
+
+
+def _compose_mounts() -> dict[str, str]:
+    """The grafana service's volumes, host path (relative to the repository) to container path."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    volumes = compose["services"]["grafana"]["volumes"]
+    return dict(volume.removesuffix(":ro").split(":") for volume in volumes)
+
+
+def _datasource() -> dict[str, str]:
+    """The provisioned data source as dashboards refer to it."""
+    provisioned = yaml.safe_load((GRAFANA / "provisioning/datasources/clickhouse.yaml").read_text())
+    (source,) = provisioned["datasources"]
+    return {"type": source["type"], "uid": source["uid"]}
+
+
+def test_there_are_dashboards() -> None:
+    assert len(DASHBOARDS) >= 1
+
+
+def test_provider_reads_the_directory_compose_mounts() -> None:
+    mounts = _compose_mounts()
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/mcp-audit.yaml").read_text())
+    (files,) = provider["providers"]
+    assert files["options"]["path"] == mounts["./deploy/grafana/dashboards"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_query_is_sql_on_the_provisioned_datasource(path: Path) -> None:
+    board = _load(path)
+    source = _datasource()
+    for panel in board["panels"]:
+        (target,) = panel["targets"]
+        assert panel["datasource"] == target["datasource"] == source, panel["title"]
+        # The plugin's v4 query model; format 0 makes long rows into one series per label.
+        series = panel["type"] == "timeseries"
+        assert target["editorType"] == "sql", panel["title"]
+        assert (target["queryType"], target["format"]) == (
+            ("timeseries", 0) if series else ("table", 1)
+        ), panel["title"]
+    for variable in board["templating"]["list"]:
+        assert variable["datasource"] == source, variable["name"]
+
+
+def test_dashboards_and_panels_are_told_apart() -> None:
+    # Grafana keys provisioned dashboards by uid; this test keys expectations by panel title.
+    uids = [_load(path)["uid"] for path in DASHBOARDS]
+    titles = [panel["title"] for panel in _panels()]
+    assert len(set(uids)) == len(uids)
+    assert len(set(titles)) == len(titles)
+
+
+def expand(sql: str, variables: dict[str, list[str] | None]) -> str:
+    """The SQL that reaches ClickHouse, as the plugin (v4) makes it: ``$__conditionalAll`` and
+    template variables in the browser, then the time macros on the backend."""
+    head = "$__conditionalAll("
+    while (start := sql.find(head)) != -1:
+        depth, end, comma = 1, start + len(head), -1
+        while depth:
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            comma = end if sql[end] == "," and depth == 1 else comma
+            end += 1
+        condition, name = sql[start + len(head) : comma], sql[comma + 1 : end - 1].strip()
+        sql = sql[:start] + ("1=1" if variables[name[1:]] is ALL else condition) + sql[end:]
+
+    def quoted(match: re.Match[str]) -> str:
+        chosen = variables[match[1]]
+        # "All" outside $__conditionalAll would expand to every option Grafana happened to load.
+        assert chosen is not ALL, f"${match[1]} used outside $__conditionalAll"
+        return ",".join("'" + value.replace("'", "\\'") + "'" for value in chosen)
+
+    sql = re.sub(r"\$\{(\w+):singlequote\}", quoted, sql)
+    since, until = (f"toDateTime({int(moment.timestamp())})" for moment in (FROM, TO))
+    sql = re.sub(r"\$__timeFilter\((\w+)\)", rf"\1 >= {since} AND \1 <= {until}", sql)
+    sql = re.sub(
+        r"\$__timeInterval\((\w+)\)",
+        rf"toStartOfInterval(toDateTime(\1), INTERVAL {INTERVAL_S} second)",
+        sql,
+    )
+    sql = sql.replace("$__fromTime", since).replace("$__toTime", until)
+    sql = sql.replace("$__interval_s", str(INTERVAL_S))
+    assert "$" not in sql, f"a macro or variable this test does not know: {sql}"
+    return sql
+
+
+def at(minutes: int) -> datetime:
+    return (T + timedelta(minutes=minutes)).replace(tzinfo=None)
+
+
+DENIED, ATTEMPT, FOLDED = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+KNOWN_EVENTS: list[tuple[int, str, str, str, float, int, str, dict[str, Any]]] = [
+    # minutes after T, user, tool, status, duration ms, risk score and level, other columns
+    (1, "alice", "read_file", "SUCCESS", 2, 10, "LOW", {}),
+    (2, "alice", "read_file", "SUCCESS", 4, 10, "LOW", {}),
+    (3, "alice", "read_file", "SUCCESS", 6, 10, "LOW", {}),
+    (4, "alice", "read_file", "SUCCESS", 8, 10, "LOW", {}),
+    (5, "alice", "read_file", "ERROR", 100, 30, "MEDIUM", {}),
+    (6, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL", {"event_id": DENIED}),
+    (7, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL", {}),
+    # A processor replay: the same event enriched again later, so the same sorting key.
+    (6, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL",
+     {"event_id": DENIED, "enriched_time": T + timedelta(minutes=9)}),
+    # An attempt whose result never came, sent again as INCOMPLETE with a raised risk.
+    (10, "mallory", "delete_records", "", 0, 20, "LOW",
+     {"event_id": ATTEMPT, "phase": "ATTEMPT", "call_state": "ATTEMPT"}),
+    (10, "mallory", "delete_records", "", 0, 70, "HIGH",
+     {"event_id": ATTEMPT, "phase": "ATTEMPT", "call_state": "INCOMPLETE",
+      "enriched_time": T + timedelta(minutes=15)}),
+    (20, "bob", "query", "SUCCESS", 10, 40, "MEDIUM", {"server_id": "db"}),
+    (21, "bob", "query", "SUCCESS", 20, 40, "MEDIUM", {"server_id": "db"}),
+    (-180, "alice", "read_file", "SUCCESS", 3, 10, "LOW", {}),  # before the time range
+]  # fmt: skip
+KNOWN_ALERTS: list[tuple[int, dict[str, Any]]] = [
+    (6, {"alert_id": FOLDED, "severity": "CRITICAL", "detector": "denied_burst", "count": 1}),
+    # The same alert sent again when its window closed, with its final count.
+    (12, {"alert_id": FOLDED, "severity": "CRITICAL", "detector": "denied_burst", "count": 2}),
+    (5, {"severity": "MEDIUM", "detector": "error_burst", "user_id": "alice",
+         "tool_name": "read_file", "count": 1}),
+    (-180, {"detector": "old"}),  # before the time range
+]  # fmt: skip
+
+
+@pytest.fixture
+def known_store(clickhouse: Client) -> Client:
+    """The known events and alerts, one insert each, and merges stopped: the numbers must come
+    from FINAL, LIMIT BY and the aggregates' merge functions, not from a lucky merge."""
+    create_tables(clickhouse)
+    for table in ("audit_events", "audit_alerts", "calls_hourly"):
+        clickhouse.command(f"SYSTEM STOP MERGES {table}")
+    for minutes, user, tool, status, ms, score, level, other in KNOWN_EVENTS:
+        insert_event(
+            clickhouse, T + timedelta(minutes=minutes), user=user, tool=tool, status=status,
+            duration_ms=ms, risk_score=score, risk_level=level, **other,
+        )  # fmt: skip
+    for minutes, values in KNOWN_ALERTS:
+        insert_alert(clickhouse, T + timedelta(minutes=minutes), **values)
+    return clickhouse
+
+
+def _run(client: Client, sql: str, variables: dict[str, list[str] | None]) -> list[dict[str, Any]]:
+    result = client.query(check_read_only(expand(sql, variables)))
+    return [
+        {
+            name: round(value, 6) if isinstance(value, float) else value
+            for name, value in zip(result.column_names, row, strict=True)
+        }
+        for row in result.result_rows
+    ]
+
+
+def _queries() -> dict[str, str]:
+    return {panel["title"]: panel["targets"][0]["rawSql"] for panel in _panels()}
+
+
+def table(columns: str, *rows: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [dict(zip(columns.split(), row, strict=True)) for row in rows]
+
+
+# The known events, exactly: 4 + 1 read_file by alice, 2 DENIED delete_records by mallory
+# (one replayed) and her unanswered attempt, 2 queries by bob on server db. calls_hourly counts
+# rows as inserted (README, "Analyst queries"), so the replay counts there: 10 calls, 4 failed.
+EXPECTED: dict[str, list[dict[str, Any]]] = {
+    "Tool calls": table("calls", (10,)),
+    "Failure rate": table("failure_rate", (0.4,)),
+    # quantile interpolates: 0.95 of 10 sorted values lies 55% of the way from 20 ms to 100 ms.
+    "p95 latency": table("p95_ms", (64.0,)),
+    "Active users": table("users", (3,)),
+    "Calls by tool and status": table(
+        "time tool status calls",
+        (at(0), "delete_records", "DENIED", 2),
+        (at(0), "read_file", "ERROR", 1),
+        (at(0), "read_file", "SUCCESS", 4),
+        (at(20), "query", "SUCCESS", 2),
+    ),
+    "Failure rate and latency per tool": table(
+        "server tool calls errors failure_rate p50_ms p95_ms p99_ms",
+        ("files", "delete_records", 3, 3, 1.0, 1.0, 1.0, 1.0),
+        ("files", "read_file", 5, 1, 0.2, 6.0, 81.6, 96.32),
+        ("db", "query", 2, 0, 0.0, 15.0, 19.5, 19.9),
+    ),
+    "Events by risk level": table(
+        "level events", ("LOW", 4), ("MEDIUM", 3), ("HIGH", 1), ("CRITICAL", 2)
+    ),
+    "Top users by risk": table(
+        "user events high_risk max_risk",
+        ("mallory", 3, 3, 90),
+        ("bob", 2, 0, 40),
+        ("alice", 5, 0, 30),
+    ),
+    # The folded alert counts once, when first raised.
+    "Alerts by severity": table(
+        "time severity alerts", (at(0), "CRITICAL", 1), (at(0), "MEDIUM", 1)
+    ),
+    "Latest alerts": table(
+        "time severity detector user tool count",
+        (at(12), "CRITICAL", "denied_burst", "mallory", "delete_records", 2),
+        (at(5), "MEDIUM", "error_burst", "alice", "read_file", 1),
+    ),
+    "High-risk events": table(
+        "time risk_level risk_score user call_state status reasons",
+        (at(10), "HIGH", 70, "mallory", "INCOMPLETE", "", "risk:HIGH"),
+        (at(7), "CRITICAL", 90, "mallory", "", "DENIED", "risk:CRITICAL"),
+        (at(6), "CRITICAL", 90, "mallory", "", "DENIED", "risk:CRITICAL"),
+    ),
+}
+
+
+def _subset(rows: list[dict[str, Any]], like: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row cut to the columns the expectation names."""
+    names = like[0].keys() if like else ()
+    return [{name: row[name] for name in names} for row in rows]
+
+
+def test_every_panel_has_expected_numbers() -> None:
+    assert set(_queries()) == set(EXPECTED)
+
+
+@pytest.mark.clickhouse
+def test_panels_give_the_known_numbers(known_store: Client) -> None:
+    variables: dict[str, list[str] | None] = {"server": ALL, "tool": ALL}
+    got = {
+        title: _subset(_run(known_store, sql, variables), EXPECTED[title])
+        for title, sql in _queries().items()
+    }
+    assert {title: rows for title, rows in got.items() if rows != EXPECTED[title]} == {}
+
+
+# A few panels under narrowed variables: one server; two tools (several quoted values); a value
+# with a quote, which must stay inside its string literal.
+NARROWED = [
+    (
+        {"server": ["db"], "tool": ALL},
+        {
+            "Tool calls": table("calls", (2,)),
+            "Calls by tool and status": table("time tool calls", (at(20), "query", 2)),
+            "Top users by risk": table("user high_risk", ("bob", 0)),
+            "High-risk events": [],
+            "Latest alerts": [],
+        },
+    ),
+    (
+        {"server": ALL, "tool": ["read_file", "delete_records"]},
+        {
+            "Tool calls": table("calls", (8,)),
+            "Top users by risk": table("user events", ("mallory", 3), ("alice", 5)),
+            "Events by risk level": table(
+                "level events", ("LOW", 4), ("MEDIUM", 1), ("HIGH", 1), ("CRITICAL", 2)
+            ),
+        },
+    ),
+    (
+        {"server": ["o'brien"], "tool": ALL},
+        {"Tool calls": table("calls", (0,)), "Failure rate": [], "p95 latency": []},
+    ),
+]
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize(("variables", "expected"), NARROWED, ids=["server", "tools", "quote"])
+def test_variables_narrow_the_panels(
+    known_store: Client,
+    variables: dict[str, list[str] | None],
+    expected: dict[str, list[dict[str, Any]]],
+) -> None:
+    queries = _queries()
+    for title, rows in expected.items():
+        assert _subset(_run(known_store, queries[title], variables), rows) == rows, title
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize(
+    ("server", "options"),
+    [
+        (ALL, {"server": ["db", "files"], "tool": ["delete_records", "query", "read_file"]}),
+        (["db"], {"server": ["db", "files"], "tool": ["query"]}),
+    ],
+    ids=["all", "db"],
+)
+def test_variable_options(
+    known_store: Client, server: list[str] | None, options: dict[str, list[str]]
+) -> None:
+    for path in DASHBOARDS:
+        for variable in _load(path)["templating"]["list"]:
+            rows = _run(known_store, variable["query"], {"server": server})
+            assert [next(iter(row.values())) for row in rows] == options[variable["name"]]
