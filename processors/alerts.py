@@ -3,8 +3,9 @@
 The first finding of a (detector, subject) pair goes out at once, so security
 hears within a second. Repeats within ``window_us`` only raise the open alert's
 count; when the window closes, an alert that folded repeats goes out again
-with the same ``alert_id``, its final count and evidence (the store keeps the
-latest version of an alert id). Lifecycle: one :class:`AlertFolder` per
+with the same ``alert_id`` and ``alert_time`` (when it was first raised), its
+final count, evidence and ``window_end``: the store's table is keyed by both, so
+it keeps one version, the latest. Lifecycle: one :class:`AlertFolder` per
 worker; :meth:`close_expired` is called regularly with the current time.
 """
 
@@ -45,7 +46,7 @@ class AlertFolder:
         for key in ended:
             alert = self._open.pop(key)
             if alert["count"] > 1:
-                out.append(dict(alert, alert_time=now_us))
+                out.append(alert)
         return out
 
 

@@ -22,6 +22,10 @@ def held(time_column: str) -> str:
 )"""
 
 
+# A folded alert is stored again with its final count; until merges keep one version,
+# read the one with the highest count (counts only grow).
+LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT 1 BY alert_id)"
+
 ERASED = "user_id IN (SELECT user_id FROM erased_subjects)"
 
 # Personal values outside the hash chain (schemas.integrity): erasure clears

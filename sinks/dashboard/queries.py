@@ -14,6 +14,8 @@ from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.tables import LATEST_ALERTS
+
 EVENTS = (
     "(SELECT * FROM audit_events WHERE event_time >= {since:DateTime64(6)} LIMIT 1 BY event_id)"
 )
@@ -86,11 +88,11 @@ def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any
 
 
 def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
-    sql = """
+    sql = f"""
         SELECT alert_time, toString(severity) AS severity, detector, summary,
                user_id AS user, server_id, tool_name, count
-        FROM (SELECT * FROM audit_alerts LIMIT 1 BY alert_id)
-        ORDER BY alert_time DESC LIMIT {limit:UInt32}"""
+        FROM {LATEST_ALERTS}
+        ORDER BY alert_time DESC LIMIT {{limit:UInt32}}"""
     return _rows(client, sql, {"limit": limit})
 
 

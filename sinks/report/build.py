@@ -9,6 +9,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from sinks.report import checks
+from sinks.tables import LATEST_ALERTS
 from sinks.verify_store import verify_store
 
 EVENTS = (
@@ -49,7 +50,7 @@ def build(client: Client, since: datetime, scan: checks.SecretScan) -> Report:
     )
     detectors = _one(
         client,
-        "SELECT detector, sum(count) AS n FROM (SELECT * FROM audit_alerts LIMIT 1 BY alert_id)"
+        f"SELECT detector, sum(count) AS n FROM {LATEST_ALERTS}"
         " WHERE alert_time >= {since:DateTime64(6)} GROUP BY detector ORDER BY n DESC LIMIT 8",
         since,
     )

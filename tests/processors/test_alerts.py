@@ -19,6 +19,8 @@ def test_repeats_within_the_window_fold_into_one_counted_alert() -> None:
     [final] = folder.close_expired(1_000)
     assert final["alert_id"] == first["alert_id"]
     assert final["count"] == 4
+    # the store keys alerts by (alert_time, alert_id): the re-send must replace the first
+    assert (final["alert_time"], final["window_end"]) == (first["alert_time"], 20)
     assert final["evidence_event_ids"] == [f.event_id for f in facts]
     assert Deserializer("Alert")(SingleObjectSerializer("Alert")(final))["count"] == 4
 
