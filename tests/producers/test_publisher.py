@@ -170,6 +170,39 @@ def test_heartbeats_carry_the_counters(kafka_settings: KafkaSettings, tmp_path: 
     assert all(b["audit_failures"] == 0 and b["events_dropped"] == 0 for b in beats)
 
 
+def test_clean_close_ends_the_stream_with_a_final_heartbeat(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    auditor = runtime.configure(
+        producer_settings(tmp_path, heartbeat_interval_s=0.2), kafka_settings
+    )
+    assert auditor is not None
+    try:
+        tool = audit_tool(echo)
+        for i in range(3):
+            tool(i)
+        assert _wait(lambda: auditor.counters.sent >= 6, 10)
+        time.sleep(0.5)  # regular beats before the close
+    finally:
+        runtime.shutdown()
+    events = consume(kafka_settings, 100, timeout_s=5, heartbeats=True)
+    beats = sorted(
+        (e["integrity"]["seq"], e["heartbeat"]) for e in events if e["event_type"] == "HEARTBEAT"
+    )
+    assert [final for _, beat in beats if (final := beat["final"])] == [True]
+    last_seq, last_beat = beats[-1]
+    assert last_beat["final"] and last_seq == max(e["integrity"]["seq"] for e in events)
+    assert last_beat["events_sent"] >= 6  # it reports the counters like any beat
+
+
+def test_no_heartbeat_follows_the_final_one(auditor: Auditor) -> None:
+    auditor.close(timeout_s=5)
+    sealed = auditor.stream.seq
+    auditor.heartbeat()  # an I/O-thread tick that lost the race with close
+    auditor.close(timeout_s=1)  # and a second close, e.g. atexit after an explicit one
+    assert auditor.stream.seq == sealed
+
+
 def test_spool_nearing_its_bound_is_logged_once(
     caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
