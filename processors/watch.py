@@ -6,7 +6,9 @@ ticked with the current time (:meth:`check`). State is in
 memory; after a restart each stream is learnt again from its next event.
 Sequence numbers are checked per ``integrity.stream_id``; events of one
 stream arrive from several partitions in any order, so a missing number is a
-gap only once it stayed missing for ``sequence_grace_us``.
+gap only once it stayed missing for ``sequence_grace_us``. A producer that
+stops cleanly says so with a final heartbeat, and its silence after that is no
+``heartbeat_missing``; a crashed one sends none, so its silence still is.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class ProducerState:
     dropped: int
     host: str
     silent: bool = False
+    beat_seq: int | None = None
+    stopped: bool = False  # its latest beat was final: a clean stop, silence is expected
 
 
 class PipelineWatch:
@@ -47,18 +51,24 @@ class PipelineWatch:
         """Record a batch's sequence numbers of ``stream``; findings its heartbeat shows.
 
         ``facts`` is what :class:`processors.watch_agent.StreamFacts` collected:
-        ``seqs``, the latest ``beat`` (heartbeat record or None) and ``host``.
+        ``seqs``, the latest ``beat`` (heartbeat record or None), its ``beat_seq`` and
+        ``host``. A final beat stops watching the stream for silence; a later beat
+        starts again. A beat older than the one already seen (a spool replayed after
+        newer events) is ignored: it says nothing about the producer now.
         """
         for seq in sorted(facts["seqs"]):
             self._sequence(stream, seq, now_us)
         beat = facts.get("beat")
         if beat is None:
             return []
-        host = facts["host"]
+        host, beat_seq = facts["host"], facts.get("beat_seq")
         old = self.producers.get(stream)
+        if old is not None and _older(beat_seq, old.beat_seq):
+            return []
         self.producers[stream] = ProducerState(
-            now_us, beat["interval_s"], beat["events_spooled"], beat["events_dropped"], host
-        )
+            now_us, beat["interval_s"], beat["events_spooled"], beat["events_dropped"], host,
+            beat_seq=beat_seq, stopped=bool(beat.get("final")),
+        )  # fmt: skip
         return _counter_findings(stream, host, old, beat)
 
     def check(self, now_us: int) -> list[Finding]:
@@ -94,11 +104,19 @@ class PipelineWatch:
     def _silent(self, now_us: int) -> list[Finding]:
         found = []
         for stream, producer in self.producers.items():
+            if producer.stopped:
+                continue
             limit = producer.interval_s * self.heartbeat_grace * 1_000_000
             if not producer.silent and now_us - producer.last_us > limit:
                 producer.silent = True
                 found.append(_silent_finding(stream, producer, now_us))
         return found
+
+
+def _older(seq: int | None, than: int | None) -> bool:
+    """Whether a beat at ``seq`` came before the one at ``than``; unknown is not older
+    (facts from a worker that predates ``beat_seq`` carry none)."""
+    return seq is not None and than is not None and seq < than
 
 
 def _skip_gap(state: StreamState, now_us: int) -> None:

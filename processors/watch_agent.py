@@ -39,10 +39,16 @@ class StreamFacts:
         facts = self._streams.get(integrity["stream_id"])
         if facts is None:
             host = event["context"]["producer"]["host"]
-            facts = self._streams[integrity["stream_id"]] = {"seqs": [], "beat": None, "host": host}
-        facts["seqs"].append(integrity["seq"])
-        if event["event_type"] == "HEARTBEAT" and event.get("heartbeat") is not None:
-            facts["beat"] = event["heartbeat"]
+            facts = self._streams[integrity["stream_id"]] = {
+                "seqs": [], "beat": None, "beat_seq": None, "host": host,
+            }  # fmt: skip
+        seq = integrity["seq"]
+        facts["seqs"].append(seq)
+        # Latest by seq, not by arrival: a producer replays its spool after newer
+        # events, so an old beat can arrive after the final one.
+        beat = event.get("heartbeat") if event["event_type"] == "HEARTBEAT" else None
+        if beat is not None and (facts["beat_seq"] is None or seq > facts["beat_seq"]):
+            facts["beat"], facts["beat_seq"] = beat, seq
 
     def drain(self) -> list[OutMessage]:
         """One message per stream seen since the last drain, keyed by stream id."""

@@ -9,6 +9,7 @@ DENIED event and raises :class:`AuditRefused`. Thread-safe.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,8 @@ class Auditor:
         self._actors: dict[tuple[Any, ...], Actor] = {}
         self._default_compliance = Compliance(policy.default.retention_days, False, policy.version)
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._beat_lock = threading.Lock()
+        self._stopped = False  # the final heartbeat is out: no more beats
         publisher.on_tick = self.heartbeat
 
     def target(self, kind: str, name: str, method: str | None = None) -> Target:
@@ -210,18 +213,38 @@ class Auditor:
         key = pseudonym.encode() if pseudonym else self.stream.stream_id.encode()
         self.publisher.publish(key, self.encode(event))
 
-    def heartbeat(self) -> None:
-        c = self.counters
-        beat = Heartbeat(
-            int(self._heartbeat_interval_s), c.sent, c.spooled, c.dropped, c.redactions,
-            c.audit_failures, c.spool_bytes,
-        )  # fmt: skip
-        event = CallEvent(
-            "HEARTBEAT", "EVENT", "", ANONYMOUS, Target(self.server_id, self.server_version),
-            producer_info("heartbeat"), Compliance(), heartbeat=beat,
-        )  # fmt: skip
-        self.emit(event)
+    def heartbeat(self, *, final: bool = False) -> None:
+        """Emit the counters; ``final`` marks the last beat of a clean stop.
+
+        The I/O thread ticks while :meth:`close` runs on another thread: the lock and
+        flag keep a regular beat from being sealed after the final one, which would
+        make the stream look alive again and then silent (a false alert).
+        """
+        with self._beat_lock:
+            if self._stopped:
+                return
+            if final:
+                self._stopped = True
+            c = self.counters
+            beat = Heartbeat(
+                int(self._heartbeat_interval_s), c.sent, c.spooled, c.dropped, c.redactions,
+                c.audit_failures, c.spool_bytes, final,
+            )  # fmt: skip
+            event = CallEvent(
+                "HEARTBEAT", "EVENT", "", ANONYMOUS, Target(self.server_id, self.server_version),
+                producer_info("heartbeat"), Compliance(), heartbeat=beat,
+            )  # fmt: skip
+            self.emit(event)
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Flush for up to ``timeout_s`` and stop; events still undelivered go to the spool."""
+        """Say this stream stops cleanly, then flush for up to ``timeout_s`` and stop.
+
+        The final heartbeat is queued before the flush so it is delivered, or spooled
+        and replayed, like any event; the pipeline watch then does not report the
+        silence as a failure. A crash never gets here, so its silence still alerts.
+        """
+        try:
+            self.heartbeat(final=True)
+        except Exception:  # the flush below matters more than the farewell
+            self.counters.failure("final heartbeat")
         self.publisher.close(timeout_s)

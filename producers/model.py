@@ -103,6 +103,7 @@ class Heartbeat:
     redactions: int = 0
     audit_failures: int = 0
     spool_bytes: int = 0
+    final: bool = False
 
 
 @dataclass(slots=True)

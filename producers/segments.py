@@ -112,7 +112,10 @@ def encode_heartbeat(beat: Heartbeat | None) -> bytes:
         return av.NULL
     counters = (beat.events_sent, beat.events_spooled, beat.events_dropped, beat.redactions,
                 beat.audit_failures, beat.spool_bytes)  # fmt: skip
-    return b"\x02" + av.long(beat.interval_s) + b"".join(map(av.long, counters))
+    return (
+        b"\x02" + av.long(beat.interval_s) + b"".join(map(av.long, counters))
+        + av.boolean(beat.final)
+    )  # fmt: skip
 
 
 KIND_PHASE = {(t, p): EVENT_TYPE_BYTES[t] + PHASE_BYTES[p] for t in EVENT_TYPES for p in PHASES}

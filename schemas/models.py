@@ -180,6 +180,7 @@ class Heartbeat(_Record):
     redactions: int = 0
     audit_failures: int = 0
     spool_bytes: int = 0
+    final: bool = False
 
 
 class ComplianceFields(_Record):

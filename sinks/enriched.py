@@ -34,7 +34,8 @@ _LINEAGE = (
 )
 _HEARTBEAT = (
     "Nullable(Tuple(interval_s Int32, events_sent Int64, events_spooled Int64,"
-    " events_dropped Int64, redactions Int64, audit_failures Int64, spool_bytes Int64))"
+    " events_dropped Int64, redactions Int64, audit_failures Int64, spool_bytes Int64,"
+    " final Bool))"
 )
 _STRINGS = {
     "event": ("event_id", "event_type", "phase", "call_id"),
@@ -94,9 +95,10 @@ def _nullable_tuple(path: str, element: str, default: str = "''") -> str:
     return f"ifNull(tupleElement(`{path}`, '{element}'), {default})"
 
 
+# final lands in the same map as 0 or 1 (heartbeat['final']): no migration needed.
 _HEARTBEAT_FIELDS = (
     "interval_s", "events_sent", "events_spooled", "events_dropped", "redactions",
-    "audit_failures", "spool_bytes",
+    "audit_failures", "spool_bytes", "final",
 )  # fmt: skip
 
 

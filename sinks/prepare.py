@@ -1,8 +1,9 @@
 """Turns a batch's messages into Avro container files for one table, setting aside bad ones.
 
-Single-object messages are regrouped by writer fingerprint and concatenated
-without decoding (:mod:`sinks.ocf`). Anything else (Confluent framing) is
-re-encoded one by one through the shared wire codecs: correct, only slower.
+Single-object messages of the current schema are regrouped and concatenated
+without decoding (:mod:`sinks.ocf`). Anything else (Confluent framing, an
+older released schema) is re-encoded one by one into the current schema through
+the shared wire codecs: correct, only slower.
 Messages that cannot belong to the table (unknown schema, another record,
 unreadable framing) are returned as rejections for the dead-letter topic.
 """
@@ -47,11 +48,20 @@ def prepare(
             _reencode_one(message, reencode, groups, prepared)
         else:
             groups.setdefault(fingerprint, []).append(message)
-    for fingerprint, members in groups.items():
+    current = registry.current(record).fingerprint
+    for fingerprint in [f for f in groups if f != current]:
+        members = groups.pop(fingerprint)
         problem = _schema_problem(record, fingerprint)
         if problem:
             prepared.rejected.extend(Rejection(m, *problem) for m in members)
             continue
+        # An older released version: ClickHouse reads every file with the current
+        # structure, and a nullable record read as a tuple must match it leaf for
+        # leaf ("number of leaves ... doesn't match"), so resolve it to the current
+        # schema here. Only events written before an upgrade take this path.
+        for message in members:
+            _reencode_one(message, reencode, groups, prepared)
+    for fingerprint, members in groups.items():
         _add_files(prepared, fingerprint, members, parts)
     return prepared
 

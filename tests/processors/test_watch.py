@@ -12,7 +12,7 @@ def _seqs(*seqs: int) -> dict[str, Any]:
     return {"seqs": list(seqs), "beat": None, "host": "h"}
 
 
-def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0) -> dict[str, Any]:
+def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0, final: bool = False) -> dict[str, Any]:
     beat = {
         "interval_s": 10,
         "events_sent": seq,
@@ -21,8 +21,9 @@ def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0) -> dict[str, Any]:
         "redactions": 0,
         "audit_failures": 0,
         "spool_bytes": 0,
+        "final": final,
     }
-    return {"seqs": [seq], "beat": beat, "host": "h"}
+    return {"seqs": [seq], "beat": beat, "beat_seq": seq, "host": "h"}
 
 
 def test_out_of_order_sequence_within_grace_is_no_gap() -> None:
@@ -52,6 +53,50 @@ def test_silent_producer_alerts_once_and_again_after_it_returns() -> None:
     assert watch.check(60 * S) == []
     watch.observe("s1", _heartbeat(2), 61 * S)
     assert [f.detector for f in watch.check(100 * S)] == ["heartbeat_missing"]
+
+
+def test_clean_stop_is_no_alert_but_a_crash_still_is() -> None:
+    watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
+    for stream in ("clean", "crashed"):
+        watch.observe(stream, _heartbeat(1), 0)
+        watch.observe(stream, _heartbeat(2), 10 * S)
+    watch.observe("clean", _heartbeat(3, final=True), 15 * S)  # what close() sends
+    [silent] = watch.check(60 * S)
+    assert (silent.detector, silent.attributes["stream_id"]) == ("heartbeat_missing", "crashed")
+    assert watch.check(3600 * S) == []
+
+
+def test_final_beat_still_reports_its_counters() -> None:
+    watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
+    watch.observe("s1", _heartbeat(1), 0)
+    found = watch.observe("s1", _heartbeat(2, spooled=3, final=True), S)
+    assert [f.detector for f in found] == ["producer_spooling"]  # spooled on its way out
+
+
+def test_stream_beating_again_after_its_final_beat_is_watched_again() -> None:
+    watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
+    watch.observe("s1", _heartbeat(1, final=True), 0)
+    watch.observe("s1", _heartbeat(2), 10 * S)
+    assert [f.detector for f in watch.check(100 * S)] == ["heartbeat_missing"]
+
+
+def test_beat_replayed_after_the_final_one_does_not_revive_the_stream() -> None:
+    watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
+    watch.observe("s1", _heartbeat(9, final=True), 0)
+    watch.observe("s1", _heartbeat(4, spooled=1), S)  # from the spool, sent after the close
+    assert watch.check(100 * S) == []
+
+
+def test_beats_without_order_or_flag_are_watched_as_before() -> None:
+    """Facts from a worker that predates ``final`` and ``beat_seq``: every beat counts."""
+    watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
+    found = []
+    for seq, spooled in ((5, 0), (4, 2)):
+        facts = _heartbeat(seq, spooled=spooled)
+        del facts["beat_seq"], facts["beat"]["final"]
+        found = watch.observe("s1", facts, 0)
+    assert [f.detector for f in found] == ["producer_spooling"]
+    assert [f.detector for f in watch.check(31 * S)] == ["heartbeat_missing"]
 
 
 def test_spooling_and_drops_reported_by_heartbeats_alert_when_they_grow() -> None:

@@ -71,7 +71,9 @@ outcomes = st.none() | st.builds(
 ai = st.none() | st.fixed_dictionaries({"model": opt, "reason": opt, "user_intent": opt})
 lineages = st.none() | st.builds(Lineage, opt, names, names, names)
 int32 = st.integers(-(2**31), 2**31 - 1)
-beats = st.none() | st.builds(Heartbeat, int32, longs, longs, longs, longs, longs, longs)
+beats = st.none() | st.builds(
+    Heartbeat, int32, longs, longs, longs, longs, longs, longs, st.booleans()
+)
 
 
 @st.composite

@@ -44,12 +44,18 @@ def proxy_params(kafka: KafkaSettings, tmp_path: Path, *server: str) -> StdioSer
 def delivered_or_spooled(kafka: KafkaSettings, tmp_path: Path, count: int) -> list[bytes]:
     """Event bytes on the topic, plus any the proxy spooled because the client stopped it
     (SIGTERM 2 s after closing stdin) before a loaded broker acknowledged them: the
-    durable spool is the documented guarantee, replayed at the proxy's next start."""
-    values = [m.value() for m in consume(kafka, count, timeout_s=20, raw=True, heartbeats=True)]
+    durable spool is the documented guarantee, replayed at the proxy's next start.
+    Waits for ``count`` audit events plus the session's first and final heartbeats, and
+    returns the audit events. The client closing the session is a clean stop, so the
+    final heartbeat must be there."""
+    consumed = consume(kafka, count + 2, timeout_s=20, raw=True, heartbeats=True)
+    values = [m.value() for m in consumed]
     for segment in sorted((tmp_path / "spool").glob("slot-*/*.seg")):
         values += [value for _, value in read_segment(segment)]
     decode = Deserializer("AuditEvent")
     unique = {decode(v)["event_id"]: v for v in values}  # an in-flight event may be in both
+    beats = [e["heartbeat"] for v in unique.values() if (e := decode(v))["heartbeat"]]
+    assert [b["final"] for b in beats].count(True) == 1
     return [v for v in unique.values() if decode(v)["event_type"] != "HEARTBEAT"]
 
 
@@ -75,7 +81,7 @@ async def test_time_server_calls_are_audited_through_the_proxy(
         assert not ok.is_error and "Europe/London" in ok.content[0].text  # type: ignore[union-attr]
         bad = await session.call_tool("get_current_time", {"timezone": f"Nowhere/{CANARY}"})
         assert bad.is_error
-    values = delivered_or_spooled(kafka_settings, tmp_path, 7)
+    values = delivered_or_spooled(kafka_settings, tmp_path, 6)
     assert all(CANARY.encode() not in value for value in values)
     decoded = [Deserializer("AuditEvent")(value) for value in values]
     kinds = sorted((e["event_type"], e["phase"]) for e in decoded)
@@ -111,7 +117,7 @@ async def test_git_server_through_the_proxy_keeps_paths_as_digests_under_high_po
         status = await session.call_tool("git_status", {"repo_path": str(repo)})
         assert "No commits yet" in status.content[0].text  # type: ignore[union-attr]
     # session start, the listing the SDK client makes for output schemas, attempt, result
-    values = delivered_or_spooled(kafka_settings, tmp_path, 5)
+    values = delivered_or_spooled(kafka_settings, tmp_path, 4)
     assert len(values) == 4 and all(str(repo).encode() not in value for value in values)
     decoded = [Deserializer("AuditEvent")(value) for value in values]
     (result,) = [e for e in decoded if e["phase"] == "RESULT"]
@@ -146,7 +152,7 @@ async def test_server_everything_tools_resources_prompts_through_the_proxy(
         uri = "demo://resource/static/document/architecture.md"
         assert (await session.read_resource(uri)).contents
         assert (await session.get_prompt("simple-prompt")).messages
-    values = delivered_or_spooled(kafka_settings, tmp_path, 11)
+    values = delivered_or_spooled(kafka_settings, tmp_path, 10)
     assert len(values) == 10 and all(CANARY.encode() not in value for value in values)
     decoded = [Deserializer("AuditEvent")(value) for value in values]
     results = [e for e in decoded if e["phase"] == "RESULT"]

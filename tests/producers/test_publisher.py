@@ -150,7 +150,9 @@ def test_killed_broker_replaced_by_a_fresh_one_gets_every_later_event(
             second.stop()
 
 
-def test_heartbeats_carry_the_counters(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+def test_heartbeats_carry_the_counters_and_a_clean_close_sends_a_final_one(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
     auditor = runtime.configure(
         producer_settings(tmp_path, heartbeat_interval_s=0.3), kafka_settings
     )
@@ -164,10 +166,22 @@ def test_heartbeats_carry_the_counters(kafka_settings: KafkaSettings, tmp_path: 
     finally:
         runtime.shutdown()
     events = consume(kafka_settings, 100, timeout_s=5, heartbeats=True)
+    events.sort(key=lambda e: e["integrity"]["seq"])
     beats = [e["heartbeat"] for e in events if e["event_type"] == "HEARTBEAT"]
     assert len(beats) >= 2 and all(b["interval_s"] == 0 for b in beats)  # whole seconds
     assert max(b["events_sent"] for b in beats) >= 10
     assert all(b["audit_failures"] == 0 and b["events_dropped"] == 0 for b in beats)
+    # runtime.shutdown() is a clean stop: exactly one final beat, and nothing after it
+    assert [b["final"] for b in beats].count(True) == 1
+    assert events[-1]["heartbeat"] is beats[-1] and beats[-1]["final"]
+
+
+def test_no_heartbeat_follows_the_final_one(auditor: Auditor) -> None:
+    auditor.close(timeout_s=5)
+    sealed = auditor.stream.seq
+    auditor.heartbeat()  # an I/O-thread tick that lost the race with close
+    auditor.close(timeout_s=1)  # and a second close, e.g. atexit after an explicit one
+    assert auditor.stream.seq == sealed
 
 
 def test_spool_nearing_its_bound_is_logged_once(

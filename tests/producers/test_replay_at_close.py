@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,11 @@ def test_spooled_runs_are_replayed_once_by_the_next_run(
     assert sorted(per_stream.values()) == [2 * CALLS] * 4
     assert set(copies.values()) == {1}
     assert _segments(tmp_path) == []
+    # Each run ended cleanly, the two offline ones too: their final beat was spooled
+    # with the rest and comes last in its stream, so the watch sees them stop.
+    everything = consume(kafka_settings, 1000, timeout_s=3, heartbeats=True)
+    last: dict[str, dict[str, Any]] = {}
+    for event in sorted(everything, key=lambda e: e["integrity"]["seq"]):
+        last[event["integrity"]["stream_id"]] = event
+    assert len(last) == 4
+    assert all(e["event_type"] == "HEARTBEAT" and e["heartbeat"]["final"] for e in last.values())

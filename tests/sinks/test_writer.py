@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
+import fastavro
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas import registry
+from schemas.wire import SINGLE_OBJECT_MAGIC
 from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
+from sinks.prepare import prepare
+from sinks.store import reencoder
 from sinks.tables import alerts_spec
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, enriched_event
-from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, files_of, messages
+from tests.sinks.helpers import (
+    ENCODE_ALERT,
+    ENCODE_ENRICHED,
+    FakeMessage,
+    files_of,
+    messages,
+    varied_event,
+)
 
 pytestmark = pytest.mark.clickhouse
 
@@ -55,7 +67,7 @@ def test_heartbeat_and_missing_outcome(writer: AvroWriter, clickhouse: Client) -
     record["event"]["outcome"] = None
     record["event"]["heartbeat"] = {
         "interval_s": 30, "events_sent": 9, "events_spooled": 0, "events_dropped": 1,
-        "redactions": 2, "audit_failures": 0, "spool_bytes": 0,
+        "redactions": 2, "audit_failures": 0, "spool_bytes": 0, "final": True,
     }  # fmt: skip
     writer.write(ENRICHED, files_of([ENCODE_ENRICHED(record)], 1), "t1")
 
@@ -63,6 +75,37 @@ def test_heartbeat_and_missing_outcome(writer: AvroWriter, clickhouse: Client) -
     status, heartbeat = result.result_rows[0]
     assert status == ""  # no outcome: nothing to hash, nothing to count as a failure
     assert heartbeat["events_sent"] == 9 and heartbeat["interval_s"] == 30
+    assert heartbeat["final"] == 1
+
+
+_OLDER = [
+    w for w in registry.released().values()
+    if w.record == "EnrichedEvent" and w != registry.current("EnrichedEvent")
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("older", _OLDER, ids=lambda w: w.fingerprint_hex)
+def test_events_of_an_older_schema_version_are_stored(
+    older: registry.WriterSchema, writer: AvroWriter, clickhouse: Client
+) -> None:
+    """What a processor not yet upgraded writes: the heartbeat tuple has fewer leaves."""
+    record = enriched_event()
+    record["event"]["heartbeat"] = {"interval_s": 30, "events_sent": 9}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, older.parsed, record)
+    old = FakeMessage(SINGLE_OBJECT_MAGIC + older.fingerprint + body.getvalue(), 0)
+    new = FakeMessage(ENCODE_ENRICHED(varied_event(1)), 1)
+
+    prepared = prepare("EnrichedEvent", [old, new], 1, reencoder("EnrichedEvent", None))
+    assert prepared.rejected == []
+    writer.write(ENRICHED, prepared.files, "t-old")
+
+    assert count(clickhouse) == 2
+    [(heartbeat,)] = clickhouse.query(
+        "SELECT heartbeat FROM audit_events WHERE notEmpty(heartbeat)"
+    ).result_rows
+    assert heartbeat["events_sent"] == 9
+    assert heartbeat["final"] == 0  # the default: an old producer never says it stopped
 
 
 def test_retried_batch_is_stored_once(writer: AvroWriter, clickhouse: Client) -> None:
