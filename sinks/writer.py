@@ -11,6 +11,7 @@ deduplication token), and raises:
 Embedded chDB reads the files from a private scratch directory with ``file()``
 (several files are decoded in parallel); a server gets the Avro as the body of
 ``INSERT ... SELECT ... FROM input()``. The SELECT is the same either way.
+The scratch directory lives under chDB's data directory (:func:`scratch_dir`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from sinks.clickhouse import is_embedded
+from sinks.clickhouse import embedded_path, is_embedded
 from sinks.errors import BatchRejectedError, StoreUnavailableError
 from sinks.tables import TableSpec, held
 
@@ -34,6 +36,11 @@ REJECTION_CODES = frozenset(
     {6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 376, 407, 691}
 )
 _CODE = re.compile(r"Code: (\d+)\.")
+SCRATCH = "mcp-audit-scratch"
+# Scratch directories this process made: any other one under a data directory
+# this process holds open is left by a dead process.
+_OWN: set[str] = set()
+_OWN_LOCK = threading.Lock()
 
 
 def insert_settings(token: str, parse_threads: int) -> dict[str, str | int]:
@@ -69,7 +76,7 @@ class AvroWriter:
         self.client = client
         self.parse_threads = parse_threads
         self._embedded = is_embedded(url)
-        self._scratch = tempfile.mkdtemp(prefix="mcp-audit-sink-") if self._embedded else ""
+        self._scratch = scratch_dir(url) if self._embedded else ""
         self._calls = itertools.count()
 
     def write(self, spec: TableSpec, files: Sequence[bytes], token: str) -> None:
@@ -120,6 +127,33 @@ class AvroWriter:
     def close(self) -> None:
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
+            with _OWN_LOCK:
+                _OWN.discard(self._scratch)
+
+
+def scratch_dir(url: str) -> str:
+    """A new private directory for the Avro files of ``url``'s inserts.
+
+    The files hold whole audit rows, and a sink killed mid-insert leaves them
+    behind: under /tmp they would outlive retention and erasure, so they stay
+    with the data, in ``<data dir>/mcp-audit-scratch/``. chDB locks its data
+    directory to one process, and the caller holds it open (a writer is built on
+    a connected client), so every other directory there is a dead process's:
+    removed here.
+    """
+    path = embedded_path(url)
+    if path == ":memory:":
+        return tempfile.mkdtemp(prefix="mcp-audit-sink-")
+    root = os.path.join(path, SCRATCH)
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    with _OWN_LOCK:
+        for name in os.listdir(root):
+            left = os.path.join(root, name)
+            if left not in _OWN:
+                shutil.rmtree(left, ignore_errors=True)
+        made = tempfile.mkdtemp(dir=root)
+        _OWN.add(made)
+    return made
 
 
 def classify(exc: DatabaseError, **fields: str) -> BatchRejectedError | StoreUnavailableError:

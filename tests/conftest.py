@@ -34,6 +34,21 @@ def require_tool(name: str) -> str:
     return path
 
 
+def child_env(kafka: KafkaSettings, **variables: str) -> dict[str, str]:
+    """The environment of an ``mcp-audit`` child on ``kafka``'s topics: this process's,
+    minus its MCP_AUDIT_*, plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
+    env.update(
+        MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
+        MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
+        MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
+        MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
+        **variables,
+    )
+    return env
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     log = tmp_path_factory.mktemp("broker") / "broker.log"

@@ -3,7 +3,6 @@ what they write. Every worker a test starts is stopped by the ``workers`` fixtur
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 
 from schemas.kafka import KafkaSettings
 from schemas.wire import SingleObjectSerializer
+from tests.conftest import child_env
 from tests.schemas.factories import audit_event
 
 READY_LINE = "assigned partitions"
@@ -27,21 +27,15 @@ ENCODE = SingleObjectSerializer("AuditEvent")
 def worker_env(
     kafka: KafkaSettings, app_id: str, data_dir: Path, **settings: str
 ) -> dict[str, str]:
-    """The environment of a worker on ``kafka``'s topics: this process's, minus its MCP_AUDIT_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
-    env.update(
-        MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-        MCP_AUDIT_KAFKA_TOPIC_RAW=kafka.topic_raw,
-        MCP_AUDIT_KAFKA_TOPIC_ENRICHED=kafka.topic_enriched,
-        MCP_AUDIT_KAFKA_TOPIC_ALERTS=kafka.topic_alerts,
-        MCP_AUDIT_KAFKA_TOPIC_DEAD_LETTER=kafka.topic_dead_letter,
+    """The environment of a worker on ``kafka``'s topics (see :func:`child_env`)."""
+    return child_env(
+        kafka,
         MCP_AUDIT_PROCESSORS_APP_ID=app_id,
         # Short, so the test broker forms consumer groups in seconds.
         MCP_AUDIT_PROCESSORS_SESSION_TIMEOUT_S="6",
         MCP_AUDIT_PROCESSORS_DATA_DIR=str(data_dir),
         **{f"MCP_AUDIT_PROCESSORS_{k.upper()}": v for k, v in settings.items()},
     )
-    return env
 
 
 class Worker:

@@ -23,6 +23,33 @@ def produce(kafka: KafkaSettings, topic: str, values: list[bytes]) -> None:
     assert producer.flush(30) == 0
 
 
+@contextmanager
+def producing(
+    kafka: KafkaSettings, topic: str, make: Callable[[int], bytes], per_second: int
+) -> Iterator[None]:
+    """Produces ``make(0)``, ``make(1)``, ... at about ``per_second`` on a thread until
+    exit, then flushes: events that keep coming while a test does something else."""
+    producer = Producer(kafka.client_config())
+    stop = threading.Event()
+
+    def run() -> None:
+        index = 0
+        while not stop.wait(0.1):
+            for _ in range(max(1, per_second // 10)):
+                producer.produce(topic, value=make(index))
+                index += 1
+            producer.poll(0)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+    assert producer.flush(30) == 0
+
+
 def read_all(kafka: KafkaSettings, topic: str, expected: int, timeout_s: float = 30) -> list[Any]:
     """Every message of ``topic`` from the start (assigned, no group to join: fast)."""
     consumer = Consumer({**kafka.client_config(), "group.id": uuid.uuid4().hex})

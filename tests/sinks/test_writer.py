@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 
 import fastavro
 import pytest
@@ -11,6 +12,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import registry
 from schemas.wire import SINGLE_OBJECT_MAGIC
+from sinks.clickhouse import embedded_path
 from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
 from sinks.migrate import apply_migrations
@@ -18,7 +20,7 @@ from sinks.ocf import container_file
 from sinks.prepare import prepare
 from sinks.store import reencoder
 from sinks.tables import alerts_spec
-from sinks.writer import AvroWriter
+from sinks.writer import SCRATCH, AvroWriter
 from tests.schemas.factories import alert, enriched_event
 from tests.sinks.helpers import (
     ENCODE_ALERT,
@@ -186,3 +188,19 @@ def test_aggregates_follow_the_events(writer: AvroWriter, clickhouse: Client) ->
         "SELECT risk_level, sum(events), sum(risk_score_sum) FROM risk_daily GROUP BY risk_level"
     ).result_rows
     assert risk == [("MEDIUM", 70, 70 * 40)]
+
+
+def test_scratch_left_by_a_killed_sink_is_removed_at_the_next_start(
+    writer: AvroWriter, clickhouse: Client, clickhouse_url: str
+) -> None:
+    """A SIGKILL mid-insert leaves the batch's files (whole audit rows) in the scratch
+    directory; the next writer on the data directory removes them, not a live writer's."""
+    left = Path(embedded_path(clickhouse_url)) / SCRATCH / "killed"
+    left.mkdir(parents=True)
+    (left / "3_0.avro").write_bytes(b"rows of a batch in flight")
+
+    AvroWriter(clickhouse, clickhouse_url).close()
+
+    assert not left.exists()
+    writer.write(ENRICHED, files_of([m.value() for m in messages(10)]), "still-mine")
+    assert count(clickhouse) == 10
