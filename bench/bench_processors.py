@@ -260,7 +260,9 @@ def _stage_costs() -> list[list[str]]:
     worker.process(messages[:500], now)  # warm caches and detector state
     decoded = {m.value: decode(m.value) for m in messages}
     costs = {
-        "decode (schemas.wire Deserializer, generated codec)": _per_event(lambda: [decode(m.value) for m in messages]),
+        "decode (schemas.wire Deserializer, generated codec)": _per_event(
+            lambda: [decode(m.value) for m in messages]
+        ),
         "whole BatchEnricher.process": _per_event(lambda: worker.process(messages, now)),
     }
     worker.decode = lambda value: dict(decoded[value])  # type: ignore[assignment,index]
