@@ -1,4 +1,4 @@
-"""An alert becomes an OCSF API Activity document: class, severity, times, ai_tool, nothing invented."""
+"""An alert as OCSF API Activity: class, severity, times, ai_tool, and nothing invented."""
 
 from __future__ import annotations
 
