@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -122,3 +123,13 @@ def test_a_decoded_alert_maps_to_json() -> None:
 
     assert document == orjson.loads(orjson.dumps(to_ocsf(record)))
     assert document["metadata"]["uid"] == record["alert_id"]
+
+
+def test_the_sample_in_the_docs_is_what_the_code_makes() -> None:
+    text = (Path(__file__).parents[3] / "docs" / "siem.md").read_text()
+    sample = orjson.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    record = alert(
+        alert_id="0b6f8f3e-4a57-4c8e-9a57-2f3c1d9e8b21",
+        evidence_event_ids=["01937b2e-4c1a-7d3e-8f00-5a6b7c8d9e0f"],
+    )
+    assert sample == to_ocsf(record), "update the sample in docs/siem.md"
