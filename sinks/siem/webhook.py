@@ -59,6 +59,7 @@ class Reply:
         status = self.status
         if status is not None and 200 <= status < 300:
             return Verdict.ACCEPTED
+        # Below 300 (a stray 1xx) is unexpected: retried rather than taken as an answer.
         if status is None or status >= 500 or status in _RETRY or status < 300:
             return Verdict.RETRY
         if status < 400 or status in _REFUSED:
