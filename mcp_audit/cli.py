@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "proxy",
     "processors",
     "sink",
+    "siem",
     "query",
     "verify",
     "alerts",

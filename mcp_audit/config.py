@@ -8,6 +8,7 @@ from producers.settings import ProducerSettings
 from schemas.kafka import KafkaSettings
 from schemas.settings import PartSettings
 from sinks.settings import SinkSettings
+from sinks.siem.settings import SiemSettings
 
 ALL_SETTINGS: tuple[type[PartSettings], ...] = (
     KafkaSettings,
@@ -15,6 +16,7 @@ ALL_SETTINGS: tuple[type[PartSettings], ...] = (
     ProcessorSettings,
     ProducerSettings,
     SinkSettings,
+    SiemSettings,
 )
 
 

@@ -23,3 +23,11 @@ class BatchRejectedError(SinkError):
 
 class QueryRefusedError(SinkError):
     """A query was refused before it ran: it is not a single read-only SELECT."""
+
+
+class SiemUnavailableError(SinkError):
+    """The SIEM webhook did not accept a batch within the allowed retries; nothing committed."""
+
+
+class SiemRefusedError(SinkError):
+    """The SIEM webhook refuses the forwarder itself (auth, address), not one record."""

@@ -1,0 +1,94 @@
+"""A real HTTP server on 127.0.0.1 standing in for a SIEM webhook: http.server in a thread.
+
+Not a mock: the forwarder's requests go through the kernel's loopback, the
+server parses them as a SIEM would, and answers with the status ``answer``
+chooses. Every request is recorded with its headers, documents and answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+# documents of the request and its 0-based number -> status and extra headers
+Answer = Callable[[list[dict[str, Any]], int], tuple[int, dict[str, str]]]
+
+
+def always_ok(documents: list[dict[str, Any]], index: int) -> tuple[int, dict[str, str]]:
+    return 200, {}
+
+
+@dataclass(frozen=True)
+class Received:
+    headers: dict[str, str]
+    documents: list[dict[str, Any]]
+    status: int
+    at: float
+
+
+class LoopbackSiem:
+    def __init__(self, answer: Answer = always_ok) -> None:
+        self.answer = answer
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}/ingest"
+
+    def accepted(self) -> list[dict[str, Any]]:
+        """Every document of every 2xx-answered request, in arrival order."""
+        with self._lock:
+            return [d for r in self.requests if 200 <= r.status < 300 for d in r.documents]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        siem = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Type") == "application/x-ndjson":
+                    documents = [orjson.loads(line) for line in body.splitlines() if line]
+                else:
+                    documents = orjson.loads(body)
+                with siem._lock:
+                    index = len(siem.requests)
+                status, extra = siem.answer(documents, index)
+                with siem._lock:
+                    siem.requests.append(
+                        Received(dict(self.headers), documents, status, time.monotonic())
+                    )
+                reply = orjson.dumps({"status": status})
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the test output is not the place for an access log
+
+        return Handler
+
+    @contextmanager
+    def running(self) -> Iterator[LoopbackSiem]:
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+            thread.join(10)
