@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.errors import SchemaError
+from schemas.integrity import to_micros
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOUBLE = struct.Struct("<d")
@@ -58,15 +59,6 @@ def long_bytes(value: int) -> bytes:
 
 def micros_to_datetime(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
-
-
-def datetime_to_micros(value: datetime | int) -> int:
-    if isinstance(value, int):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class _Generator:
@@ -290,7 +282,7 @@ def generate(
         "read_long": read_long,
         "long_bytes": long_bytes,
         "micros_to_datetime": micros_to_datetime,
-        "datetime_to_micros": datetime_to_micros,
+        "datetime_to_micros": to_micros,
         "_DOUBLE": _DOUBLE,
         "_FLOAT": _FLOAT,
         **generator.constants,

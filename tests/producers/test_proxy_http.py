@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from aiohttp import web
 from fastmcp import Client, FastMCP
 
@@ -16,6 +13,7 @@ from mcp_audit.embedded.broker import free_port
 from producers.auditor import Auditor
 from producers.proxy_http import build_app
 from schemas.kafka import KafkaSettings
+from tests.conftest import serving
 from tests.producers.conftest import CANARY, consume
 
 pytestmark = [pytest.mark.broker, pytest.mark.mcp]
@@ -30,18 +28,8 @@ def upstream() -> Iterator[str]:
     def greet(name: str) -> str:
         return f"hello {name}"
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(mcp.http_app(), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(mcp.http_app()) as url:
+        yield url.rstrip("/")
 
 
 async def test_calls_through_the_http_proxy_are_audited(

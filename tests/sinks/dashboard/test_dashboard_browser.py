@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from clickhouse_connect.driver.client import Client
 
 from sinks.dashboard.app import build_app
+from tests.conftest import serving
 from tests.sinks.dashboard.store import create_tables, insert_alert, insert_event
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
@@ -57,22 +56,8 @@ def dashboard_url(known_store: Client) -> Iterator[str]:
         with lock:
             return query(known_store)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(run), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(build_app(run)) as url:
+        yield url
 
 
 def _wait_loaded(browser: Any) -> None:
