@@ -1,9 +1,12 @@
 """Replay closed spool segments into Kafka, oldest first, one segment at a time.
 
-A segment is deleted only once every record in it was acknowledged; if any
-failed, the whole segment stays and is tried again later, so a record may
-arrive twice (its event id lets the sink drop the copy) but never zero times.
-Runs on the publisher's I/O thread only.
+A segment is deleted only once every record in it was acknowledged; if a
+delivery failed, the whole segment stays and is tried again later, so a record
+may arrive twice (its event id lets the sink drop the copy) but never zero
+times. A full local queue is not a failure: the segment goes on from the first
+record not yet queued at the next step, so live events and replay share the
+queue without sending a segment's head again and again. Runs on the
+publisher's I/O thread only.
 """
 
 from __future__ import annotations
@@ -21,14 +24,20 @@ log = logging.getLogger(__name__)
 
 
 class _Batch:
-    __slots__ = ("counters", "error", "failed", "pending", "segment")
+    __slots__ = ("counters", "error", "failed", "pending", "queued", "records", "segment")
 
     def __init__(self, segment: Path, counters: Counters) -> None:
         self.segment = segment
+        self.records = list(read_segment(segment))
+        self.queued = 0  # records handed to the producer so far
         self.counters = counters
         self.pending = 0
         self.failed = False
         self.error: Any = None
+
+    @property
+    def unqueued(self) -> bool:
+        return not self.failed and self.queued < len(self.records)
 
     def delivered(self, err: Any, msg: Any) -> None:
         self.pending -= 1
@@ -58,6 +67,8 @@ class Replay:
     def step(self, now: float, interval_s: float) -> None:
         """Settle the batch in flight, or start the next one when it is time."""
         if self._batch is not None:
+            if self._batch.unqueued:
+                self._queue(self._batch)
             self._settle(self._batch, now, interval_s)
             return
         if now < self._next_try:
@@ -68,23 +79,26 @@ class Replay:
             self._spool.rotate()
             segments = self._spool.segments()
         if segments:
-            self._start(segments[0])
+            self._batch = _Batch(segments[0], self._counters)
+            self._queue(self._batch)
 
-    def _start(self, segment: Path) -> None:
-        batch = self._batch = _Batch(segment, self._counters)
-        for key, value in read_segment(segment):
+    def _queue(self, batch: _Batch) -> None:
+        """Hand the segment's next records to the producer until its local queue is full."""
+        records, produce, topic = batch.records, self._producer.produce, self._topic
+        while batch.queued < len(records):
+            key, value = records[batch.queued]
             try:
-                self._producer.produce(self._topic, value, key, on_delivery=batch.delivered)
+                produce(topic, value, key, on_delivery=batch.delivered)
             except BufferError:
-                batch.failed = True
-                break
+                return  # full: go on from here at the next step
             except KafkaException as exc:  # e.g. the producer failed fatally: keep the segment
                 batch.failed, batch.error = True, exc.args[0]
-                break
+                return
             batch.pending += 1
+            batch.queued += 1
 
     def _settle(self, batch: _Batch, now: float, interval_s: float) -> None:
-        if batch.pending > 0:
+        if batch.pending > 0 or batch.unqueued:
             return
         self._batch = None
         self.failed_last = batch.failed
