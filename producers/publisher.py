@@ -178,6 +178,10 @@ class Publisher:
             if replay.failed_last:
                 return
 
+    def queued(self) -> int:
+        """Events in the Kafka client's local queue, not yet acknowledged."""
+        return len(self._producer)
+
     def flush(self, timeout_s: float = 10.0) -> int:
         """Wait for queued events; returns how many are still undelivered."""
         return int(self._producer.flush(timeout_s))
