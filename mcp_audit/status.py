@@ -1,10 +1,11 @@
 """A snapshot of the running pipeline for ``mcp-audit up``'s live status line.
 
-Counts are exact on any broker: events processed are the processors'
-committed offsets on the raw topic (offsets are dense from 0), and stored
-events and alerts are counted in the store. High watermarks are not used:
-the embedded broker (Tansu) reports a partition's high watermark as its last
-batch's base offset + 1, which undercounts.
+Events processed are the processors' committed offsets on the raw topic
+(offsets are dense from 0); stored events, alerts and the producers' spool
+(their latest heartbeats) are read from the store: these are exact on any
+broker. Events in and the processors' lag come from high watermarks, which
+the embedded broker (Tansu) reports as a partition's last batch's base offset
++ 1: they may undercount by a batch, never overcount.
 """
 
 from __future__ import annotations
@@ -19,30 +20,38 @@ from schemas.kafka import KafkaSettings
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    at: float
-    processed: int
+class Counts:
+    """What the store knows: events, alerts, and bytes in producers' spools."""
+
     stored: int
     alerts: int
+    spool_bytes: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float
+    arrived: int
+    processed: int
+    counts: Counts
 
     def line(self, previous: Snapshot | None) -> str:
-        rate = 0.0
-        if previous is not None and self.at > previous.at:
-            rate = (self.processed - previous.processed) / (self.at - previous.at)
+        seconds = self.at - previous.at if previous is not None else 0.0
+        rate_in = (self.arrived - previous.arrived) / seconds if previous and seconds > 0 else 0.0
+        rate = (self.processed - previous.processed) / seconds if previous and seconds > 0 else 0.0
+        c = self.counts
         return (
-            f"processed {self.processed} ({rate:,.0f}/s) | stored {self.stored}"
-            f" | alerts {self.alerts}"
+            f"in {rate_in:,.0f}/s | processed {self.processed} ({rate:,.0f}/s)"
+            f" | lag {max(0, self.arrived - self.processed)} | stored {c.stored}"
+            f" | alerts {c.alerts} | spool {c.spool_bytes / 1024:,.0f} KiB"
         )
 
 
 class StatusProbe:
-    """Reads the processors' progress from the broker and the rest from ``counts``.
-
-    ``counts()`` returns (stored events, stored alerts).
-    """
+    """Reads the raw topic's progress from the broker and the rest from ``counts``."""
 
     def __init__(
-        self, kafka: KafkaSettings, processors_group: str, counts: Callable[[], tuple[int, int]]
+        self, kafka: KafkaSettings, processors_group: str, counts: Callable[[], Counts]
     ) -> None:
         self.kafka = kafka
         self.counts = counts
@@ -50,17 +59,20 @@ class StatusProbe:
             {**kafka.client_config(), "group.id": processors_group, "enable.auto.commit": False}
         )
 
-    def processed(self) -> int:
+    def offsets(self) -> tuple[int, int]:
+        """(events arrived on the raw topic, events the processors committed)."""
         topic = self.kafka.topic_raw
         metadata = self._consumer.list_topics(topic, timeout=5).topics.get(topic)
         if metadata is None or metadata.error is not None:
-            return 0
+            return 0, 0
         partitions = [TopicPartition(topic, p) for p in metadata.partitions]
-        return sum(max(tp.offset, 0) for tp in self._consumer.committed(partitions, timeout=5))
+        committed = self._consumer.committed(partitions, timeout=5)
+        arrived = sum(self._consumer.get_watermark_offsets(tp, timeout=5)[1] for tp in partitions)
+        return arrived, sum(max(tp.offset, 0) for tp in committed)
 
     def snapshot(self) -> Snapshot:
-        stored, alerts = self.counts()
-        return Snapshot(time.monotonic(), self.processed(), stored, alerts)
+        arrived, processed = self.offsets()
+        return Snapshot(time.monotonic(), max(arrived, processed), processed, self.counts())
 
     def close(self) -> None:
         self._consumer.close()
