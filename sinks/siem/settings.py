@@ -48,7 +48,7 @@ class SiemSettings(PartSettings):
 
     def auth_value(self) -> str | None:
         """The auth header's value, or None without a token; never logged."""
-        if self.auth_token is None:
+        token = self.auth_token.get_secret_value() if self.auth_token else ""
+        if not token:  # compose passes an unset token as empty: send no header, not "Bearer "
             return None
-        token = self.auth_token.get_secret_value()
         return f"{self.auth_scheme} {token}" if self.auth_scheme else token

@@ -50,6 +50,7 @@ def test_token_never_prints_and_forms_the_header() -> None:
     bare = SiemSettings.load(environ={}, auth_token="t", auth_scheme="", auth_header="X-Api-Key")
     assert bare.auth_value() == "t"
     assert SiemSettings.load(environ={}).auth_value() is None
+    assert SiemSettings.load(environ={}, auth_token="").auth_value() is None  # compose: unset
 
 
 def test_registered_under_its_own_prefix() -> None:
