@@ -1,4 +1,4 @@
-"""The sink falling behind, as a self-watch finding (PCI-DSS 10.7.2): events enriched but not stored.
+"""The sink falling behind as a self-watch finding (PCI-DSS 10.7.2): events enriched, not stored.
 
 A lag measured by :mod:`processors.sink_probe` becomes one ``sink_lag`` finding
 when its time exceeds ``max_lag_s``, once per episode: while the sink stays
