@@ -84,6 +84,8 @@ class Pipeline:
             "MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "MCP_AUDIT_PROCESSORS_DATA_DIR": str(data_dir),
             "MCP_AUDIT_PROCESSORS_WEB_PORT": str(free_port()),
+            # The processors watch the sink's lag by its group; here the sink is ours.
+            "MCP_AUDIT_PROCESSORS_SINK_GROUP": self.platform.sink_settings.consumer_group,
         }
         argv = [sys.executable, "-m", "mcp_audit.cli", "processors"]
         return Child(f"processors-{index}", argv, env)

@@ -16,10 +16,11 @@ import faust
 
 from processors.alerts import AlertFolder
 from processors.settings import ProcessorSettings
+from processors.sink_lag import SinkLagWatch
 from processors.state import TableBackedState
 from processors.watch import PipelineWatch
-from processors.watch_agent import add_watch_agent
-from processors.wiring import S, build_loop, faust_options
+from processors.watch_agent import add_sink_lag_timer, add_watch_agent, alert_sender
+from processors.wiring import S, build_loop, build_sink_probe, faust_options
 from schemas.kafka import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,17 @@ def create_app(kafka: KafkaSettings, settings: ProcessorSettings) -> faust.App:
     app = faust.App(settings.app_id, **faust_options(kafka, settings))
     # One changelog partition, as Faust advises for a GlobalTable shared by many workers.
     table = app.GlobalTable("detector-state", partitions=1, recovery_buffer_size=1)
+    send = alert_sender(app, AlertFolder(int(settings.alert_window_s * S)), kafka.topic_alerts)
     add_watch_agent(
         app,
         PipelineWatch(settings.heartbeat_grace, int(settings.sequence_grace_s * S)),
-        AlertFolder(int(settings.alert_window_s * S)),
-        kafka.topic_alerts,
+        send,
         settings.table_partitions,
     )
+    if settings.sink_lag_max_s > 0:
+        sink_lag = SinkLagWatch(settings.sink_lag_max_s, settings.sink_group)
+        probe = build_sink_probe(kafka, settings)
+        add_sink_lag_timer(app, probe, sink_lag, send, settings.sink_lag_check_s)
 
     @app.task  # type: ignore[untyped-decorator]
     async def enrich() -> None:

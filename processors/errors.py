@@ -25,3 +25,7 @@ class InvalidEventError(ProcessorError):
     def __init__(self, message: str, *, reason: str, **fields: Any) -> None:
         super().__init__(message, reason=reason, **fields)
         self.reason = reason
+
+
+class SinkLagError(ProcessorError):
+    """The sink's lag could not be measured: the broker did not answer, or not in time."""

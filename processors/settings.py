@@ -37,6 +37,13 @@ class ProcessorSettings(PartSettings):
     stall_after_s: float = Field(
         60.0, gt=0, description="Own consumer stalled: lag but no progress for this long."
     )
+    sink_group: str = Field(
+        "mcp-audit-sink", description="The sink's consumer group, whose lag is watched."
+    )
+    sink_lag_max_s: float = Field(
+        300.0, ge=0, description="Alert when the sink's oldest waiting event is older; 0: off."
+    )
+    sink_lag_check_s: float = Field(15.0, gt=0, description="How often the sink's lag is checked.")
     max_future_s: float = Field(
         3600.0, gt=0, description="Events timestamped further ahead are dead-lettered."
     )

@@ -19,6 +19,7 @@ from processors.detectors.suite import DetectorSuite
 from processors.loop import EnrichmentLoop
 from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
+from processors.sink_probe import SinkLagProbe
 from processors.stall import StallWatch
 from processors.state import TableBackedState
 from processors.watch_agent import watch_topic_name
@@ -101,4 +102,12 @@ def build_loop(
         consumer, kafka.topic_raw, enricher, delivery,
         batch_max=settings.batch_max_records, batch_wait_s=settings.batch_wait_ms / 1000,
         stall=StallWatch(int(settings.stall_after_s * S)), state=state,
+    )  # fmt: skip
+
+
+def build_sink_probe(kafka: KafkaSettings, settings: ProcessorSettings) -> SinkLagProbe:
+    """The probe of the sink group's lag on the enriched topic."""
+    return SinkLagProbe(
+        kafka.client_config(), kafka.topic_enriched, settings.sink_group,
+        probe_group=f"{settings.app_id}-sink-lag",
     )  # fmt: skip

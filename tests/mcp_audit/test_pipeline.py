@@ -22,7 +22,6 @@ from schemas.wire import SingleObjectSerializer
 from sinks.settings import SinkSettings
 from tests.schemas.factories import audit_event
 
-pytestmark = [pytest.mark.broker, pytest.mark.clickhouse, pytest.mark.slow]
 EVENTS = 300
 
 
@@ -42,6 +41,17 @@ def _get(url: str) -> Any:
         return json.load(response)
 
 
+def test_the_processors_watch_the_sinks_actual_group(tmp_path: Path) -> None:
+    platform = PlatformSettings.load(environ={}, data_dir=tmp_path)
+    sink = SinkSettings.load(environ={}, consumer_group="audit-store-eu")
+    pipeline = Pipeline(platform, KafkaSettings.load(environ={}), sink)
+    child = pipeline._processor_child(0)
+    assert child.env["MCP_AUDIT_PROCESSORS_SINK_GROUP"] == "audit-store-eu"
+
+
+@pytest.mark.broker
+@pytest.mark.clickhouse
+@pytest.mark.slow
 def test_events_flow_through_to_the_store_and_dashboard(
     tmp_path: Path, clickhouse_url: str
 ) -> None:

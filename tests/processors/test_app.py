@@ -99,3 +99,19 @@ def test_sequence_gap_and_spooling_reach_the_alerts_topic(
     assert set(by_detector) == {"sequence_gap", "producer_spooling"}
     assert by_detector["sequence_gap"]["attributes"]["first_missing"] == "3"
     assert by_detector["producer_spooling"]["attributes"]["total"] == "4"
+
+
+def test_a_sink_that_stores_nothing_is_alerted_once(
+    kafka_settings: KafkaSettings, workers: Workers
+) -> None:
+    worker = workers.start(sink_group="a-sink-that-never-runs", sink_lag_max_s="1",
+                           sink_lag_check_s="0.5")  # fmt: skip
+    worker.wait_ready()
+    produce(kafka_settings, [keyed(user_event(1)), keyed(user_event(2, user="b" * 64))])
+    [message] = read_until(kafka_settings, kafka_settings.topic_alerts, 1)
+    alert = ALERT(message.value())
+    assert (alert["detector"], alert["severity"]) == ("sink_lag", "HIGH")
+    assert alert["attributes"]["group"] == "a-sink-that-never-runs"
+    assert alert["attributes"]["messages_behind"] == "2"
+    # Several more checks while the sink still lags (the wait for a second alert): no repeat.
+    assert len(read_until(kafka_settings, kafka_settings.topic_alerts, 2, timeout_s=5)) == 1
