@@ -73,6 +73,19 @@ def test_stop_leaves_no_process_even_when_paused() -> None:
         os.kill(pid, 0)
 
 
+def test_running_tells_a_crashed_broker_from_a_frozen_one_and_it_starts_again() -> None:
+    broker = EmbeddedBroker(port=free_port()).start()
+    try:
+        broker.pause()
+        assert broker.running  # frozen is not dead: mcp-audit up leaves it alone
+        broker.resume()
+        broker.kill()
+        assert not broker.running
+        assert broker.start().running  # on the same port, as mcp-audit up restarts it
+    finally:
+        broker.stop()
+
+
 def test_unreachable_broker_is_a_platform_error() -> None:
     settings = KafkaSettings.load(environ={}, bootstrap_servers=f"127.0.0.1:{free_port()}")
     with pytest.raises(PlatformError):
