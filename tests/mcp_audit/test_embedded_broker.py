@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -37,7 +38,7 @@ def test_produce_and_consume_avro_events(kafka_settings: KafkaSettings) -> None:
     )
     consumer.subscribe([kafka_settings.topic_raw])
     deserialize = Deserializer("AuditEvent")
-    received = []
+    received: list[Any] = []
     deadline = time.monotonic() + 30
     try:
         while len(received) < len(events) and time.monotonic() < deadline:
