@@ -5,7 +5,9 @@ the processor workers as supervised child processes, the sink and the
 dashboard as threads of this process (chDB allows one process per data
 directory, so this process owns the store); :meth:`Pipeline.stop` stops them
 in reverse order and leaves no process behind. A sink that fails is restarted
-after a backoff, never in a tight loop.
+after a backoff, never in a tight loop. An embedded broker that dies is
+replaced by a fresh, empty one, and the processors and the sink start over on
+it (:meth:`Pipeline._watch_broker`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sinks.settings import SinkSettings
 log = logging.getLogger(__name__)
 SINK_RETRY_MAX_S = 30.0
 SEAL_EVERY_S = 300
+BROKER_CHECK_S = 1.0
 
 
 class Pipeline:
@@ -52,6 +55,10 @@ class Pipeline:
         self._dashboard: uvicorn.Server | None = None
         self._store_lock = threading.Lock()
         self._reader: Client | None = None
+        self._processors: list[Child] = []
+        self._sink_stop = threading.Event()
+        self._sink: threading.Thread | None = None
+        self._lifecycle = threading.Lock()  # a broker replacement and stop() never overlap
 
     @property
     def kafka(self) -> KafkaSettings:
@@ -66,16 +73,65 @@ class Pipeline:
     def start(self) -> Pipeline:
         self.platform.start()
         self._reader = open_store(self.platform.sink_settings)
-        for index in range(self.settings.processor_workers):
-            self.supervisor.start(self._processor_child(index))
-        self._thread("sink", self._run_sink)
+        self._start_consumers()
         self._thread("digests", self._seal_periodically)
         if self.settings.dashboard_port:
             self._start_dashboard()
         if self.demo:
             for child in demo_children(self.kafka, self.settings.data_dir.resolve()):
                 self.supervisor.start(child)
+        if self.platform.broker is not None:
+            self._thread("broker-watch", self._watch_broker)
         return self
+
+    def _start_consumers(self) -> None:
+        """The processor workers and the sink: what reads the broker's topics."""
+        self._processors = [
+            self.supervisor.start(self._processor_child(index))
+            for index in range(self.settings.processor_workers)
+        ]
+        self._sink_stop = threading.Event()
+        self._sink = threading.Thread(
+            target=self._run_sink, args=(self._sink_stop,), name="sink", daemon=True
+        )
+        self._sink.start()
+
+    def _stop_consumers(self, grace_s: float = 10.0) -> None:
+        self._sink_stop.set()
+        self.supervisor.retire(self._processors, grace_s)
+        self._processors = []
+        if self._sink is not None:
+            self._sink.join(30)
+            if self._sink.is_alive():
+                log.warning("the sink has not stopped after 30 s; going on without it")
+            self._sink = None
+
+    def _watch_broker(self) -> None:
+        """Replace the embedded broker when it dies (a paused one is left alone).
+
+        It kept its data in memory only, so the new one is empty: the topics are
+        created again, and the processors and the sink start over on it. They are
+        stopped before it starts, so that no offset read on the dead broker is
+        committed to the new one (which would skip the new one's first events).
+        Producers spool meanwhile and replay into it; events the dead broker held
+        that the sink had not stored are lost (a real Kafka keeps them).
+        """
+        broker = self.platform.broker
+        assert broker is not None
+        while not self.stopping.wait(BROKER_CHECK_S):
+            if broker.running:
+                continue
+            with self._lifecycle:
+                if self.stopping.is_set():
+                    return
+                log.error("the embedded broker exited; starting a new, empty one")
+                self._stop_consumers(grace_s=5.0)  # what they were doing died with the broker
+                try:
+                    self.platform.restart_broker()
+                except Exception:
+                    log.exception("the broker did not start again; retrying")
+                    continue
+                self._start_consumers()
 
     def _processor_child(self, index: int) -> Child:
         data_dir = self.settings.data_dir.resolve() / "processors" / str(index)
@@ -95,16 +151,16 @@ class Pipeline:
         thread.start()
         self._threads.append(thread)
 
-    def _run_sink(self) -> None:
+    def _run_sink(self, stop: threading.Event) -> None:
         backoff = 0.5
-        while not self.stopping.is_set():
+        while not stop.is_set():
             try:
                 with Sink(self.platform.sink_settings, self.kafka) as sink:
                     backoff = 0.5
-                    sink.run(self.stopping)
+                    sink.run(stop)
             except Exception:
                 log.exception("the sink failed; restarting in %.1f s", backoff)
-                self.stopping.wait(backoff)
+                stop.wait(backoff)
                 backoff = min(backoff * 2, SINK_RETRY_MAX_S)
 
     def _seal_periodically(self) -> None:
@@ -137,9 +193,11 @@ class Pipeline:
 
     def stop(self) -> None:
         self.stopping.set()
-        if self._dashboard is not None:
-            self._dashboard.should_exit = True
-        self.supervisor.stop()
+        with self._lifecycle:  # a broker replacement under way finishes; none starts after
+            if self._dashboard is not None:
+                self._dashboard.should_exit = True
+            self._stop_consumers()
+            self.supervisor.stop()
         for thread in self._threads:
             thread.join(30)
         if self._reader is not None:

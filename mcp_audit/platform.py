@@ -70,6 +70,20 @@ class Platform(contextlib.AbstractContextManager["Platform"]):
         log.info("audit store open at %s", self.sink_settings.clickhouse_url)
         return self
 
+    def restart_broker(self) -> None:
+        """Start the embedded broker again, on its port, with the pipeline's topics.
+
+        It kept its data in memory only: the new one starts empty.
+        """
+        assert self.broker is not None
+        self.broker.start()
+        try:
+            created = ensure_topics(self.kafka)
+        except BaseException:
+            self.broker.stop()  # all or nothing: a broker without topics is not restarted
+            raise
+        log.info("embedded broker started again (topics created: %s)", ", ".join(created))
+
     def stop(self) -> None:
         if self.store is not None:
             self.store.close()

@@ -5,7 +5,8 @@ its output in ``<log_dir>/<name>.log``. A child that exits on its own is
 restarted after a backoff that doubles up to a ceiling and resets once the
 child has stayed up a while, so a crashing child never becomes a tight loop.
 :meth:`Supervisor.stop` sends SIGTERM to every group, then SIGKILL to what is
-left after the grace period; it is safe to call twice.
+left after the grace period; it is safe to call twice. :meth:`Supervisor.retire`
+does the same to some children only, for good.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Supervisor:
         self.children: list[Child] = []
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def start(self, child: Child) -> Child:
         self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -88,24 +90,39 @@ class Supervisor:
         )
         if self._stopping.wait(child.backoff_s):
             return
-        child.backoff_s = min(child.backoff_s * 2, self.max_backoff_s)
-        child.restarts += 1
-        self._spawn(child)
+        with self._lock:
+            if not child.restart:
+                return  # retired while it waited
+            child.backoff_s = min(child.backoff_s * 2, self.max_backoff_s)
+            child.restarts += 1
+            self._spawn(child)
+
+    def retire(self, children: list[Child], grace_s: float = 10.0) -> None:
+        """Stop these children for good, as :meth:`stop` does; the others go on."""
+        with self._lock:  # after this, no restart of theirs can begin
+            for child in children:
+                child.restart = False
+        _end(children, grace_s)
 
     def stop(self, grace_s: float = 10.0) -> None:
         self._stopping.set()
         if self._watcher is not None:
             self._watcher.join(grace_s)
-        running = [c.process for c in self.children if c.process and c.process.poll() is None]
-        for process in running:
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for process in running:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(5)
+        _end(self.children, grace_s)
+
+
+def _end(children: list[Child], grace_s: float) -> None:
+    """SIGTERM to each child's process group, SIGKILL to what is left after ``grace_s``."""
+    running = [c.process for c in children if c.process and c.process.poll() is None]
+    for process in running:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait(5)
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:

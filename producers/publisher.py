@@ -29,6 +29,7 @@ from schemas.kafka import KafkaSettings
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.05
+_TAKE_BACK_S = 5.0  # purged events come back in milliseconds; this only bounds a stuck client
 
 
 def producer_config(settings: ProducerSettings, kafka: KafkaSettings) -> dict[str, Any]:
@@ -90,10 +91,20 @@ class Publisher:
         log.warning("Kafka producer failed fatally; replacing it")
         old = self._producer
         self._new_producer()
-        old.purge(in_queue=True, in_flight=True)
-        old.flush(0)
+        self._take_back(old)
         self._fatal = False  # what the old producer just reported is not about the new one
         self._drain_overflow()
+
+    def _take_back(self, producer: Any) -> None:
+        """Purge ``producer`` and wait until it has reported every event it held.
+
+        Events in flight to a broker that does not answer are reported (as failed, so
+        spooled) a few milliseconds after the purge, not during it: a producer dropped
+        or left unpolled right after ``purge()`` loses them without a trace.
+        """
+        producer.purge(in_queue=True, in_flight=True)
+        for _ in range(producer.flush(_TAKE_BACK_S)):
+            self.counters.drop("the Kafka client did not hand back a purged event")
 
     def publish(self, key: bytes | None, value: bytes) -> None:
         """Queue one event; if the local queue is full it goes to the spool instead."""
@@ -195,8 +206,7 @@ class Publisher:
         self._thread = None
         deadline = time.monotonic() + timeout_s
         if self._producer.flush(timeout_s):
-            self._producer.purge(in_queue=True, in_flight=True)
-            self._producer.poll(0)  # purge errors come back as failed deliveries: spooled
+            self._take_back(self._producer)  # what the broker did not take goes to the spool
         else:
             self._finish_replay(deadline)
         self._drain_overflow()

@@ -4,7 +4,8 @@ Lifecycle: :meth:`EmbeddedBroker.start` spawns the binary, then returns only
 once the broker answers a metadata request; :meth:`stop` ends it (SIGTERM,
 then SIGKILL) and is safe to call twice. The broker keeps data in memory
 only: a restarted broker is empty. :meth:`pause` and :meth:`resume` freeze
-and thaw it, as fault tests need.
+and thaw it, as fault tests need; :meth:`kill` crashes it, and :attr:`running`
+tells a crashed broker from a live or frozen one.
 """
 
 from __future__ import annotations
@@ -63,8 +64,13 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def running(self) -> bool:
+        """Started and not exited (a paused broker is running)."""
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> EmbeddedBroker:
-        if self._process is not None and self._process.poll() is None:
+        if self.running:
             return self
         if _port_in_use(self.host, self.port):
             raise PlatformError(
@@ -125,7 +131,7 @@ class EmbeddedBroker:
         self._signal(signal.SIGCONT)
 
     def _signal(self, signum: signal.Signals) -> None:
-        if self._process is None or self._process.poll() is not None:
+        if self._process is None or not self.running:
             raise PlatformError("the broker is not running", signal=signum.name)
         os.kill(self._process.pid, signum)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -37,7 +38,7 @@ def test_produce_and_consume_avro_events(kafka_settings: KafkaSettings) -> None:
     )
     consumer.subscribe([kafka_settings.topic_raw])
     deserialize = Deserializer("AuditEvent")
-    received = []
+    received: list[Any] = []
     deadline = time.monotonic() + 30
     try:
         while len(received) < len(events) and time.monotonic() < deadline:
@@ -71,6 +72,19 @@ def test_stop_leaves_no_process_even_when_paused() -> None:
         import os
 
         os.kill(pid, 0)
+
+
+def test_running_tells_a_crashed_broker_from_a_frozen_one_and_it_starts_again() -> None:
+    broker = EmbeddedBroker(port=free_port()).start()
+    try:
+        broker.pause()
+        assert broker.running  # frozen is not dead: mcp-audit up leaves it alone
+        broker.resume()
+        broker.kill()
+        assert not broker.running
+        assert broker.start().running  # on the same port, as mcp-audit up restarts it
+    finally:
+        broker.stop()
 
 
 def test_unreachable_broker_is_a_platform_error() -> None:

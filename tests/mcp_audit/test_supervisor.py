@@ -63,3 +63,19 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     supervisor.stop(grace_s=1.0)
     assert child.process is not None and child.process.poll() is not None
     assert time.monotonic() - started < 5
+
+
+def test_retired_children_end_for_good_and_the_others_go_on(tmp_path: Path) -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    supervisor = Supervisor(tmp_path, max_backoff_s=0.5)
+    retired = supervisor.start(Child("retired", sleeper))
+    kept = supervisor.start(Child("kept", sleeper))
+    try:
+        supervisor.retire([retired], grace_s=5)
+        assert retired.process is not None and retired.process.poll() is not None
+        time.sleep(1.5)  # longer than a restart's backoff plus the watch interval
+        assert retired.restarts == 0 and retired.process.poll() is not None
+        assert kept.process is not None and kept.process.poll() is None
+    finally:
+        supervisor.stop(grace_s=5)
+    assert kept.process.poll() is not None

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from mcp_audit.embedded.broker import EmbeddedBroker, free_port
+from mcp_audit.topics import ensure_topics
 from producers import runtime
 from producers.auditor import Auditor
 from producers.settings import ProducerSettings
@@ -41,6 +43,43 @@ def auditor(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[Auditor]:
         yield built
     finally:
         runtime.shutdown()
+
+
+class OwnBroker:
+    """A broker of the test's own on a fixed port: the test may kill it and start a fresh,
+    empty one in its place (the embedded broker keeps data in memory only)."""
+
+    def __init__(self, tmp_path: Path, kafka: KafkaSettings) -> None:
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        self.kafka = kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{self.port}"})
+        self.started: list[EmbeddedBroker] = []
+
+    def start(self) -> EmbeddedBroker:
+        """A fresh broker on the port, with the test's topics."""
+        log = self.tmp_path / f"broker-{len(self.started)}.log"
+        broker = EmbeddedBroker(port=self.port, log_path=log)
+        self.started.append(broker)
+        broker.start()
+        ensure_topics(self.kafka)
+        return broker
+
+    def stop(self) -> None:
+        # Its data dies with the test anyway; stop() would wait 5 s for clients to hang up.
+        for broker in self.started:
+            broker.kill()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[OwnBroker]:
+    """Its first broker started; every broker it started is stopped after the test."""
+    brokers = OwnBroker(tmp_path, kafka_settings)
+    try:
+        brokers.start()
+        yield brokers
+    finally:
+        runtime.shutdown()  # before the brokers go: a producer left open would wait for them
+        brokers.stop()
 
 
 def consume(

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from mcp_audit.embedded.broker import EmbeddedBroker, free_port
-from mcp_audit.topics import ensure_topics
+from mcp_audit.embedded.broker import EmbeddedBroker
 from producers import runtime
 from producers.auditor import Auditor
 from producers.counters import Counters
 from producers.decorator import audit_tool
 from producers.errors import AuditRefused
 from producers.policy import Policy
+from producers.settings import ProducerSettings
 from producers.spool import Spool
 from schemas.kafka import KafkaSettings
-from tests.producers.conftest import consume, producer_settings
+from tests.producers.conftest import OwnBroker, consume, producer_settings
 
 pytestmark = pytest.mark.broker
 
@@ -57,6 +57,54 @@ def test_paused_broker_spools_then_replays_every_event(
     calls = {(e["call_id"], e["phase"]) for e in events if e["event_type"] == "TOOL_CALL"}
     assert len(calls) == 300  # every call's ATTEMPT and RESULT; duplicates are allowed
     assert {e["integrity"]["seq"] for e in events} == set(range(1, 302))
+
+
+def _tool_calls(kafka: KafkaSettings, count: int) -> set[tuple[str, str]]:
+    events = consume(kafka, count, timeout_s=20)  # heartbeats left out
+    return {(e["call_id"], e["phase"]) for e in events if e["event_type"] == "TOOL_CALL"}
+
+
+def _calls_in_flight(settings: ProducerSettings, own_broker: OwnBroker) -> Auditor:
+    """An Auditor whose calls 1-50 librdkafka has sent to the broker, now frozen."""
+    auditor = runtime.configure(settings, own_broker.kafka)
+    assert auditor is not None
+    tool = audit_tool(echo)
+    assert tool(0) == 0 and auditor.publisher.flush(10) == 0
+    own_broker.started[-1].pause()
+    for i in range(1, 51):
+        assert tool(i) == i
+    time.sleep(0.3)  # linger is 1 ms: by now the requests are on the wire, unanswered
+    return auditor
+
+
+def _frozen_broker_dies(own_broker: OwnBroker) -> None:
+    """It never answers those requests: only the spool can still bring them back."""
+    own_broker.started[-1].kill()
+    own_broker.start()
+
+
+def test_a_replaced_producer_hands_back_the_events_it_had_in_flight(
+    tmp_path: Path, own_broker: OwnBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    auditor = _calls_in_flight(producer_settings(tmp_path), own_broker)
+    auditor.publisher._fatal = True  # what a fenced or fatally failed producer reports
+    assert _wait(lambda: "replacing it" in caplog.text, 5)
+    _frozen_broker_dies(own_broker)
+    assert _wait(lambda: auditor.counters.spool_bytes == 0, 20)
+    assert auditor.publisher.flush(10) == 0
+    assert len(_tool_calls(own_broker.kafka, 100)) == 100
+
+
+def test_events_in_flight_at_exit_are_spooled(tmp_path: Path, own_broker: OwnBroker) -> None:
+    settings = producer_settings(tmp_path)
+    _calls_in_flight(settings, own_broker)
+    runtime.shutdown(timeout_s=0.5)  # no answer in time: purged, to the spool
+    _frozen_broker_dies(own_broker)
+    second = runtime.configure(settings, own_broker.kafka)
+    assert second is not None
+    assert _wait(lambda: second.counters.spool_bytes == 0, 20)
+    assert second.publisher.flush(10) == 0
+    assert len(_tool_calls(own_broker.kafka, 100)) == 100
 
 
 def test_spool_left_by_a_crash_is_replayed_at_next_start(
@@ -116,38 +164,26 @@ def test_fail_closed_call_is_refused_and_the_refusal_audited(
 
 @pytest.mark.slow
 def test_killed_broker_replaced_by_a_fresh_one_gets_every_later_event(
-    tmp_path: Path, kafka_settings: KafkaSettings
+    tmp_path: Path, own_broker: OwnBroker
 ) -> None:
-    port = free_port()
-    kafka = kafka_settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{port}"})
-    first = EmbeddedBroker(port=port, log_path=tmp_path / "first.log").start()
-    second: EmbeddedBroker | None = None
-    try:
-        ensure_topics(kafka)
-        auditor = runtime.configure(producer_settings(tmp_path), kafka)
-        assert auditor is not None
-        tool = audit_tool(echo)
-        for i in range(25):
-            tool(i)
-        assert auditor.publisher.flush(10) == 0
-        assert len(consume(kafka, 50, timeout_s=10)) == 50  # read before the crash
-        first.kill()
-        for i in range(25, 50):
-            assert tool(i) == i
-        assert _wait(lambda: auditor.counters.spooled >= 50, 20)
-        # The embedded broker is in-memory: the fresh one starts empty, on the same port.
-        second = EmbeddedBroker(port=port, log_path=tmp_path / "second.log").start()
-        ensure_topics(kafka)
-        assert _wait(lambda: auditor.counters.spool_bytes == 0, 30)
-        assert auditor.publisher.flush(10) == 0
-        later = consume(kafka, 50, timeout_s=15)
-        assert all(e["integrity"]["seq"] > 51 for e in later)  # heartbeat + 50 came before
-        assert len({(e["call_id"], e["phase"]) for e in later}) == 50
-    finally:
-        runtime.shutdown()
-        first.stop()
-        if second is not None:
-            second.stop()
+    kafka = own_broker.kafka
+    auditor = runtime.configure(producer_settings(tmp_path), kafka)
+    assert auditor is not None
+    tool = audit_tool(echo)
+    for i in range(25):
+        tool(i)
+    assert auditor.publisher.flush(10) == 0
+    assert len(consume(kafka, 50, timeout_s=10)) == 50  # read before the crash
+    own_broker.started[0].kill()
+    for i in range(25, 50):
+        assert tool(i) == i
+    assert _wait(lambda: auditor.counters.spooled >= 50, 20)
+    own_broker.start()  # in-memory: the fresh one starts empty, on the same port
+    assert _wait(lambda: auditor.counters.spool_bytes == 0, 30)
+    assert auditor.publisher.flush(10) == 0
+    later = consume(kafka, 50, timeout_s=15)
+    assert all(e["integrity"]["seq"] > 51 for e in later)  # heartbeat + 50 came before
+    assert len({(e["call_id"], e["phase"]) for e in later}) == 50
 
 
 def test_heartbeats_carry_the_counters_and_a_clean_close_sends_a_final_one(
