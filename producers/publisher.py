@@ -43,6 +43,9 @@ def producer_config(settings: ProducerSettings, kafka: KafkaSettings) -> dict[st
         "request.timeout.ms": min(settings.delivery_timeout_ms, 30_000),
         "queue.buffering.max.messages": settings.queue_max_messages,
         "compression.type": "lz4",
+        # A producer must not create the raw topic (with the broker's default partition
+        # count) when it reaches a fresh broker before the topics were made.
+        "allow.auto.create.topics": False,
         "logger": logging.getLogger("producers.librdkafka"),
     }
 

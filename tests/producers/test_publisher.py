@@ -92,7 +92,13 @@ def test_a_replaced_producer_hands_back_the_events_it_had_in_flight(
     _frozen_broker_dies(own_broker)
     assert _wait(lambda: auditor.counters.spool_bytes == 0, 20)
     assert auditor.publisher.flush(10) == 0
-    assert len(_tool_calls(own_broker.kafka, 100)) == 100
+    c = auditor.counters
+    assert len(_tool_calls(own_broker.kafka, 100)) == 100, (
+        c.sent,
+        c.spooled,
+        c.dropped,
+        c.audit_failures,
+    )
 
 
 def test_events_in_flight_at_exit_are_spooled(tmp_path: Path, own_broker: OwnBroker) -> None:
