@@ -54,10 +54,11 @@ class Stream:
 
     def seal(self, e: CallEvent) -> None:
         """Give ``e`` its id, time, stream position and hash."""
-        e.event_id = uuid7()
+        now_ns = time.time_ns()
+        e.event_id = uuid7(now_ns)
         if not e.call_id and e.phase == "ATTEMPT":
             e.call_id = e.event_id  # the RESULT copies it from here
-        e.event_time_us = time.time_ns() // 1000
+        e.event_time_us = now_ns // 1000
         e.stream_id = self.stream_id
         outcome = e.outcome
         status, duration, error_type = ("", "", "") if outcome is None else (

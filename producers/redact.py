@@ -12,7 +12,8 @@ becomes its type name. A Redactor is immutable and thread-safe.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from producers.scanners import Scanner
@@ -40,6 +41,7 @@ class Redactor:
     __slots__ = (
         "_clean_keys",
         "_keys",
+        "_plain_keys",
         "_verdicts",
         "max_depth",
         "max_items",
@@ -62,6 +64,7 @@ class Redactor:
         self._keys = tuple(k.lower() for k in sensitive_keys)
         self._verdicts: dict[str, bool] = {}  # key names repeat from call to call
         self._clean_keys: set[str] = set()
+        self._plain_keys: set[str] = set()  # clean and not sensitive: kept as they are
         self.scanner = Scanner(extra_patterns)
 
     def sensitive(self, key: str) -> bool:
@@ -75,6 +78,11 @@ class Redactor:
 
     def text(self, value: str, walk: Walk) -> str:
         """A scanned, length-bounded copy of ``value`` (time bounded by ``max_string``)."""
+        if len(value) <= self.max_string and value.isascii():
+            # Most argument strings (paths, names, ids) are short ASCII with no trigger.
+            quiet = self.scanner.quiet
+            if len(value) <= 5 or (quiet is not None and quiet(value)):
+                return value
         head = (
             value
             if len(value) <= self.max_string + _SCAN_MARGIN
@@ -100,6 +108,8 @@ class Redactor:
             return self.text(value, walk)
         if kind is int:
             return value if _INT64[0] <= value < _INT64[1] else str(value)
+        if kind is dict or kind is list:  # before the isinstance chain: ABC checks are slow
+            return self._container(value, walk, depth, path)
         if isinstance(value, _JSON_SCALARS):
             return value
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -118,7 +128,7 @@ class Redactor:
             return f"<{type(value).__name__} deeper than {self.max_depth}>"
         path.add(id(value))
         try:
-            if isinstance(value, Mapping):
+            if type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
                 return self._mapping(value, walk, depth + 1, path)
             return self._sequence(value, walk, depth + 1, path)
         finally:
@@ -126,17 +136,32 @@ class Redactor:
 
     def _mapping(self, value: Mapping[Any, Any], walk: Walk, depth: int, path: set[int]) -> Any:
         out: dict[str, Any] = {}
-        for index, (key, item) in enumerate(value.items()):
-            if index >= self.max_items:
-                walk.truncated = True
-                out["..."] = f"{len(value) - index} more"
-                break
-            name = self._key(key, walk)
-            if self.sensitive(name):
-                walk.redactions += 1
-                out[name] = "[REDACTED:key]"
+        plain = self._plain_keys
+        items: Iterable[tuple[Any, Any]] = value.items()
+        over = len(value) - self.max_items
+        if over > 0:
+            items = islice(items, self.max_items)
+        for key, item in items:
+            if type(key) is str and key in plain:
+                name = key
+            else:
+                name = self._key(key, walk)
+                if self.sensitive(name):
+                    walk.redactions += 1
+                    out[name] = "[REDACTED:key]"
+                    continue
+                if name is key and key in self._clean_keys and len(plain) < 4096:
+                    plain.add(key)  # clean and not sensitive: next time, one set lookup
+            kind = type(item)
+            if kind is str:
+                out[name] = self.text(item, walk)
+            elif kind is int and _INT64[0] <= item < _INT64[1]:
+                out[name] = item
             else:
                 out[name] = self._value(item, walk, depth, path)
+        if over > 0:
+            walk.truncated = True
+            out["..."] = f"{over} more"
         return out
 
     def _key(self, key: Any, walk: Walk) -> str:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producers.redact import Redactor, Walk
-from producers.scanners import Scanner, luhn_ok
+from producers.scanners import _ANY_TRIGGER, Scanner, luhn_ok, quiet_ascii
 
 SECRETS = {
     "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
@@ -51,6 +51,30 @@ def test_each_kind_is_redacted_in_prose(kind: str) -> None:
     text, count = Scanner().scrub(f"note: {SECRETS[kind]} (see above)")
     assert LEAKS[kind] not in text
     assert count >= 1 and "[REDACTED:" in text
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_each_kind_is_redacted_as_a_bare_argument_value(kind: str) -> None:
+    # No prose around it: the short-ASCII fast path must still see every kind.
+    walk = Walk()
+    cleaned = Redactor().clean({"value": SECRETS[kind], "list": [SECRETS[kind]]}, walk)
+    assert LEAKS[kind] not in orjson.dumps(cleaned).decode()
+    assert walk.redactions >= 2
+
+
+_FRAGMENTS = ["eyJ", "earer", "EARER", "sk-", "rk_", "AKIA", "gh", "xox", "AIza", "glpat-", "@",
+              "=", ":", "12", "-----BEGIN ", "a", "/", " ", "report.csv"]  # fmt: skip
+
+
+_ASCII = st.text(st.characters(max_codepoint=127), max_size=8)
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS) | _ASCII))
+@settings(max_examples=500, deadline=None)
+def test_the_quiet_pre_test_never_passes_a_text_with_a_trigger(parts: list[str]) -> None:
+    text = "".join(parts)
+    if quiet_ascii(text):
+        assert _ANY_TRIGGER.search(text) is None
 
 
 def test_numbers_that_fail_their_checksum_stay() -> None:
