@@ -192,7 +192,7 @@ class Auditor:
             attempt.producer, attempt.compliance, attempt.arg_keys, attempt.args_json,
             attempt.args_digest, truncated=attempt.truncated, redactions=attempt.redactions,
             request_id=attempt.request_id, trace_id=attempt.trace_id, span_id=attempt.span_id,
-            ai=attempt.ai,
+            ai=attempt.ai, shared=attempt.shared,
         )  # fmt: skip
         outcome = event.outcome = Outcome(status, duration_us)
         if status == "SUCCESS":

@@ -39,17 +39,17 @@ class Stream:
         self.seq = 0
         self.last_hash = ""
         self._lock = threading.Lock()
-        self._parts: dict[int, tuple[Actor | Target, str]] = {}
+        self._parts: dict[tuple[int, int], tuple[Actor, Target, str]] = {}
 
-    def _part(self, key: Actor | Target) -> str:
-        """Chained text of an actor or target, cached by identity (no dataclass hashing)."""
-        hit = self._parts.get(id(key))
-        if hit is not None and hit[0] is key:
-            return hit[1]
+    def _part(self, actor: Actor, target: Target) -> str:
+        """Chained text of an actor and a target, cached by identity (no dataclass hashing)."""
+        hit = self._parts.get((id(actor), id(target)))
+        if hit is not None and hit[0] is actor and hit[1] is target:
+            return hit[2]
         if len(self._parts) > 4096:
             self._parts.clear()
-        part = _actor_part(key) if isinstance(key, Actor) else _target_part(key)
-        self._parts[id(key)] = (key, part)
+        part = f"{_actor_part(actor)}{_SEP}{_target_part(target)}"
+        self._parts[(id(actor), id(target))] = (actor, target, part)
         return part
 
     def seal(self, e: CallEvent) -> None:
@@ -65,7 +65,7 @@ class Stream:
             outcome.status, str(outcome.duration_us), outcome.error_type or "")  # fmt: skip
         body = _SEP.join((
             e.event_id, str(e.event_time_us), e.event_type, e.phase, e.call_id,
-            self._part(e.actor), self._part(e.target), e.args_digest or "",
+            self._part(e.actor, e.target), e.args_digest or "",
             e.result_digest or "", status, duration, error_type, self.stream_id,
         ))  # fmt: skip
         with self._lock:

@@ -81,7 +81,39 @@ class EventEncoder:
         return segments
 
     def __call__(self, e: CallEvent) -> bytes:
-        actor_target, target_tail, producer, compliance = self._template(e)
+        shared = e.shared
+        if (
+            shared is None or shared[0] is not e.args_json or shared[1] is not e.actor
+            or shared[2] is not e.target or shared[3] != e.stream_id
+        ):  # fmt: skip
+            shared = e.shared = (
+                e.args_json, e.actor, e.target, e.stream_id, self._args(e), self._context(e),
+            )  # fmt: skip
+        return b"".join((
+            self.header, _id(e.event_id), av.long(e.event_time_us),
+            KIND_PHASE[e.event_type, e.phase], _id(e.call_id), shared[4], self._result(e),
+            shared[5], av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
+        ))  # fmt: skip
+
+    def _args(self, e: CallEvent) -> bytes:
+        """Actor, target and arguments: a RESULT repeats its ATTEMPT's (CallEvent.shared)."""
+        actor_target, target_tail, _, _ = self._template(e)
+        return b"".join((
+            actor_target, self._arg_keys(e.arg_keys), target_tail, av.opt_string(e.args_json),
+            _opt_hex(e.args_digest),
+        ))  # fmt: skip
+
+    def _result(self, e: CallEvent) -> bytes:
+        if e.outcome is None and e.result_json is None and e.result_digest is None:
+            return _NO_RESULT[e.truncated] + av.long(e.redactions) + av.NULL
+        return b"".join((
+            av.opt_string(e.result_json), _opt_hex(e.result_digest),
+            b"\x01" if e.truncated else b"\x00", av.long(e.redactions), encode_outcome(e.outcome),
+        ))  # fmt: skip
+
+    def _context(self, e: CallEvent) -> bytes:
+        """Request context, producer, compliance and the stream id: the same for a whole call."""
+        _, _, producer, compliance = self._template(e)
         s = av.opt_string
         if e.lineage is None and e.heartbeat is None and not e.attributes:
             middle = av.NULL + av.NULL + compliance + av.NULL
@@ -91,14 +123,8 @@ class EventEncoder:
                 + av.string_map(e.attributes)
             )  # fmt: skip
         return b"".join((
-            self.header, _id(e.event_id), av.long(e.event_time_us),
-            KIND_PHASE[e.event_type, e.phase], _id(e.call_id), actor_target,
-            self._arg_keys(e.arg_keys), target_tail,
-            s(e.args_json), _opt_hex(e.args_digest), s(e.result_json), _opt_hex(e.result_digest),
-            b"\x01" if e.truncated else b"\x00", av.long(e.redactions),
-            encode_outcome(e.outcome), s(e.request_id), s(e.trace_id), s(e.span_id), producer,
-            av.NULL if e.ai is None else encode_ai(e.ai), middle,
-            self._stream(e.stream_id), av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
+            s(e.request_id), s(e.trace_id), s(e.span_id), producer,
+            av.NULL if e.ai is None else encode_ai(e.ai), middle, self._stream(e.stream_id),
         ))  # fmt: skip
 
     def _arg_keys(self, keys: tuple[str, ...]) -> bytes:
@@ -123,6 +149,8 @@ class EventEncoder:
 # Fixed-length ASCII fields (UUID text, SHA-256 hex) skip the length computation.
 _UUID_PREFIX = av.long(36)
 _HEX_PREFIX = av.long(64)
+# An event without result fields: null result_json and result_digest, then truncated.
+_NO_RESULT = {False: av.NULL + av.NULL + b"\x00", True: av.NULL + av.NULL + b"\x01"}
 
 
 def _id(value: str) -> bytes:

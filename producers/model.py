@@ -148,6 +148,9 @@ class CallEvent:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+    # The encoder's bytes for the parts a RESULT repeats from its ATTEMPT (with the
+    # fields they were made from, checked by identity); result events inherit them.
+    shared: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 def _record(obj: Any) -> dict[str, Any] | None:

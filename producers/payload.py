@@ -81,7 +81,10 @@ class Minimiser:
         return cleaned
 
     def _bound(self, event: CallEvent) -> None:
-        if _size(event.args_json) + _size(event.result_json) <= self.max_body:
+        args, result = event.args_json, event.result_json
+        if 4 * (len(args or "") + len(result or "")) <= self.max_body:
+            return  # even all 4-byte UTF-8, it fits: no encode
+        if _size(args) + _size(result) <= self.max_body:
             return
         event.truncated = True
         event.result_json = None

@@ -147,3 +147,29 @@ def test_stream_hash_is_the_contract_chain_hash(events: list[CallEvent]) -> None
         assert decoded["integrity"]["prev_hash"] == prev
         assert chain_hash(prev, decoded) == decoded["integrity"]["hash"]
         prev = decoded["integrity"]["hash"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(call_events(), outcomes, st.booleans())
+def test_a_result_reusing_its_attempts_segments_encodes_like_fastavro(
+    attempt: CallEvent, outcome: Outcome | None, args_dropped: bool
+) -> None:
+    # As Auditor.result_event builds it: fields copied from the attempt, its shared
+    # segments handed on; a result too large for the broker loses its arguments.
+    stream, encode = Stream(), EventEncoder()
+    attempt.phase = "ATTEMPT"
+    stream.seal(attempt)
+    encode(attempt)
+    result = CallEvent(
+        attempt.event_type, "RESULT", attempt.call_id, attempt.actor, attempt.target,
+        attempt.producer, attempt.compliance, attempt.arg_keys,
+        None if args_dropped else attempt.args_json, attempt.args_digest,
+        result_json="{}", truncated=args_dropped, redactions=attempt.redactions + 1,
+        outcome=outcome, request_id=attempt.request_id, trace_id=attempt.trace_id,
+        span_id=attempt.span_id, ai=attempt.ai, lineage=attempt.lineage,
+        heartbeat=attempt.heartbeat, attributes=attempt.attributes, shared=attempt.shared,
+    )  # fmt: skip
+    stream.seal(result)
+    data = encode(result)
+    assert Deserializer("AuditEvent")(data) == _expected(result)
+    assert data == SingleObjectSerializer("AuditEvent")(to_avro(result))
