@@ -34,7 +34,11 @@ def create_app(kafka: KafkaSettings, settings: ProcessorSettings) -> faust.App:
     send = alert_sender(app, AlertFolder(int(settings.alert_window_s * S)), kafka.topic_alerts)
     add_watch_agent(
         app,
-        PipelineWatch(settings.heartbeat_grace, int(settings.sequence_grace_s * S)),
+        PipelineWatch(
+            settings.heartbeat_grace,
+            int(settings.sequence_grace_s * S),
+            int(settings.watch_forget_after_s * S),
+        ),
         send,
         settings.table_partitions,
     )

@@ -34,6 +34,9 @@ class ProcessorSettings(PartSettings):
     sequence_grace_s: float = Field(
         30.0, gt=0, description="A missing sequence number is a gap after this long."
     )
+    watch_forget_after_s: float = Field(
+        86_400.0, gt=0, description="A stream that stopped or went silent is forgotten after this."
+    )
     stall_after_s: float = Field(
         60.0, gt=0, description="Own consumer stalled: lag but no progress for this long."
     )

@@ -19,6 +19,7 @@ from typing import Any
 from processors.detectors.base import Finding
 
 MAX_AHEAD = 100_000  # out-of-order seqs held per stream before a gap is declared at once
+DAY_US = 86_400 * 1_000_000
 
 
 @dataclass
@@ -26,6 +27,7 @@ class StreamState:
     next_seq: int
     ahead: set[int] = field(default_factory=set)
     missing_since_us: int | None = None
+    last_us: int = 0
 
 
 @dataclass
@@ -41,9 +43,12 @@ class ProducerState:
 
 
 class PipelineWatch:
-    def __init__(self, heartbeat_grace: float, sequence_grace_us: int) -> None:
+    def __init__(
+        self, heartbeat_grace: float, sequence_grace_us: int, forget_after_us: int = DAY_US
+    ) -> None:
         self.heartbeat_grace = heartbeat_grace
         self.sequence_grace_us = sequence_grace_us
+        self.forget_after_us = forget_after_us
         self.streams: dict[str, StreamState] = {}
         self.producers: dict[str, ProducerState] = {}
 
@@ -72,14 +77,36 @@ class PipelineWatch:
         return _counter_findings(stream, host, old, beat)
 
     def check(self, now_us: int) -> list[Finding]:
-        """Silent producers and sequence gaps as of ``now_us``."""
-        return self._silent(now_us) + self._gaps(now_us)
+        """Silent producers and sequence gaps as of ``now_us``; ended streams are forgotten."""
+        found = self._silent(now_us) + self._gaps(now_us)
+        self._forget(now_us - self.forget_after_us)
+        return found
+
+    def _forget(self, horizon_us: int) -> None:
+        ended = [
+            stream for stream, producer in self.producers.items()
+            if (producer.stopped or producer.silent) and producer.last_us < horizon_us
+        ]  # fmt: skip
+        for stream in ended:
+            state = self.streams.get(stream)
+            if state is None or (not state.ahead and state.last_us < horizon_us):
+                del self.producers[stream]
+                self.streams.pop(stream, None)
+        # Streams never heard beating (older producers, lost heartbeats): by their events.
+        quiet = [
+            stream for stream, state in self.streams.items()
+            if stream not in self.producers and not state.ahead and state.last_us < horizon_us
+        ]  # fmt: skip
+        for stream in quiet:
+            del self.streams[stream]
 
     def _sequence(self, stream: str, seq: int, now_us: int) -> None:
         state = self.streams.get(stream)
         if state is None:
-            self.streams[stream] = StreamState(seq + 1)
-        elif seq == state.next_seq:
+            self.streams[stream] = StreamState(seq + 1, last_us=now_us)
+            return
+        state.last_us = now_us
+        if seq == state.next_seq:
             state.next_seq += 1
             while state.next_seq in state.ahead:
                 state.ahead.discard(state.next_seq)

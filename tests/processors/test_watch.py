@@ -118,3 +118,36 @@ def test_consumer_stall_needs_lag_and_no_progress() -> None:
     assert finding is not None and finding.detector == "consumer_stall"
     assert stall.check(lag=100, processed=5, now_us=90 * S) is None
     assert stall.check(lag=0, processed=5, now_us=200 * S) is None
+
+
+def test_ended_streams_are_forgotten_and_live_ones_kept() -> None:
+    watch = PipelineWatch(3.0, sequence_grace_us=30 * S, forget_after_us=3600 * S)
+    watch.observe("stopped", _heartbeat(1), 0)
+    watch.observe("stopped", _heartbeat(2, final=True), 5 * S)
+    watch.observe("crashed", _heartbeat(1), 0)
+    watch.observe("gap", _seqs(1, 3), 0)  # no heartbeat; 2 never comes
+    watch.observe("beating", _heartbeat(1), 0)
+    watch.observe("no-beats", _seqs(1, 2), 0)
+    for minute in range(1, 125):
+        watch.observe("beating", _heartbeat(minute + 1), minute * 60 * S)
+        findings = watch.check(minute * 60 * S)
+        assert all(f.attributes["stream_id"] != "beating" for f in findings)
+    # Two hours on: ended streams are gone, the live one and its sequence state stay.
+    assert set(watch.producers) == {"beating"}
+    assert set(watch.streams) == {"beating"}
+    assert watch.streams["beating"].next_seq == 126
+    # A forgotten stream that speaks again is learnt anew: no gap, no stale silence.
+    watch.observe("crashed", _heartbeat(500), 7500 * S)
+    watch.observe("beating", _heartbeat(126), 7500 * S)
+    assert watch.check(7501 * S) == []
+    assert watch.streams["crashed"].next_seq == 501
+
+
+def test_a_stream_with_a_pending_gap_is_not_forgotten_before_the_gap_is_reported() -> None:
+    watch = PipelineWatch(3.0, sequence_grace_us=7200 * S, forget_after_us=60 * S)
+    watch.observe("s1", _heartbeat(1), 0)
+    watch.observe("s1", _heartbeat(3, final=True), 1 * S)
+    assert watch.check(3600 * S) == []
+    assert "s1" in watch.streams
+    [gap] = watch.check(7202 * S)
+    assert gap.detector == "sequence_gap"
