@@ -51,3 +51,25 @@ def test_services_built_from_this_repo_run_real_subcommands() -> None:
     for name, service in _services().items():
         if "build" in service:
             assert service["command"][0] in commands, f"{name}: no such subcommand"
+
+
+def test_grafana_reads_clickhouse_as_a_select_only_user() -> None:
+    # No ClickHouse server runs here and chDB refuses access management (CREATE USER:
+    # ACCESS_DENIED), so the statements are checked as written, and bash parses the script.
+    root = COMPOSE.parent
+    datasource = yaml.safe_load(
+        (root / "deploy/grafana/provisioning/datasources/clickhouse.yaml").read_text()
+    )["datasources"][0]
+    user = datasource["jsonData"]["username"]
+    writer = _default(_services()["sink"]["environment"]["MCP_AUDIT_SINK_CLICKHOUSE_URL"])
+    assert f"//{user}:" not in writer
+    mounts = _services()["clickhouse"]["volumes"]
+    [initdb] = [m for m in mounts if m.endswith(":/docker-entrypoint-initdb.d:ro")]
+    script = (root / initdb.split(":")[0]).resolve() / "10-grafana-reader.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    statements = re.findall(r"^(CREATE USER|GRANT) .*$", script.read_text(), re.MULTILINE)
+    assert statements == ["CREATE USER", "GRANT"]
+    assert f"CREATE USER IF NOT EXISTS {user} IDENTIFIED" in script.read_text()
+    grants = re.findall(r"^GRANT (.*) ON (.*) TO (\w+);$", script.read_text(), re.MULTILINE)
+    assert grants == [("SELECT", "${CLICKHOUSE_DB}.*", user)]
+    assert _services()["clickhouse"]["environment"]["CLICKHOUSE_DB"] == "mcp_audit"
