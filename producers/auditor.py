@@ -9,6 +9,7 @@ DENIED event and raises :class:`AuditRefused`. Thread-safe.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -76,6 +77,9 @@ class Auditor:
         self._actors: dict[tuple[Any, ...], Actor] = {}
         self._default_compliance = Compliance(policy.default.retention_days, False, policy.version)
         self._heartbeat_interval_s = heartbeat_interval_s
+        # The schema's interval is whole seconds; rounding down (0.5 s to 0) would make
+        # the pipeline watch call the producer silent between any two beats.
+        self._beat_interval_s = max(1, math.ceil(heartbeat_interval_s))
         self._beat_lock = threading.Lock()
         self._stopped = False  # the final heartbeat is out: no more beats
         publisher.on_tick = self.heartbeat
@@ -227,7 +231,7 @@ class Auditor:
                 self._stopped = True
             c = self.counters
             beat = Heartbeat(
-                int(self._heartbeat_interval_s), c.sent, c.spooled, c.dropped, c.redactions,
+                self._beat_interval_s, c.sent, c.spooled, c.dropped, c.redactions,
                 c.audit_failures, c.spool_bytes, final,
             )  # fmt: skip
             event = CallEvent(
