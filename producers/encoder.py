@@ -86,8 +86,10 @@ class EventEncoder:
             shared is None or shared[0] is not e.args_json or shared[1] is not e.actor
             or shared[2] is not e.target or shared[3] != e.stream_id
         ):  # fmt: skip
+            template = self._template(e)
             shared = e.shared = (
-                e.args_json, e.actor, e.target, e.stream_id, self._args(e), self._context(e),
+                e.args_json, e.actor, e.target, e.stream_id, self._args(e, template),
+                self._context(e, template),
             )  # fmt: skip
         return b"".join((
             self.header, _id(e.event_id), av.long(e.event_time_us),
@@ -95,9 +97,9 @@ class EventEncoder:
             shared[5], av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
         ))  # fmt: skip
 
-    def _args(self, e: CallEvent) -> bytes:
+    def _args(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:
         """Actor, target and arguments: a RESULT repeats its ATTEMPT's (CallEvent.shared)."""
-        actor_target, target_tail, _, _ = self._template(e)
+        actor_target, target_tail, _, _ = template
         return b"".join((
             actor_target, self._arg_keys(e.arg_keys), target_tail, av.opt_string(e.args_json),
             _opt_hex(e.args_digest),
@@ -111,9 +113,9 @@ class EventEncoder:
             b"\x01" if e.truncated else b"\x00", av.long(e.redactions), encode_outcome(e.outcome),
         ))  # fmt: skip
 
-    def _context(self, e: CallEvent) -> bytes:
+    def _context(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:
         """Request context, producer, compliance and the stream id: the same for a whole call."""
-        _, _, producer, compliance = self._template(e)
+        _, _, producer, compliance = template
         s = av.opt_string
         if e.lineage is None and e.heartbeat is None and not e.attributes:
             middle = av.NULL + av.NULL + compliance + av.NULL
@@ -154,11 +156,15 @@ _NO_RESULT = {False: av.NULL + av.NULL + b"\x00", True: av.NULL + av.NULL + b"\x
 
 
 def _id(value: str) -> bytes:
-    return _UUID_PREFIX + value.encode() if len(value) == 36 else av.string(value)
+    if len(value) == 36 and value.isascii():  # 36 characters are 36 bytes only in ASCII
+        return _UUID_PREFIX + value.encode()
+    return av.string(value)
 
 
 def _hex(value: str) -> bytes:
-    return _HEX_PREFIX + value.encode() if len(value) == 64 else av.string(value)
+    if len(value) == 64 and value.isascii():
+        return _HEX_PREFIX + value.encode()
+    return av.string(value)
 
 
 def _opt_hex(value: str | None) -> bytes:
