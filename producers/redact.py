@@ -100,7 +100,31 @@ class Redactor:
         return f"{head[: self.max_string]}...[truncated {len(value)} chars, sha256 {digest}]"
 
     def clean(self, value: Any, walk: Walk) -> Any:
+        if type(value) is dict and self._untouched(value):
+            return value  # nothing to redact, cut or convert: the walk would copy it as is
         return self._value(value, walk, 0, set())
+
+    def _untouched(self, value: dict[Any, Any]) -> bool:
+        """Whether a dict is flat tool arguments the walk would leave unchanged: known
+        plain keys, and short quiet ASCII strings, in-range ints, bools, floats or None."""
+        if len(value) > self.max_items:
+            return False
+        plain, quiet, limit = self._plain_keys, self.scanner.quiet, self.max_string
+        for key, item in value.items():
+            if type(key) is not str or key not in plain:
+                return False
+            kind = type(item)
+            if kind is str:
+                if len(item) > limit or not item.isascii():
+                    return False
+                if len(item) > 5 and (quiet is None or not quiet(item)):
+                    return False
+            elif kind is int:
+                if not _INT64[0] <= item < _INT64[1]:
+                    return False
+            elif kind is not bool and kind is not float and item is not None:
+                return False
+        return True
 
     def _value(self, value: Any, walk: Walk, depth: int, path: set[int]) -> Any:
         kind = type(value)

@@ -56,10 +56,23 @@ def test_each_kind_is_redacted_in_prose(kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(SECRETS))
 def test_each_kind_is_redacted_as_a_bare_argument_value(kind: str) -> None:
     # No prose around it: the short-ASCII fast path must still see every kind.
-    walk = Walk()
-    cleaned = Redactor().clean({"value": SECRETS[kind], "list": [SECRETS[kind]]}, walk)
+    walk, redactor = Walk(), Redactor()
+    cleaned = redactor.clean({"value": SECRETS[kind], "list": [SECRETS[kind]]}, walk)
     assert LEAKS[kind] not in orjson.dumps(cleaned).decode()
     assert walk.redactions >= 2
+    for _ in range(2):  # the second time, "value" is a known plain key of a flat dict
+        walk = Walk()
+        flat = redactor.clean({"value": SECRETS[kind], "n": 1}, walk)
+        assert LEAKS[kind] not in orjson.dumps(flat).decode() and walk.redactions >= 1
+
+
+def test_flat_arguments_with_nothing_to_redact_come_back_as_they_are() -> None:
+    redactor, args = Redactor(), {"path": "/srv/data/report.csv", "limit": 5, "ok": True}
+    assert redactor.clean(args, Walk()) == args
+    assert redactor.clean(args, Walk()) is args  # keys now known plain: no copy
+    for changed in ({**args, "limit": 2**70}, {**args, "path": "x" * 5000}, {**args, 1: "a"}):
+        walk = Walk()
+        assert redactor.clean(changed, walk) != changed
 
 
 _FRAGMENTS = ["eyJ", "earer", "EARER", "sk-", "rk_", "AKIA", "gh", "xox", "AIza", "glpat-", "@",
