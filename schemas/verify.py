@@ -15,6 +15,12 @@ sequence number. What it can tell:
 * ``broken-link``: a row whose ``prev_hash`` matches no stored row's hash
   (its predecessor was altered and re-hashed, or its own link was edited).
 
+Retention deletes rows, and a stream mixes classifications with different
+periods, so given ``expired_before_us`` (now minus the shortest retention the
+store has used) a gap whose next stored row is older than that is ``expired``:
+every missing row is older still and may have expired. ``expired`` is not a
+problem (:attr:`Finding.problem`); a gap in younger rows stays ``missing``.
+
 An attacker who rewrites every hash after the point of change, or appends
 forged rows at the end, is caught only by signed digests, not by the chain.
 """
@@ -37,14 +43,21 @@ class Finding:
     event_id: str | None
     detail: str
 
+    @property
+    def problem(self) -> bool:
+        """False only for rows retention may have deleted."""
+        return self.kind != "expired"
+
 
 def _integrity(event: Mapping[str, Any]) -> Mapping[str, Any]:
     integrity: Mapping[str, Any] = event["integrity"]
     return integrity
 
 
-def verify_stream(events: Iterable[Mapping[str, Any]], first_seq: int = 1) -> list[Finding]:
-    """Every break in one stream's chain; an empty list means it verifies clean."""
+def verify_stream(
+    events: Iterable[Mapping[str, Any]], first_seq: int = 1, expired_before_us: int | None = None
+) -> list[Finding]:
+    """Every break in one stream's chain; no :attr:`Finding.problem` means it verifies."""
     by_seq: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     seen_ids: set[tuple[str, str]] = set()
     for event in events:
@@ -63,10 +76,8 @@ def verify_stream(events: Iterable[Mapping[str, Any]], first_seq: int = 1) -> li
     expected = first_seq
     for seq in sorted(by_seq):
         if seq > expected:
-            findings += [
-                Finding("missing", stream_id, s, None, "no stored event has this sequence number")
-                for s in range(expected, seq)
-            ]
+            after = to_micros(by_seq[seq][0]["event_time"])
+            findings += _gap(stream_id, expected, seq, after, expired_before_us)
         picked = _pick_linked(by_seq[seq], previous_hash, linked_to)
         chosen = picked or by_seq[seq][0]
         # After a gap the predecessor is unknown: "missing" already says so.
@@ -80,6 +91,18 @@ def verify_stream(events: Iterable[Mapping[str, Any]], first_seq: int = 1) -> li
         previous_time = time
         expected = seq + 1
     return findings
+
+
+def _gap(
+    stream_id: str, first: int, after: int, after_us: int, expired_before_us: int | None
+) -> list[Finding]:
+    """Findings for sequence numbers ``first`` up to ``after`` (excluded) absent from the store;
+    the row at ``after``, stamped ``after_us``, is newer than all of them."""
+    if expired_before_us is not None and after_us < expired_before_us:
+        detail = "absent, and old enough that retention may have deleted it"
+        return [Finding("expired", stream_id, s, None, detail) for s in range(first, after)]
+    detail = "no stored event has this sequence number"
+    return [Finding("missing", stream_id, s, None, detail) for s in range(first, after)]
 
 
 def _pick_linked(

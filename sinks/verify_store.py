@@ -2,11 +2,14 @@
 
 Rows are read back into the shape :func:`schemas.integrity.chain_hash` hashes
 (the store keeps absent values as empty strings, which hash alike), then
-:func:`schemas.verify.verify_stream` names every break.
+:func:`schemas.verify.verify_stream` names every break. Gaps older than the
+shortest retention period the store has used (``retention_periods``) are
+``expired``, not missing: retention deleted them, or may have.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +26,7 @@ CHAINED_COLUMNS = (
 )
 
 
+DAY_US = 86_400 * 1_000_000
 TARGET_COLUMNS = (
     "server_id",
     "tool_name",
@@ -74,8 +78,21 @@ def as_event(row: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def expired_before_us(client: Client, now_us: int | None = None) -> int | None:
+    """Now minus the shortest retention of any event stored; None before any was."""
+    rows = client.query("SELECT min(retention_days), count() FROM retention_periods").result_rows
+    shortest, periods = rows[0]
+    if not periods:
+        return None
+    now_us = time.time_ns() // 1000 if now_us is None else now_us
+    return now_us - int(shortest) * DAY_US
+
+
 def verify_store(client: Client) -> Iterator[tuple[str, int, list[Finding]]]:
-    """For each stream: its id, how many rows were checked, and what is wrong."""
+    """For each stream: its id, how many rows were checked, and what it found
+    (``expired`` gaps among them, which are no :attr:`~schemas.verify.Finding.problem`)."""
+    horizon = expired_before_us(client)
     for stream_id in stream_ids(client):
         rows = stream_rows(client, stream_id)
-        yield stream_id, len(rows), verify_stream(as_event(row) for row in rows)
+        events = (as_event(row) for row in rows)
+        yield stream_id, len(rows), verify_stream(events, expired_before_us=horizon)

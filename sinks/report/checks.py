@@ -47,7 +47,7 @@ def sequence_complete(findings: list[Finding]) -> Check:
 
 
 def chain_intact(findings: list[Finding]) -> Check:
-    broken = [f for f in findings if f.kind != "missing"]
+    broken = [f for f in findings if f.problem and f.kind != "missing"]
     kinds = sorted({f.kind for f in broken})
     return Check(
         "chain_intact", "Hash chains verify", not broken,

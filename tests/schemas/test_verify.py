@@ -111,3 +111,21 @@ def test_stream_kept_from_a_later_sequence_is_clean_when_told() -> None:
     assert verify_stream(events, first_seq=11) == []
     missing = {f.seq for f in verify_stream(events) if f.kind == "missing"}
     assert missing == set(range(1, 11))
+
+
+def test_gaps_older_than_the_shortest_retention_are_expired_not_missing() -> None:
+    from schemas.integrity import to_micros
+
+    events = _stream(LENGTH)
+    time_of = {e["integrity"]["seq"]: to_micros(e["event_time"]) for e in events}
+    # Rows 1-5 and 11-12 gone (retention), 21 gone (deleted): only the last gap is young.
+    kept = [e for e in events if e["integrity"]["seq"] not in {1, 2, 3, 4, 5, 11, 12, 21}]
+    horizon = time_of[15]  # rows before 15 are past the shortest retention
+    findings = verify_stream(kept, expired_before_us=horizon)
+    assert {(f.kind, f.seq) for f in findings} == {
+        *(("expired", s) for s in (1, 2, 3, 4, 5, 11, 12)),
+        ("missing", 21),
+    }
+    assert [f.seq for f in findings if f.problem] == [21]
+    # Without a horizon every gap is a problem, as before.
+    assert all(f.problem for f in verify_stream(kept))

@@ -26,16 +26,24 @@ pytestmark = pytest.mark.clickhouse
 HOUR = 3600
 
 
-def _store_three_hours(client: Client, url: str) -> None:
+def _store_three_hours(client: Client, url: str, days_ago: int = 0) -> None:
+    """Thirty events over three closed hours, ``days_ago``; with ``days_ago``, one more event
+    (another stream) of a 30-day class, so the store has used a 30-day period."""
     apply_migrations(client)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    start -= timedelta(days=days_ago)
     events, previous = [], ""
     for seq in range(1, 31):  # ten events in each of three hours
         when = start + timedelta(minutes=6 * seq - 3)
         event = audit_event(event_id=str(uuid.uuid4()), event_time=when)
         event["integrity"].update(stream_id="stream-d", seq=seq, prev_hash=previous)
         event["integrity"]["hash"] = previous = chain_hash(previous, event)
-        events.append(enriched_event(event=event))
+        events.append(enriched_event(event=event, retention_days=365))
+    if days_ago:
+        short = audit_event(event_id=str(uuid.uuid4()))
+        short["integrity"].update(stream_id="stream-short", seq=1, prev_hash="")
+        short["integrity"]["hash"] = chain_hash("", short)
+        events.append(enriched_event(event=short, retention_days=30))
     writer = AvroWriter(client, url, parse_threads=1)
     try:
         fingerprint = registry.current("EnrichedEvent").fingerprint
@@ -63,6 +71,28 @@ def test_sealed_periods_check_and_truncation_is_caught(
     )
     problems = check_digests(clickhouse, public, HOUR)
     assert any("10 events sealed, 7 stored" in p for p in problems), problems
+
+
+def test_periods_retention_thinned_are_not_reported(
+    clickhouse: Client, clickhouse_url: str, tmp_path: Path
+) -> None:
+    _store_three_hours(clickhouse, clickhouse_url, days_ago=100)
+    key = load_or_create_key(tmp_path / "digest-key.pem")
+    assert seal_closed_periods(clickhouse, key, HOUR) == 4  # stream-short's hour too
+    # What 30-day events among these would have become by now: gone. (ClickHouse drops
+    # rows already expired on insert, so the sealed events are deleted by hand instead.)
+    clickhouse.command(
+        "ALTER TABLE audit_events DELETE WHERE stream_id = 'stream-d' AND seq % 2 = 1",
+        settings={"mutations_sync": 2},
+    )
+    assert check_digests(clickhouse, key.public_key(), HOUR) == []
+    # A recent period short of events is still a problem.
+    clickhouse.command(
+        "ALTER TABLE audit_events DELETE WHERE stream_id = 'stream-short'",
+        settings={"mutations_sync": 2},
+    )
+    problems = check_digests(clickhouse, key.public_key(), HOUR)
+    assert problems and all("stream-short" in p for p in problems), problems
 
 
 def test_verify_command_checks_digests(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -89,3 +90,48 @@ def test_verify_command_reports_and_fails_on_tampering(
     assert main(["verify", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "missing     seq 3" in out and "1 problems" in out
+
+
+def test_gaps_retention_made_are_expired_and_a_younger_gap_is_still_missing(
+    clickhouse: Client, clickhouse_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A stream mixing a 30-day class with a 365-day class, 100 days old, then recent: once
+    TTL has deleted the old 30-day rows, verify calls their sequence numbers expired, not
+    missing, and still names a recent event deleted by hand."""
+    from mcp_audit.cli import main
+
+    apply_migrations(clickhouse)
+    now = datetime.now(UTC)
+    events, previous, retention = [], "", []
+    for seq in range(1, 31):
+        old = seq <= 20
+        event = audit_event(
+            event_id=str(uuid.uuid4()),
+            event_time=now - timedelta(days=100 if old else 1) + timedelta(milliseconds=seq),
+        )
+        event["integrity"].update(stream_id="stream-r", seq=seq, prev_hash=previous)
+        event["integrity"]["hash"] = previous = chain_hash(previous, event)
+        events.append(event)
+        retention.append(30 if old and seq % 2 else 365)
+    writer = AvroWriter(clickhouse, clickhouse_url, parse_threads=1)
+    try:
+        bodies = [
+            ENCODE_ENRICHED(enriched_event(event=e, retention_days=days))
+            for e, days in zip(events, retention, strict=True)
+        ]
+        writer.write(ENRICHED, [container_file(FINGERPRINT, bodies)], token="verify-ttl")
+    finally:
+        writer.close()
+    sync = {"mutations_sync": 2}
+    clickhouse.command("ALTER TABLE audit_events MATERIALIZE TTL", settings=sync)
+    clickhouse.command("ALTER TABLE audit_events DELETE WHERE seq = 25", settings=sync)
+    assert clickhouse.query("SELECT count() FROM audit_events").result_rows == [(19,)]
+
+    expired = {("expired", s) for s in range(1, 20, 2)}
+    assert _findings(clickhouse) == expired | {("missing", 25)}
+    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
+    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", clickhouse.database or "")
+    assert main(["verify", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "1 problems" in out and "missing     seq 25" in out
+    assert "10 older sequence numbers absent, as retention deletes them" in out
