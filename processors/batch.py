@@ -20,7 +20,7 @@ from processors.detectors.suite import DetectorSuite
 from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
 from processors.errors import InvalidEventError
-from processors.features import Features, features
+from processors.features import EVENT_PROJECTION, Features, features
 from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
 from processors.rules import RiskRules
 from processors.validate import check_event
@@ -49,7 +49,8 @@ class BatchEnricher:
         self.streams = StreamFacts()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
         # Both framings: single-object, and Confluent's when a registry is configured.
-        self.decode = Deserializer("AuditEvent", registry_url)
+        # Only the fields enrichment reads: the writer reuses the raw bytes for the rest.
+        self.decode = Deserializer("AuditEvent", registry_url, projection=EVENT_PROJECTION)
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
         self.counters = Counters()
