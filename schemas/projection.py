@@ -27,7 +27,6 @@ from schemas.codegen import (
     _kind,
     block_loop,
     read_long,
-    varint,
 )
 from schemas.errors import SchemaError
 
@@ -109,10 +108,21 @@ def skipper(schema: Any) -> list[str]:
 
 
 def _string_skipper(*, check_utf8: bool) -> list[str]:
+    # Lengths of one and two bytes (strings under 8 KiB) inline; zigzag-odd is negative.
     return [
-        *varint("n"),
-        "e = p + n",
-        "if n < 0 or e > size:",
+        "b = d[p]",
+        "if b < 128:",
+        "    p += 1",
+        "    e = p + (b >> 1)",
+        "elif d[p + 1] < 128:",
+        "    b = (b & 127) | (d[p + 1] << 7)",
+        "    p += 2",
+        "    e = p + (b >> 1)",
+        "else:",
+        "    n, p = read_long(d, p)",
+        "    e = p + n",
+        "    b = n < 0",
+        "if b & 1 or e > size:",
         "    raise EOFError('string runs past the end')",
         *(["d[p:e].decode()"] if check_utf8 else []),  # what the full decoder would refuse
         "p = e",

@@ -114,6 +114,7 @@ class Deserializer:
         if projection is not None:
             self._decode_current = projection_decoder(self._reader.schema, projection)
         self._timestamps_as_micros = timestamps_as_micros
+        self._current_header = SINGLE_OBJECT_MAGIC + self._reader.fingerprint
         self._registry_url = registry_url
         self._registry_inner: Any = None
 
@@ -132,6 +133,8 @@ class Deserializer:
         )
 
     def _single_object(self, data: bytes) -> dict[str, Any]:
+        if data[:_SINGLE_OBJECT_HEADER] == self._current_header:  # nearly always: no lookup
+            return self._body(data, self._reader)
         if len(data) < _SINGLE_OBJECT_HEADER:
             raise DeserializationError("truncated header", reason="truncated", record=self.record)
         fingerprint = bytes(data[2:_SINGLE_OBJECT_HEADER])
@@ -143,6 +146,9 @@ class Deserializer:
                 expected=self.record,
                 found=writer.record,
             )
+        return self._body(data, writer)
+
+    def _body(self, data: bytes, writer: registry.WriterSchema) -> dict[str, Any]:
         try:
             if writer.fingerprint == self._reader.fingerprint:
                 record, end = self._decode_current(bytes(data), _SINGLE_OBJECT_HEADER)
