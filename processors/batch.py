@@ -59,6 +59,12 @@ class BatchEnricher:
     def process(self, messages: list[RawMessage], now_us: int) -> BatchOutput:
         """Enrich every message; bad ones become dead letters. Also runs :meth:`tick`."""
         out = BatchOutput()
+        self.enrich(messages, now_us, out)
+        self.finish(now_us, out)
+        return out
+
+    def enrich(self, messages: list[RawMessage], now_us: int, out: BatchOutput) -> None:
+        """Part of a batch into ``out`` (a caller may split a batch to yield between parts)."""
         for message in messages:
             try:
                 self._one(message, now_us, out)
@@ -66,9 +72,11 @@ class BatchEnricher:
                 self._dead(message, exc.reason, str(exc), out)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self._dead(message, "invalid-value", repr(exc), out)
+
+    def finish(self, now_us: int, out: BatchOutput) -> None:
+        """Close a batch: :meth:`tick`, and the self-watch's facts of the batch."""
         self.tick(now_us, out)
         out.watch = self.streams.drain()
-        return out
 
     def tick(self, now_us: int, out: BatchOutput) -> None:
         """Time-driven output: expired attempts, closed alert windows, pipeline findings."""
