@@ -20,7 +20,7 @@ from processors.detectors.suite import DetectorSuite
 from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
 from processors.errors import InvalidEventError
-from processors.features import Features, features
+from processors.features import EVENT_PROJECTION, Features, features
 from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
 from processors.rules import RiskRules
 from processors.validate import check_event
@@ -49,7 +49,8 @@ class BatchEnricher:
         self.streams = StreamFacts()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
         # Both framings: single-object, and Confluent's when a registry is configured.
-        self.decode = Deserializer("AuditEvent", registry_url)
+        # Only the fields enrichment reads: the writer reuses the raw bytes for the rest.
+        self.decode = Deserializer("AuditEvent", registry_url, projection=EVENT_PROJECTION)
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
         self.counters = Counters()
@@ -58,6 +59,12 @@ class BatchEnricher:
     def process(self, messages: list[RawMessage], now_us: int) -> BatchOutput:
         """Enrich every message; bad ones become dead letters. Also runs :meth:`tick`."""
         out = BatchOutput()
+        self.enrich(messages, now_us, out)
+        self.finish(now_us, out)
+        return out
+
+    def enrich(self, messages: list[RawMessage], now_us: int, out: BatchOutput) -> None:
+        """Part of a batch into ``out`` (a caller may split a batch to yield between parts)."""
         for message in messages:
             try:
                 self._one(message, now_us, out)
@@ -65,9 +72,11 @@ class BatchEnricher:
                 self._dead(message, exc.reason, str(exc), out)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self._dead(message, "invalid-value", repr(exc), out)
+
+    def finish(self, now_us: int, out: BatchOutput) -> None:
+        """Close a batch: :meth:`tick`, and the self-watch's facts of the batch."""
         self.tick(now_us, out)
         out.watch = self.streams.drain()
-        return out
 
     def tick(self, now_us: int, out: BatchOutput) -> None:
         """Time-driven output: expired attempts, closed alert windows, pipeline findings."""

@@ -10,6 +10,24 @@ from typing import Any, NamedTuple
 
 from schemas.integrity import to_micros
 
+# Every field of an AuditEvent that the enrichment path reads (these features, the
+# checks in validate, the self-watch's stream facts, the policy retention): the
+# decoder builds only these. The enriched output carries the raw bytes, so nothing
+# is lost; tests/processors/test_batch.py proves the output equals a full decode's.
+EVENT_PROJECTION = {
+    "event_id": True, "event_time": True, "event_type": True, "phase": True, "call_id": True,
+    "actor": {"user_pseudonym": True, "tenant_id": True, "ip": True, "client_id": True,
+              "scopes": True},
+    "target": {"server_id": True, "tool_name": True, "resource_uri": True, "annotations": True,
+               "tool_fingerprint": True, "classification": True},
+    "outcome": True,
+    "context": {"producer": {"host": True}},
+    "lineage": {"data_categories": True},
+    "heartbeat": True,
+    "compliance": {"retention_days": True},
+    "integrity": {"stream_id": True, "seq": True},
+}  # fmt: skip
+
 
 class Features(NamedTuple):
     event_id: str

@@ -9,15 +9,19 @@ Faust recovers the table from that changelog when a worker starts, and keeps
 it current from other workers' writes; when partitions are assigned, entries
 for those partitions are taken from the table into the live dict.
 
-Lifecycle: create with the table; call :meth:`adopt` on assignment, then after
-each batch :meth:`persist` (before committing offsets, then flush Faust's
-producer), so a committed offset never runs ahead of the state it produced.
+Lifecycle: create with the table; call :meth:`adopt` on assignment; at the end
+of each batch take a :meth:`snapshot` of what it changed, and once the batch's
+output is acknowledged :meth:`send` it (then flush Faust's producer) before
+committing the batch's offsets, so a committed offset never runs ahead of the
+state it produced, and state never runs ahead of acknowledged output.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
+
+import orjson
 
 TOOL_PREFIX = "tool\x1f"
 PARTITION_FIELD = "_p"
@@ -70,19 +74,32 @@ class TableBackedState:
             del self.users[user]
         return len(users)
 
-    def persist(self, users: Iterable[str], partition_of: Mapping[str, int]) -> int:
-        """Write the named users' state (tagged with their partition) and all tool fingerprints."""
-        written = 0
+    def snapshot(
+        self, users: Iterable[str], partition_of: Mapping[str, int]
+    ) -> list[tuple[str, Any]]:
+        """Changelog entries, as of now, for the named users (tagged with their partition)
+        and every tool fingerprint changed since the last snapshot.
+
+        Copies, because the worker goes on changing the live state while the entries
+        wait for their batch's output to be acknowledged (see :meth:`send`).
+        """
+        entries: list[tuple[str, Any]] = []
         for user in users:
             state = self.users.get(user)
-            if state is None:
-                continue
-            state[PARTITION_FIELD] = partition_of.get(user, state.get(PARTITION_FIELD, -1))
-            self.table.send_changelog(0, user, state)
-            written += 1
-        return written
-
-    def persist_tools(self) -> None:
-        for key in self.tools.changed:
-            self.table.send_changelog(0, TOOL_PREFIX + key, self.tools[key])
+            if state is not None:
+                state[PARTITION_FIELD] = partition_of.get(user, state.get(PARTITION_FIELD, -1))
+                entries.append((user, _copy(state)))
+        entries += [(TOOL_PREFIX + key, self.tools[key]) for key in self.tools.changed]
         self.tools.changed.clear()
+        return entries
+
+    def send(self, entries: Iterable[tuple[str, Any]]) -> None:
+        """Write entries from :meth:`snapshot` to the changelog (flush the producer after)."""
+        for key, value in entries:
+            self.table.send_changelog(0, key, value)
+
+
+def _copy(state: dict[str, Any]) -> Any:
+    # Detector state is JSON by design and holds only finite numbers, so a JSON round
+    # trip is an exact deep copy, and 8x faster than copy.deepcopy (3.8 against 30 us).
+    return orjson.loads(orjson.dumps(state))

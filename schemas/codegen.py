@@ -117,14 +117,7 @@ class _Generator:
         if kind == "boolean":
             return [f"{var} = d[p] == 1", "p += 1"]
         if kind in ("int", "long"):
-            lines = [
-                "b = d[p]",
-                "if b < 128:",
-                f"    {var} = (b >> 1) ^ -(b & 1)",
-                "    p += 1",
-                "else:",
-                f"    {var}, p = read_long(d, p)",
-            ]
+            lines = varint(var)
             if schema.get("logicalType") == "timestamp-micros" and not self.timestamps_as_micros:
                 lines.append(f"{var} = micros_to_datetime({var})")
             return lines
@@ -135,12 +128,7 @@ class _Generator:
         if kind in ("string", "bytes"):
             convert = ".decode()" if kind == "string" else ""
             return [
-                "b = d[p]",
-                "if b < 128:",
-                "    n = b >> 1",
-                "    p += 1",
-                "else:",
-                "    n, p = read_long(d, p)",
+                *varint("n"),
                 "e = p + n",
                 "if n < 0 or e > size:",
                 "    raise EOFError('string runs past the end')",
@@ -171,14 +159,7 @@ class _Generator:
         key = self.decoder("string", "k") if kind == "map" else []
         return [
             f"{var} = {'[]' if kind == 'array' else '{}'}",
-            "while True:",
-            "    c, p = read_long(d, p)",
-            "    if c == 0:",
-            "        break",
-            "    if c < 0:",
-            "        c = -c",
-            "        _, p = read_long(d, p)",
-            "    for _ in range(c):",
+            *block_loop(),
             *_indent([*key, *item, add], 2),
         ]
 
@@ -249,6 +230,37 @@ class _Generator:
             "    w(b'\\x02')",
             *_indent(self.encoder(branches[1], "u"), 1),
         ]
+
+
+def varint(var: str) -> list[str]:
+    """Lines reading a zigzag varint into ``var``: one and two bytes (most lengths, counts
+    and enum-sized numbers) inline, longer ones through a call."""
+    return [
+        "b = d[p]",
+        "if b < 128:",
+        f"    {var} = (b >> 1) ^ -(b & 1)",
+        "    p += 1",
+        "elif d[p + 1] < 128:",
+        "    b = (b & 127) | (d[p + 1] << 7)",
+        f"    {var} = (b >> 1) ^ -(b & 1)",
+        "    p += 2",
+        "else:",
+        f"    {var}, p = read_long(d, p)",
+    ]
+
+
+def block_loop() -> list[str]:
+    """The head of an array's or map's block loop; the body goes at depth 2, once per item."""
+    return [
+        "while True:",
+        *_indent(varint("c"), 1),
+        "    if c == 0:",
+        "        break",
+        "    if c < 0:  # a negative count is followed by the block's size in bytes",
+        "        c = -c",
+        "        _, p = read_long(d, p)",
+        "    for _ in range(c):",
+    ]
 
 
 def _kind(schema: Any) -> tuple[str, Any]:

@@ -22,6 +22,7 @@ from fastavro import schemaless_reader
 
 from schemas import registry
 from schemas.errors import DeserializationError, SerializationError
+from schemas.projection import Projection, projection_decoder
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
@@ -88,7 +89,10 @@ class Deserializer:
     one (fields added since get their defaults; fields removed are dropped).
     Raises :class:`DeserializationError` (never anything else) on bad bytes.
     With ``timestamps_as_micros`` timestamps stay int microseconds, which is
-    cheaper for consumers that only compare or store them.
+    cheaper for consumers that only compare or store them. With a ``projection``
+    (see :mod:`schemas.projection`) events of the current schema decode to only
+    the fields it names, timestamps as microseconds; other writers' events, which
+    a reader cannot forward unchanged anyway, still decode whole.
     """
 
     def __init__(
@@ -99,13 +103,18 @@ class Deserializer:
         reader: registry.WriterSchema | None = None,
         writers: dict[bytes, registry.WriterSchema] | None = None,
         timestamps_as_micros: bool = False,
+        projection: Projection | None = None,
     ) -> None:
         self.record = record
         self._reader = reader or registry.current(record)
         self._writers = writers or {}
+        timestamps_as_micros = timestamps_as_micros or projection is not None
         codec = self._reader.codec_micros if timestamps_as_micros else self._reader.codec
-        self._decode_current = codec[0]
+        self._decode_current = self._decode_whole = codec[0]
+        if projection is not None:
+            self._decode_current = projection_decoder(self._reader.schema, projection)
         self._timestamps_as_micros = timestamps_as_micros
+        self._current_header = SINGLE_OBJECT_MAGIC + self._reader.fingerprint
         self._registry_url = registry_url
         self._registry_inner: Any = None
 
@@ -124,6 +133,8 @@ class Deserializer:
         )
 
     def _single_object(self, data: bytes) -> dict[str, Any]:
+        if data[:_SINGLE_OBJECT_HEADER] == self._current_header:  # nearly always: no lookup
+            return self._body(data, self._reader)
         if len(data) < _SINGLE_OBJECT_HEADER:
             raise DeserializationError("truncated header", reason="truncated", record=self.record)
         fingerprint = bytes(data[2:_SINGLE_OBJECT_HEADER])
@@ -135,6 +146,9 @@ class Deserializer:
                 expected=self.record,
                 found=writer.record,
             )
+        return self._body(data, writer)
+
+    def _body(self, data: bytes, writer: registry.WriterSchema) -> dict[str, Any]:
         try:
             if writer.fingerprint == self._reader.fingerprint:
                 record, end = self._decode_current(bytes(data), _SINGLE_OBJECT_HEADER)
@@ -160,7 +174,7 @@ class Deserializer:
         if self._timestamps_as_micros:  # rare path: one more round through our own codec
             parts: list[bytes] = []
             self._reader.codec[1](record, parts.append)
-            record = self._decode_current(b"".join(parts), 0)[0]
+            record = self._decode_whole(b"".join(parts), 0)[0]
         return record, end
 
     def _confluent(self, data: bytes, ctx: Any) -> dict[str, Any]:

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from processors.messages import OutMessage
+from schemas import registry
 from schemas.integrity import to_micros
 from schemas.kafka import HEADER_DLQ_OFFSET, HEADER_DLQ_REASON, HEADER_DLQ_TOPIC
 from schemas.wire import Deserializer, SingleObjectSerializer
 from tests.processors.helpers import SECOND_US, enricher, raw
 from tests.schemas.factories import audit_event
+from tests.schemas.strategies import for_schema
 
 ENCODE = SingleObjectSerializer("AuditEvent")
 DECODE = Deserializer("EnrichedEvent")
@@ -97,3 +102,36 @@ def test_findings_become_anomalies_and_one_folded_alert() -> None:
     closing = worker.process([], NOW + 301 * SECOND_US)
     [final] = [Deserializer("Alert")(m.value) for m in closing.alerts]
     assert (final["alert_id"], final["count"]) == (alert["alert_id"], 3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(for_schema(registry.current("AuditEvent").schema), min_size=1, max_size=8))
+def test_projected_decode_enriches_exactly_as_a_full_decode(events: list[dict[str, Any]]) -> None:
+    """The enricher decodes only EVENT_PROJECTION; any field it reads beyond that would
+    make its output differ from an enricher that decodes whole events."""
+    whole = enricher()
+    whole.decode = Deserializer("AuditEvent", timestamps_as_micros=True)
+    projected = enricher()
+    messages = []
+    for i, event in enumerate(events):
+        # Mostly valid values, else nearly all would be dead letters; every kind of event.
+        event["event_time"] = audit_event()["event_time"]
+        event["integrity"]["seq"] = abs(event["integrity"]["seq"]) % 2**62 + 1
+        event["event_type"] = ("HEARTBEAT", "TOOL_CALL", "AUTH_FAILURE", "RESOURCE_READ")[i % 4]
+        if event["outcome"] is not None:
+            event["outcome"]["duration_us"] = abs(event["outcome"]["duration_us"]) % 2**62
+        if i % 2:  # same user and tool as the first, so per-user detectors have history
+            event["actor"], event["target"] = events[0]["actor"], events[0]["target"]
+        messages.append(raw(ENCODE(event), i))
+    outputs = [worker.process(messages, NOW) for worker in (whole, projected)]
+    assert outputs[0].enriched == outputs[1].enriched
+    assert len(outputs[0].enriched) + len(outputs[0].dead) >= len(events)
+    assert outputs[0].dead == outputs[1].dead
+    assert outputs[0].watch == outputs[1].watch
+    alerts = [[_no_id(m.value) for m in out.alerts] for out in outputs]
+    assert alerts[0] == alerts[1]
+
+
+def _no_id(alert: bytes) -> dict[str, Any]:
+    decoded = Deserializer("Alert")(alert)
+    return {k: v for k, v in decoded.items() if k != "alert_id"}
