@@ -4,7 +4,9 @@ Ingestion: the sink (ClickHouse decodes the Avro) against a naive sink in the
 same run (fastavro decode of each message, rows flattened in Python, batched
 client.insert), both from the same topic on the real embedded broker into the
 same chDB. Rates are measured from the first stored batch to the last, so the
-consumer group join (a few seconds on Tansu) is left out of both.
+consumer group join (a few seconds on Tansu) is left out of both. Two bounds
+frame the sink: reading the topic alone, and chDB's INSERT alone (the sink's
+files made in advance, no Kafka, no Python per message).
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from bench.sink_naive import naive_row
 from bench.timing import table
 from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
+from schemas import registry
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
 from sinks.clickhouse import connect
 from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
+from sinks.ocf import container_buffers
 from sinks.readonly import QUERY_SETTINGS
 from sinks.service import Sink
 from sinks.settings import SinkSettings
+from sinks.writer import AvroWriter
 
 FAST_ROWS = 500_000
 NAIVE_ROWS = 100_000
@@ -92,6 +97,25 @@ def _consume_only_rate(kafka: KafkaSettings, total: int) -> float:
         return (taken - head) / (time.monotonic() - first)
     finally:
         consumer.close()
+
+
+def _insert_only_rate(url: str, values: list[bytes]) -> float:
+    """What chDB alone takes: the sink's INSERTs of its files, built in advance."""
+    client = connect(url, "bench_insert")
+    apply_migrations(client)
+    writer = AvroWriter(client, url)
+    fingerprint = registry.current("EnrichedEvent").fingerprint
+    half = BATCH // 2
+    files = [
+        [container_buffers(fingerprint, values[i : i + half]) for i in (start, start + half)]
+        for start in range(0, len(values), BATCH)
+    ]
+    started = time.monotonic()
+    for index, batch in enumerate(files):
+        writer.write(ENRICHED, batch, f"bench/{index}")
+    elapsed = time.monotonic() - started
+    writer.close()
+    return len(values) / elapsed
 
 
 def _naive_rate(kafka: KafkaSettings, url: str, total: int) -> float:
@@ -231,16 +255,20 @@ def main() -> str:
             )  # fmt: skip
             ensure_topics(kafka)
             url = f"chdb://{tmp}/chdb"
-            _produce(kafka, encoded_events(FAST_ROWS))
+            values = encoded_events(FAST_ROWS)
+            _produce(kafka, values)
             fast, with_join = _sink_rate(kafka, url, FAST_ROWS)
             naive = _naive_rate(kafka, url, NAIVE_ROWS)
             ceiling = _consume_only_rate(kafka, FAST_ROWS)
+            insert_only = _insert_only_rate(url, values)
         queries = _query_section(url)
     rows = [
         ["sink: ClickHouse decodes Avro", f"{FAST_ROWS:,}", f"{fast:,.0f}", f"{fast / naive:.1f}x"],
         ["naive: fastavro per row + insert (baseline)", f"{NAIVE_ROWS:,}", f"{naive:,.0f}", "1.0x"],
         ["reading the topic only, storing nothing (ceiling)", f"{FAST_ROWS:,}",
          f"{ceiling:,.0f}", f"{ceiling / naive:.1f}x"],
+        ["chDB INSERT alone, files made in advance (ceiling)", f"{FAST_ROWS:,}",
+         f"{insert_only:,.0f}", f"{insert_only / naive:.1f}x"],
     ]  # fmt: skip
     return (
         "## Sink\n\n### Ingestion, enriched topic -> chDB (goal: >= 200,000 rows/s)\n\n"
