@@ -229,3 +229,17 @@ def test_a_batch_given_as_buffers_lands_every_row(writer: AvroWriter, clickhouse
         str(row[0]) for row in clickhouse.query("SELECT event_id FROM audit_events").result_rows
     }
     assert stored == {Deserializer("EnrichedEvent")(m.value())["event"]["event_id"] for m in batch}
+
+
+def test_a_batch_past_the_default_wide_threshold_lands_compact(
+    writer: AvroWriter, clickhouse: Client
+) -> None:
+    """Guard for migration 003: one file per part, not two per column, for a sink batch."""
+    writer.write(ENRICHED, files_of([m.value() for m in messages(30_000)], parts=1), "big-1")
+
+    [(part_type, uncompressed)] = clickhouse.query(
+        "SELECT part_type, data_uncompressed_bytes FROM system.parts"
+        " WHERE database = currentDatabase() AND table = 'audit_events' AND active"
+    ).result_rows
+    assert uncompressed > 10 * 1024 * 1024  # the default threshold would have made it wide
+    assert part_type == "Compact"
