@@ -72,8 +72,12 @@ def encoded_events(count: int, pool_size: int = 2000) -> list[bytes]:
     return out
 
 
-def generate_rows_sql(rows: int) -> str:
-    """INSERT ... SELECT from numbers(): ``rows`` realistic events over the last 30 days."""
+def generate_rows_sql(rows: int, start: int = 0, count: int | None = None) -> str:
+    """INSERT ... SELECT from numbers(): ``rows`` realistic events over the last 30 days.
+
+    ``start`` and ``count`` make only that slice of them (in time order), so the
+    table can be filled by several inserts, as a sink fills it.
+    """
     return f"""
 INSERT INTO audit_events (event_id, event_time, event_type, phase, call_id, call_state,
     attempt_event_id, user_id, pseudonym_key_id, client_id, client_name, ip, session_id,
@@ -108,5 +112,5 @@ FROM (
         toUInt8(cityHash64(n, 3) % 6) AS t, toUInt8(cityHash64(n, 4) % 10 % 4) AS c,
         randCanonical() AS r, randCanonical() AS r2, toUInt8(cityHash64(n, 5) % 100) AS score,
         toDateTime64(now() - 30 * 86400 + intDiv(n * 30 * 86400, {rows}), 6, 'UTC') AS ts
-    FROM numbers({rows})
+    FROM numbers({start}, {rows - start if count is None else count})
 )"""

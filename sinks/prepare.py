@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from schemas import registry
 from schemas.errors import DeserializationError, UnknownSchemaError
-from sinks.ocf import container_file, fingerprint_of
+from schemas.wire import SINGLE_OBJECT_MAGIC
+from sinks.ocf import HEADER_SIZE, container_buffers, fingerprint_of
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class Rejection:
 
 @dataclass
 class Prepared:
-    files: list[bytes] = field(default_factory=list)
+    # Each file as its buffers: the writer hands them to the OS without joining them.
+    files: list[list[bytes]] = field(default_factory=list)
     accepted: list[Any] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -40,6 +43,29 @@ def prepare(
     reencode: Callable[[bytes], bytes],
 ) -> Prepared:
     """Files for ``messages`` of ``record``, at most ``parts`` per writer schema."""
+    current = registry.current(record).fingerprint
+    values = [message.value() or b"" for message in messages]
+    if _all_single_object(values, current):
+        prepared = Prepared()
+        _add_files(prepared, current, list(messages), values, parts)
+        return prepared
+    return _prepare_mixed(record, messages, parts, reencode)
+
+
+def _all_single_object(values: list[bytes], fingerprint: bytes) -> bool:
+    """Whether every value is a current single-object message (checked without a Python loop)."""
+    header = SINGLE_OBJECT_MAGIC + fingerprint
+    return (
+        bool(values)
+        and min(map(len, values)) > HEADER_SIZE
+        and all(map(bytes.startswith, values, repeat(header)))
+    )
+
+
+def _prepare_mixed(
+    record: str, messages: Sequence[Any], parts: int, reencode: Callable[[bytes], bytes]
+) -> Prepared:
+    """The general case: messages regrouped by writer schema, strays re-encoded or rejected."""
     prepared = Prepared()
     groups: dict[bytes, list[Any]] = {}
     for message in messages:
@@ -62,7 +88,7 @@ def prepare(
         for message in members:
             _reencode_one(message, reencode, groups, prepared)
     for fingerprint, members in groups.items():
-        _add_files(prepared, fingerprint, members, parts)
+        _add_files(prepared, fingerprint, members, [m.value() for m in members], parts)
     return prepared
 
 
@@ -91,12 +117,13 @@ def _schema_problem(record: str, fingerprint: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _add_files(prepared: Prepared, fingerprint: bytes, members: list[Any], parts: int) -> None:
+def _add_files(
+    prepared: Prepared, fingerprint: bytes, members: list[Any], values: list[bytes], parts: int
+) -> None:
     size = -(-len(members) // parts)
     for start in range(0, len(members), size):
-        chunk = members[start : start + size]
-        prepared.files.append(container_file(fingerprint, [m.value() for m in chunk]))
-        prepared.accepted.extend(chunk)
+        prepared.files.append(container_buffers(fingerprint, values[start : start + size]))
+        prepared.accepted.extend(members[start : start + size])
 
 
 class _Reencoded:

@@ -9,7 +9,14 @@ import pytest
 
 from schemas import registry
 from schemas.wire import Deserializer
-from sinks.ocf import container_file, fingerprint_of, zigzag_varint
+from sinks.ocf import (
+    FRAMING_FIELD_NAME,
+    HEADER_SIZE,
+    container_buffers,
+    container_file,
+    fingerprint_of,
+    zigzag_varint,
+)
 from tests.sinks.helpers import messages
 
 
@@ -21,7 +28,19 @@ def test_container_file_reads_back_as_the_original_records() -> None:
     read = list(fastavro.reader(io.BytesIO(data)))
 
     decode = Deserializer("EnrichedEvent")
+    headers = [record.pop(FRAMING_FIELD_NAME) for record in read]
     assert read == [decode(m.value()) for m in batch]
+    assert headers == [m.value()[:HEADER_SIZE] for m in batch]
+
+
+def test_buffers_are_the_file_unjoined_and_hold_the_messages_as_they_are() -> None:
+    values = [m.value() for m in messages(3)]
+    fingerprint = registry.current("EnrichedEvent").fingerprint
+
+    buffers = container_buffers(fingerprint, values)
+
+    assert b"".join(buffers) == container_file(fingerprint, values)
+    assert buffers[1:-1] == values
 
 
 def test_fingerprint_only_for_single_object_framing() -> None:

@@ -39,4 +39,28 @@ def test_bad_messages_are_set_aside_with_their_reason() -> None:
         "unknown-framing", "unknown-schema", "wrong-record", "unknown-schema",
     ]  # fmt: skip
     assert prepared.accepted == good and len(prepared.files) == 2
-    assert sum(len(list(fastavro.reader(io.BytesIO(f)))) for f in prepared.files) == 6
+    assert sum(len(list(fastavro.reader(io.BytesIO(b"".join(f))))) for f in prepared.files) == 6
+
+
+def test_a_stray_message_does_not_change_how_the_good_ones_are_filed() -> None:
+    """The all-current fast path and the regrouping path make the same files."""
+    good = messages(9)
+    stray = FakeMessage(b"garbage", 100)
+    reencode = reencoder("EnrichedEvent", None)
+
+    fast = prepare("EnrichedEvent", good, 2, reencode)
+    mixed = prepare("EnrichedEvent", [*good, stray], 2, reencode)
+
+    assert fast.accepted == mixed.accepted == good and fast.rejected == []
+    assert [b"".join(f) for f in fast.files] == [b"".join(f) for f in mixed.files]
+    assert [r.message for r in mixed.rejected] == [stray]
+
+
+def test_a_message_of_only_a_header_is_not_taken_as_current() -> None:
+    good = messages(2)
+    bare = FakeMessage(good[0].value()[:10], 7)
+
+    prepared = prepare("EnrichedEvent", [*good, bare], 1, reencoder("EnrichedEvent", None))
+
+    assert prepared.accepted == good
+    assert [r.message for r in prepared.rejected] == [bare]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas import registry
-from schemas.wire import SINGLE_OBJECT_MAGIC
+from schemas.wire import SINGLE_OBJECT_MAGIC, Deserializer
 from sinks.clickhouse import embedded_path
 from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
@@ -20,7 +21,7 @@ from sinks.ocf import container_file
 from sinks.prepare import prepare
 from sinks.store import reencoder
 from sinks.tables import alerts_spec
-from sinks.writer import SCRATCH, AvroWriter
+from sinks.writer import SCRATCH, AvroWriter, write_file
 from tests.schemas.factories import alert, enriched_event
 from tests.sinks.helpers import (
     ENCODE_ALERT,
@@ -204,3 +205,41 @@ def test_scratch_left_by_a_killed_sink_is_removed_at_the_next_start(
     assert not left.exists()
     writer.write(ENRICHED, files_of([m.value() for m in messages(10)]), "still-mine")
     assert count(clickhouse) == 10
+
+
+def test_a_file_of_more_buffers_than_one_writev_takes_is_written_whole(tmp_path: Path) -> None:
+    buffers = [f"{index},".encode() for index in range(3 * os.sysconf("SC_IOV_MAX") + 7)]
+
+    write_file(str(tmp_path / "f"), buffers)
+
+    assert (tmp_path / "f").read_bytes() == b"".join(buffers)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_batch_given_as_buffers_lands_every_row(writer: AvroWriter, clickhouse: Client) -> None:
+    """The sink's own path: prepare() hands the writer buffers, not joined files."""
+    batch = messages(2 * os.sysconf("SC_IOV_MAX") + 5)
+    prepared = prepare("EnrichedEvent", batch, 2, reencoder("EnrichedEvent", None))
+
+    writer.write(ENRICHED, prepared.files, "buffers-1")
+
+    assert all(isinstance(part, list) for part in prepared.files)
+    assert count(clickhouse) == len(batch)
+    stored = {
+        str(row[0]) for row in clickhouse.query("SELECT event_id FROM audit_events").result_rows
+    }
+    assert stored == {Deserializer("EnrichedEvent")(m.value())["event"]["event_id"] for m in batch}
+
+
+def test_a_batch_past_the_default_wide_threshold_lands_compact(
+    writer: AvroWriter, clickhouse: Client
+) -> None:
+    """Guard for migration 003: one file per part, not two per column, for a sink batch."""
+    writer.write(ENRICHED, files_of([m.value() for m in messages(30_000)], parts=1), "big-1")
+
+    [(part_type, uncompressed)] = clickhouse.query(
+        "SELECT part_type, data_uncompressed_bytes FROM system.parts"
+        " WHERE database = currentDatabase() AND table = 'audit_events' AND active"
+    ).result_rows
+    assert uncompressed > 10 * 1024 * 1024  # the default threshold would have made it wide
+    assert part_type == "Compact"
