@@ -5,6 +5,9 @@ a backoff (capped at ``retry_max_s``), for as long as it takes, so the caller
 may commit the batch's input offsets once :meth:`Delivery.deliver` returns.
 The producer is confluent-kafka's (librdkafka batches and compresses in C);
 its blocking flush runs in a thread so Faust's event loop keeps serving.
+When the broker accepts nothing in attempt after attempt, the producer is
+replaced: an idempotent producer whose broker died and came back empty (the
+embedded broker keeps no state) otherwise times out every message for ever.
 """
 
 from __future__ import annotations
@@ -19,31 +22,35 @@ from confluent_kafka import KafkaError, Message, Producer
 from processors.messages import BatchOutput, OutMessage
 
 log = logging.getLogger(__name__)
+RENEW_AFTER = 2  # attempts in a row in which the broker accepted nothing
 
 
 class Delivery:
     def __init__(
         self, config: dict[str, Any], topics: tuple[str, str, str, str], retry_max_s: float
     ):
-        self.producer = Producer(
-            {
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "batch.num.messages": 10_000,
-                "queue.buffering.max.messages": 500_000,
-                # No compression: aiokafka (Faust, and many consumers) cannot read lz4
-                # or zstd without extra libraries, and the watch agent reads this output.
-                "compression.type": "none",
-                # Only failures call back into Python: a report per delivered message
-                # cost about a microsecond of the GIL each, for nothing.
-                "delivery.report.only.error": True,
-                **config,
-            }
-        )
+        self._config: dict[str, Any] = {
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 500_000,
+            # No compression: aiokafka (Faust, and many consumers) cannot read lz4
+            # or zstd without extra libraries, and the watch agent reads this output.
+            "compression.type": "none",
+            # Only failures call back into Python: a report per delivered message
+            # cost about a microsecond of the GIL each, for nothing.
+            "delivery.report.only.error": True,
+            # A refused batch is retried by deliver(); waiting librdkafka's default
+            # 5 minutes per attempt would hold a stuck producer that long.
+            "message.timeout.ms": 30_000,
+            **config,
+        }
+        self.producer = Producer(self._config)
         self.enriched_topic, self.alerts_topic, self.dead_topic, self.watch_topic = topics
         self.retry_max_s = retry_max_s
         self._failed: list[tuple[str, OutMessage]] = []
+        self._reason = ""
 
     async def deliver(self, out: BatchOutput) -> None:
         """Returns once every message of ``out`` is acknowledged by the broker."""
@@ -51,13 +58,32 @@ class Delivery:
         pending += [(self.enriched_topic, m) for m in out.enriched]
         pending += [(self.dead_topic, m) for m in out.dead]
         pending += [(self.watch_topic, m) for m in out.watch]
-        backoff = 0.1
+        backoff, refused_in_a_row = 0.1, 0
         while pending:
+            tried = len(pending)
             pending = await self._attempt(pending)
-            if pending:
-                log.warning("broker refused %d messages; retrying in %.1fs", len(pending), backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.retry_max_s)
+            if not pending:
+                return
+            refused_in_a_row = refused_in_a_row + 1 if len(pending) == tried else 0
+            if refused_in_a_row >= RENEW_AFTER:
+                self._renew()
+                refused_in_a_row = 0
+            log.warning(
+                "broker refused %d messages (%s); retrying in %.1fs",
+                len(pending), self._reason, backoff,
+            )  # fmt: skip
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.retry_max_s)
+
+    def _renew(self) -> None:
+        """A new producer (new id, new connections); the old one holds nothing: every
+        message it had was reported before the attempt returned."""
+        log.warning(
+            "broker accepted nothing %d times in a row; starting a new producer", RENEW_AFTER
+        )
+        old, self.producer = self.producer, Producer(self._config)
+        old.purge()
+        old.flush(0)
 
     async def _attempt(self, batch: list[tuple[str, OutMessage]]) -> list[tuple[str, OutMessage]]:
         self._failed = []
@@ -84,10 +110,12 @@ class Delivery:
 
     def _on_delivery(self, item: tuple[str, OutMessage], error: KafkaError | None, _: Any) -> None:
         if error is not None:
+            self._reason = error.str()
             self._failed.append(item)
 
     def _on_report(self, error: KafkaError | None, report: Message) -> None:
         if error is not None:
+            self._reason = error.str()
             # A report of a produced message always names its topic and holds its value.
             topic, value = cast(str, report.topic()), cast(bytes, report.value())
             self._failed.append((topic, OutMessage(report.key(), value)))

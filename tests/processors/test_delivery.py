@@ -50,3 +50,36 @@ async def test_refused_output_is_retried_until_accepted(
         assert {m.value() for m in enriched} == {f"e{i}".encode() for i in range(50)}
         [dead] = read_until(kafka, kafka.topic_dead_letter, 1, timeout_s=20)
         assert dead.headers() == [("mcp-audit.dlq.reason", b"empty")]
+
+
+async def test_output_reaches_a_fresh_broker_that_replaced_a_dead_one(tmp_path: Path) -> None:
+    """A killed broker replaced by an empty one on the same port forgets the idempotent
+    producer's id and sequence numbers; librdkafka then fails that producer for good.
+    Delivery must start a new one instead of retrying into it for ever."""
+    port = free_port()
+    first = EmbeddedBroker(port=port, log_path=tmp_path / "broker-0.log").start()
+    kafka = KafkaSettings.load(environ={}, bootstrap_servers=first.bootstrap_servers)
+    ensure_topics(kafka)
+    delivery = Delivery(
+        {**kafka.client_config(), "message.timeout.ms": 2000},
+        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, "watch"),
+        retry_max_s=0.5,
+    )
+
+    def batch(name: str) -> BatchOutput:
+        return BatchOutput(enriched=[OutMessage(b"k", f"{name}{i}".encode()) for i in range(50)])
+
+    second = None
+    try:
+        await asyncio.wait_for(delivery.deliver(batch("before")), 30)
+        first.kill()
+        second = EmbeddedBroker(port=port, log_path=tmp_path / "broker-1.log").start()
+        ensure_topics(kafka)
+        await asyncio.wait_for(delivery.deliver(batch("after")), 60)
+        delivery.close()
+        enriched = read_until(kafka, kafka.topic_enriched, 50, timeout_s=20)
+        assert {m.value() for m in enriched} == {f"after{i}".encode() for i in range(50)}
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
