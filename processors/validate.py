@@ -10,8 +10,7 @@ from typing import Any
 
 from processors.errors import InvalidEventError
 from processors.features import Features
-
-_DAY_US = 86_400_000_000
+from schemas.integrity import DAY_US
 
 
 def check_event(
@@ -58,4 +57,4 @@ def _check_outcome(outcome: dict[str, Any] | None) -> None:
 
 
 def _days(micros: int) -> float:
-    return round(micros / _DAY_US, 1)
+    return round(micros / DAY_US, 1)

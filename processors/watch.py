@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.detectors.base import Finding
+from schemas.integrity import DAY_US
 
 MAX_AHEAD = 100_000  # out-of-order seqs held per stream before a gap is declared at once
-DAY_US = 86_400 * 1_000_000
 
 
 @dataclass

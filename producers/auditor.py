@@ -76,7 +76,6 @@ class Auditor:
         self._compliance: dict[ClassRule, Compliance] = {}
         self._actors: dict[tuple[Any, ...], Actor] = {}
         self._default_compliance = Compliance(policy.default.retention_days, False, policy.version)
-        self._heartbeat_interval_s = heartbeat_interval_s
         # The schema's interval is whole seconds; rounding down (0.5 s to 0) would make
         # the pipeline watch call the producer silent between any two beats.
         self._beat_interval_s = max(1, math.ceil(heartbeat_interval_s))

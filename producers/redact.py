@@ -78,11 +78,8 @@ class Redactor:
 
     def text(self, value: str, walk: Walk) -> str:
         """A scanned, length-bounded copy of ``value`` (time bounded by ``max_string``)."""
-        if len(value) <= self.max_string and value.isascii():
-            # Most argument strings (paths, names, ids) are short ASCII with no trigger.
-            quiet = self.scanner.quiet
-            if len(value) <= 5 or (quiet is not None and quiet(value)):
-                return value
+        if self._as_is(value):
+            return value
         head = (
             value
             if len(value) <= self.max_string + _SCAN_MARGIN
@@ -99,6 +96,14 @@ class Redactor:
         digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{head[: self.max_string]}...[truncated {len(value)} chars, sha256 {digest}]"
 
+    def _as_is(self, value: str) -> bool:
+        """Whether :meth:`text` keeps ``value`` unchanged because it cannot find anything:
+        most argument strings (paths, names, ids) are short ASCII with no trigger."""
+        if len(value) > self.max_string or not value.isascii():
+            return False
+        quiet = self.scanner.quiet
+        return len(value) <= 5 or (quiet is not None and quiet(value))
+
     def clean(self, value: Any, walk: Walk) -> Any:
         if type(value) is dict and self._untouched(value):
             return value  # nothing to redact, cut or convert: the walk would copy it as is
@@ -109,15 +114,13 @@ class Redactor:
         plain keys, and short quiet ASCII strings, in-range ints, bools, floats or None."""
         if len(value) > self.max_items:
             return False
-        plain, quiet, limit = self._plain_keys, self.scanner.quiet, self.max_string
+        plain = self._plain_keys
         for key, item in value.items():
             if type(key) is not str or key not in plain:
                 return False
             kind = type(item)
             if kind is str:
-                if len(item) > limit or not item.isascii():
-                    return False
-                if len(item) > 5 and (quiet is None or not quiet(item)):
+                if not self._as_is(item):
                     return False
             elif kind is int:
                 if not _INT64[0] <= item < _INT64[1]:

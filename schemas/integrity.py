@@ -42,6 +42,7 @@ CHAINED_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 _SEPARATOR = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US = 86_400_000_000
 
 
 def to_micros(value: datetime | int) -> int:

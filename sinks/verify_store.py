@@ -15,7 +15,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.integrity import chain_hash
+from schemas.integrity import DAY_US, chain_hash
 from schemas.verify import Finding, verify_stream
 
 CHAINED_COLUMNS = (
@@ -26,7 +26,6 @@ CHAINED_COLUMNS = (
 )
 
 
-DAY_US = 86_400 * 1_000_000
 TARGET_COLUMNS = (
     "server_id",
     "tool_name",

@@ -19,6 +19,15 @@ from tests.processors.worker import read_until
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
+def _delivery(kafka: KafkaSettings, timeout_ms: int) -> Delivery:
+    """A Delivery to the test's topics whose attempts time out after ``timeout_ms``."""
+    return Delivery(
+        {**kafka.client_config(), "message.timeout.ms": timeout_ms},
+        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, "watch"),
+        retry_max_s=0.5,
+    )
+
+
 async def test_refused_output_is_retried_until_accepted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -26,11 +35,7 @@ async def test_refused_output_is_retried_until_accepted(
     with EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log") as broker:
         kafka = KafkaSettings.load(environ={}, bootstrap_servers=broker.bootstrap_servers)
         ensure_topics(kafka)
-        delivery = Delivery(
-            {**kafka.client_config(), "message.timeout.ms": 1000},
-            (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, "watch"),
-            retry_max_s=0.5,
-        )
+        delivery = _delivery(kafka, timeout_ms=1000)
         out = BatchOutput(
             enriched=[OutMessage(b"k", f"e{i}".encode()) for i in range(50)],
             dead=[OutMessage(None, b"bad", [("mcp-audit.dlq.reason", b"empty")])],
@@ -60,11 +65,7 @@ async def test_output_reaches_a_fresh_broker_that_replaced_a_dead_one(tmp_path: 
     first = EmbeddedBroker(port=port, log_path=tmp_path / "broker-0.log").start()
     kafka = KafkaSettings.load(environ={}, bootstrap_servers=first.bootstrap_servers)
     ensure_topics(kafka)
-    delivery = Delivery(
-        {**kafka.client_config(), "message.timeout.ms": 2000},
-        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, "watch"),
-        retry_max_s=0.5,
-    )
+    delivery = _delivery(kafka, timeout_ms=2000)
 
     def batch(name: str) -> BatchOutput:
         return BatchOutput(enriched=[OutMessage(b"k", f"{name}{i}".encode()) for i in range(50)])
