@@ -15,6 +15,7 @@ Measured, on the same topic of the same embedded broker:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -40,12 +41,16 @@ ROOT = Path(__file__).parent.parent
 
 
 def _events(count: int, distinct: int = 5_000) -> list[tuple[bytes, bytes]]:
-    """Realistic raw messages: 200 users, 13 tools, keyed by user; ``distinct`` encoded once."""
+    """Realistic raw messages: 200 users, 13 tools, keyed by user; ``distinct`` encoded once.
+
+    Pseudonyms look like the producer's (HMAC-SHA256 hex: they differ from the first
+    character), since the enricher indexes repeated actors by their first bytes.
+    """
     encode = SingleObjectSerializer("AuditEvent")
     encoded = []
     for i in range(distinct):
         event = audit_event(seq=i + 1, event_time=_now())
-        user = f"{i % 200:064d}"
+        user = hashlib.sha256(b"user-%d" % (i % 200)).hexdigest()
         event["actor"]["user_pseudonym"] = user
         event["target"]["tool_name"] = f"tool_{i % 13}"
         encoded.append((user.encode(), encode(event)))

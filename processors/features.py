@@ -9,17 +9,21 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from schemas.integrity import to_micros
+from schemas.projection import Repeating
 
 # Every field of an AuditEvent that the enrichment path reads (these features, the
 # checks in validate, the self-watch's stream facts, the policy retention): the
 # decoder builds only these. The enriched output carries the raw bytes, so nothing
 # is lost; tests/processors/test_batch.py proves the output equals a full decode's.
+# Who called and what was called repeat for every call of a session: Repeating
+# decodes each distinct encoding once (so nothing downstream may change them).
 EVENT_PROJECTION = {
     "event_id": True, "event_time": True, "event_type": True, "phase": True, "call_id": True,
-    "actor": {"user_pseudonym": True, "tenant_id": True, "ip": True, "client_id": True,
-              "scopes": True},
-    "target": {"server_id": True, "tool_name": True, "resource_uri": True, "annotations": True,
-               "tool_fingerprint": True, "classification": True},
+    "actor": Repeating({"user_pseudonym": True, "tenant_id": True, "ip": True,
+                        "client_id": True, "scopes": True}),
+    "target": Repeating({"server_id": True, "tool_name": True, "resource_uri": True,
+                         "annotations": True, "tool_fingerprint": True,
+                         "classification": True}),
     "outcome": True,
     "context": {"producer": {"host": True}},
     "lineage": {"data_categories": True},

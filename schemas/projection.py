@@ -11,6 +11,15 @@ and a reader may forward them unchanged. Timestamps stay int microseconds.
 A projection names fields as a nested mapping: ``True`` keeps a field whole, a
 mapping keeps only the named fields of a record (also inside a ``[null, record]``
 union), and a field not named is skipped. Recursive records are not supported.
+
+A record whose encoding repeats from message to message (who called, which tool
+on which server: the same bytes for every call of a session) can be marked
+:class:`Repeating`. Its decodings are then remembered by their bytes, and a
+later message whose bytes at that place start with a remembered encoding gets
+the remembered value without a walk. That is exact, not a guess: Avro's binary
+encoding of one schema is self-delimiting, so a decoder that meets those bytes
+reads exactly them and yields exactly that value. Remembered values are shared
+between messages, so a reader must not change them.
 """
 
 from __future__ import annotations
@@ -34,10 +43,46 @@ Projection = Mapping[str, Any]
 _WHOLE: Projection = {}
 
 
+class Repeating(dict[str, Any]):
+    """A record's projection, whose encodings repeat across messages: remember them."""
+
+
+_PROBE = 32  # bytes that index remembered encodings; shorter records are not remembered
+_CANDIDATES = 8  # encodings kept per probe: one user's few sessions, say
+_REMEMBERED = 4096  # probes kept before the table starts over (bounded memory)
+
+
+def remembering(decode: Decoder) -> Decoder:
+    """``decode``, answering from earlier decodings when the bytes at ``p`` repeat one."""
+    table: dict[bytes, list[tuple[bytes, Any]]] = {}
+
+    def read(d: bytes, p: int) -> tuple[Any, int]:
+        probe = d[p : p + _PROBE]
+        candidates = table.get(probe)
+        if candidates is not None:
+            for encoding, value in candidates:
+                if d.startswith(encoding, p):
+                    return value, p + len(encoding)
+        value, end = decode(d, p)
+        if end - p >= _PROBE:
+            if candidates is None:
+                if len(table) >= _REMEMBERED:
+                    table.clear()
+                candidates = table[probe] = []
+            elif len(candidates) >= _CANDIDATES:
+                del candidates[0]
+            candidates.append((d[p:end], value))
+        return value, end
+
+    return read
+
+
 class _ProjectingGenerator(_Generator):
     def __init__(self, projection: Projection) -> None:
         super().__init__(timestamps_as_micros=True)
         self._keep: list[Projection] = [projection]
+        self.sources: list[str] = []  # functions the projection calls: repeating records
+        self.wrapped: list[str] = []  # their names, bound to remembering() wrappers
 
     def inline_record(self, schema: dict[str, Any], var: str) -> list[str]:
         keep = self._keep[-1]
@@ -52,7 +97,10 @@ class _ProjectingGenerator(_Generator):
                 lines += skipper(field["type"])
                 continue
             self._keep.append(wanted if isinstance(wanted, Mapping) else _WHOLE)
-            lines += self.decoder(field["type"], f"{var}_{index}")
+            if isinstance(wanted, Repeating):
+                lines += self._remembered(field["type"], f"{var}_{index}")
+            else:
+                lines += self.decoder(field["type"], f"{var}_{index}")
             self._keep.pop()
             keys.append(f"{field['name']!r}: {var}_{index}")
         lines.append(f"{var} = {{{', '.join(keys)}}}")
@@ -63,6 +111,21 @@ class _ProjectingGenerator(_Generator):
         if kind == "record" and body["name"] in self._inlining:
             raise SchemaError("projections of recursive records are not supported")
         return super().decoder(schema, var)
+
+    def _remembered(self, schema: Any, var: str) -> list[str]:
+        """A call to the record's own decoder, wrapped by :func:`remembering`."""
+        if _kind(schema)[0] != "record":
+            raise SchemaError("only records can be Repeating", type=_kind(schema)[0])
+        name = self.constant(None)
+        self.sources.append(_function(f"{name}_decode", self.decoder(schema, "v"), "v"))
+        self.wrapped.append(name)
+        return [f"{var}, p = {name}(d, p)"]
+
+
+def _function(name: str, body: list[str], result: str) -> str:
+    return "\n".join(
+        [f"def {name}(d, p):", "    size = len(d)", *_indent(body, 1), f"    return {result}, p"]
+    )
 
 
 def _check_names(schema: dict[str, Any], keep: Projection) -> None:
@@ -141,9 +204,8 @@ def _union_skipper(branches: list[Any]) -> list[str]:
 def projection_decoder(schema: dict[str, Any], projection: Projection) -> Decoder:
     """``decode(data, pos)`` -> (dict of the projected fields, position after the record)."""
     generator = _ProjectingGenerator(projection)
-    body = generator.inline_record(schema, "r")
-    source = "\n".join(["def _project(d, p):", "    size = len(d)", *_indent(body, 1)])
-    source += "\n    return r, p\n"
+    source = _function("_project", generator.inline_record(schema, "r"), "r")
+    source = "\n\n".join([*generator.sources, source])
     namespace: dict[str, Any] = {
         "read_long": read_long,
         "_DOUBLE": _DOUBLE,
@@ -151,5 +213,7 @@ def projection_decoder(schema: dict[str, Any], projection: Projection) -> Decode
         **generator.constants,
     }
     exec(compile(source, f"<avro projection {schema['name']}>", "exec"), namespace)
+    for name in generator.wrapped:
+        namespace[name] = remembering(namespace[f"{name}_decode"])
     decode: Decoder = namespace["_project"]
     return decode

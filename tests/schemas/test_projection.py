@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from schemas import registry
 from schemas.errors import DeserializationError, SchemaError
-from schemas.projection import Projection, projection_decoder
+from schemas.projection import Projection, Repeating, projection_decoder
 from schemas.wire import SINGLE_OBJECT_MAGIC, Deserializer, SingleObjectSerializer
 from tests.schemas.factories import audit_event
 from tests.schemas.strategies import for_schema
@@ -49,7 +49,14 @@ def _outcome(decode: Any, body: bytes) -> tuple[str, int]:
         return type(exc).__name__, -1
 
 
-@pytest.mark.parametrize("projection", [NESTED, {"event_id": True}, {"actor": True}])
+REPEATING: Projection = {
+    **NESTED,
+    "actor": Repeating({"scopes": True, "delegation": {"agent_id": True}}),
+    "target": Repeating({"annotations": True, "classification": True}),
+}
+
+
+@pytest.mark.parametrize("projection", [NESTED, {"event_id": True}, {"actor": True}, REPEATING])
 def test_projected_fields_equal_the_full_decode(projection: Projection) -> None:
     project = projection_decoder(AUDIT.schema, projection)
 
@@ -121,3 +128,41 @@ def test_truncated_projected_body_is_a_deserialization_error() -> None:
     body = SingleObjectSerializer("AuditEvent")(audit_event())
     with pytest.raises(DeserializationError):
         Deserializer("AuditEvent", projection={"event_id": True})(body[:-3])
+
+
+def test_a_repeating_record_decodes_as_the_walk_would_across_many_messages() -> None:
+    # Records drawn from a small pool, so encodings repeat, partly repeat (a shared
+    # prefix, a different end) and collide in the table's index: every message must
+    # still decode exactly as the full codec decodes it.
+    project = projection_decoder(AUDIT.schema, REPEATING)
+
+    @_SETTINGS
+    @given(st.lists(for_schema(AUDIT.schema), min_size=1, max_size=4), st.data())
+    def check(pool: list[dict[str, Any]], data: st.DataObject) -> None:
+        for _ in range(6):
+            record = dict(data.draw(st.sampled_from(pool)))
+            record["actor"] = data.draw(st.sampled_from(pool))["actor"]
+            body = _encoded(record)
+            full, end = AUDIT.codec_micros[0](body, 0)
+            assert project(body, 0) == (_restricted(full, REPEATING), end)
+
+    check()
+
+
+def test_a_repeated_encoding_is_answered_from_memory_and_damage_is_still_refused() -> None:
+    project = projection_decoder(AUDIT.schema, REPEATING)
+    first, second = audit_event(), audit_event(seq=2)
+    one, two = project(_encoded(first), 0)[0], project(_encoded(second), 0)[0]
+    assert two["actor"] is one["actor"]  # the same bytes: the remembered value
+    changed = audit_event()
+    changed["actor"]["session_id"] = "s-2"
+    assert project(_encoded(changed), 0)[0]["actor"] is not one["actor"]
+    cut = _encoded(first)
+    actor_at = cut.index(first["actor"]["user_pseudonym"].encode())
+    with pytest.raises((EOFError, IndexError)):
+        project(cut[: actor_at + 40], 0)  # a remembered prefix never covers a cut body
+
+
+def test_only_records_can_be_repeating() -> None:
+    with pytest.raises(SchemaError):
+        projection_decoder(AUDIT.schema, {"event_id": Repeating({"a": True})})
