@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 import faust
 
 from processors.alerts import AlertFolder
 from processors.settings import ProcessorSettings
 from processors.sink_lag import SinkLagWatch
-from processors.state import TableBackedState
+from processors.state import ChangelogTable, TableBackedState
 from processors.watch import PipelineWatch
 from processors.watch_agent import add_sink_lag_timer, add_watch_agent, alert_sender
 from processors.wiring import S, build_loop, build_sink_probe, faust_options
@@ -56,8 +57,8 @@ def create_app(kafka: KafkaSettings, settings: ProcessorSettings) -> faust.App:
             log.warning(
                 "table recovery not done after %.0fs; starting with what is there", RECOVERY_WAIT_S
             )
-        loop = build_loop(kafka, settings, TableBackedState(table))
-        loop.flush_state = app.producer.flush
+        # A Faust table has its serializers as attributes; its type stub omits them.
+        loop = build_loop(kafka, settings, TableBackedState(cast(ChangelogTable, table)))
         log.info("enrichment loop starting on %s", kafka.topic_raw)
         try:
             await loop.run()

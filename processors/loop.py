@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -62,7 +61,6 @@ class EnrichmentLoop:
         batch_wait_s: float,
         stall: StallWatch,
         state: TableBackedState | None = None,
-        flush_state: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.consumer = Consumer(
             {
@@ -77,7 +75,7 @@ class EnrichmentLoop:
         self.raw_topic = raw_topic
         self.enricher, self.delivery, self.stall = enricher, delivery, stall
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
-        self.state, self.flush_state = state, flush_state
+        self.state = state
         self.assigned: set[int] = set()
         self._adopt: set[int] = set()
         self._running = True
@@ -142,10 +140,10 @@ class EnrichmentLoop:
         clock.lap("to start")
         await self.delivery.deliver(out)
         clock.lap("deliver")
-        if self.state is not None:
-            self.state.send(state)
-            if self.flush_state is not None:
-                await self.flush_state()
+        if self.state is not None and state:
+            # Only now: state never runs ahead of acknowledged output (a first-seen
+            # alert lost with its batch must be raised again when the batch is).
+            await self.delivery.send(self.state.topic, self.state.messages(state))
         clock.lap("state")
         self.timings.add(clock, events)
 

@@ -3,15 +3,18 @@
 The enrichment path does not run inside a Faust stream (see docs/processors.md),
 so it cannot use ``table[key] = value``, which needs a current stream event to
 pick the changelog partition. Instead the live state is a plain dict this
-worker owns, and :class:`TableBackedState` writes the entries a batch changed
-to the table's changelog through Faust's producer (``Table.send_changelog``).
+worker owns, and :class:`TableBackedState` turns the entries a batch changed
+into changelog messages, serialized by the table's own changelog topic exactly
+as ``Table.send_changelog`` would. The worker's confluent-kafka producer sends
+them, not Faust's: Faust's producer runs on the event loop that enrichment
+keeps busy, and its flush took 80-100 ms a batch there (about 15 ms this way).
 Faust recovers the table from that changelog when a worker starts, and keeps
 it current from other workers' writes; when partitions are assigned, entries
 for those partitions are taken from the table into the live dict.
 
 Lifecycle: create with the table; call :meth:`adopt` on assignment; at the end
 of each batch take a :meth:`snapshot` of what it changed, and once the batch's
-output is acknowledged :meth:`send` it (then flush Faust's producer) before
+output is acknowledged send its :meth:`messages` and wait for them before
 committing the batch's offsets, so a committed offset never runs ahead of the
 state it produced, and state never runs ahead of acknowledged output.
 """
@@ -23,8 +26,20 @@ from typing import Any, Protocol
 
 import orjson
 
+from processors.messages import OutMessage
+
 TOOL_PREFIX = "tool\x1f"
 PARTITION_FIELD = "_p"
+
+
+class ChangelogTopic(Protocol):
+    """The part of a Faust topic this module uses: its name and its serialization."""
+
+    def get_topic_name(self) -> str: ...
+
+    def prepare_key(self, key: Any, key_serializer: Any) -> tuple[Any, Any]: ...
+
+    def prepare_value(self, value: Any, value_serializer: Any) -> tuple[Any, Any]: ...
 
 
 class ChangelogTable(Protocol):
@@ -33,7 +48,11 @@ class ChangelogTable(Protocol):
     @property
     def data(self) -> Mapping[str, Any]: ...
 
-    def send_changelog(self, partition: int | None, key: Any, value: Any) -> Any: ...
+    @property
+    def changelog_topic(self) -> ChangelogTopic: ...
+
+    key_serializer: Any
+    value_serializer: Any
 
 
 class RecordingDict(dict[str, str]):
@@ -93,10 +112,20 @@ class TableBackedState:
         self.tools.changed.clear()
         return entries
 
-    def send(self, entries: Iterable[tuple[str, Any]]) -> None:
-        """Write entries from :meth:`snapshot` to the changelog (flush the producer after)."""
+    @property
+    def topic(self) -> str:
+        """The changelog topic (one partition: a GlobalTable's)."""
+        return self.table.changelog_topic.get_topic_name()
+
+    def messages(self, entries: Iterable[tuple[str, Any]]) -> list[OutMessage]:
+        """Entries from :meth:`snapshot` as changelog messages, serialized as Faust does."""
+        topic, table = self.table.changelog_topic, self.table
+        out = []
         for key, value in entries:
-            self.table.send_changelog(0, key, value)
+            key_bytes, _ = topic.prepare_key(key, table.key_serializer)
+            value_bytes, _ = topic.prepare_value(value, table.value_serializer)
+            out.append(OutMessage(key_bytes, value_bytes))
+        return out
 
 
 def _copy(state: dict[str, Any]) -> Any:
