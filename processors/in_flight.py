@@ -1,19 +1,23 @@
-"""The one batch whose output is still on its way to the broker, and its offsets to commit.
+"""Consumed batches until their offsets are committed, and who commits them.
 
-The enrichment loop hands each enriched batch to a task that delivers its output
-and writes its detector state, and goes on with the next batch meanwhile. The
-batch's offsets are committed by whoever settles it: the loop, before it starts
-the next batch's task, or the revoke callback of a rebalance. The commit never
-comes from the task itself: librdkafka holds a commit made from another thread
-while the consume thread is inside a rebalance callback, so a task committing
-while the callback waited for it would wait for ever.
+The enrichment loop consumes the next batch (in a thread) while it enriches the
+current one, and delivers a batch (in a task) while it enriches the next. So
+several batches can be between consume and commit; :class:`Uncommitted` keeps
+them in order, each with a future that its delivery task resolves.
+
+Commits happen only in the consume thread: the loop hands the offsets of the
+delivered batches to its next consume call, which commits them first, and a
+revoke callback (which runs inside consume) waits for every batch it was given
+to be delivered and commits them itself, so their partitions move with nothing
+left to redeliver. librdkafka holds a commit made from another thread while a
+rebalance callback runs, so a commit from anywhere else could wait for ever on
+a callback that waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import TopicPartition
@@ -21,41 +25,92 @@ from confluent_kafka import TopicPartition
 from processors.messages import RawMessage
 
 log = logging.getLogger(__name__)
-Commit = Callable[[list[TopicPartition]], None]
 
 
 @dataclass
-class BatchInFlight:
-    task: asyncio.Task[None]
+class Batch:
     offsets: list[TopicPartition]
+    delivered: asyncio.Future[None]  # resolved by the delivery task; failed if it failed
     committed: bool = False
 
-    async def settle(self, commit: Commit) -> None:
-        """On the event loop: wait for the task (raising what it raised), then commit."""
-        await self.task
-        if not self.committed:
-            self.committed = True
-            await asyncio.to_thread(commit, self.offsets)
+    def succeeded(self) -> bool:
+        done = self.delivered
+        return done.done() and not done.cancelled() and done.exception() is None
+
+
+class Uncommitted:
+    """Batches consumed and not yet committed, oldest first."""
+
+    def __init__(self) -> None:
+        self._batches: list[Batch] = []
+
+    def add(self, raw: list[RawMessage]) -> Batch:
+        """On the loop: track a batch just consumed (its delivery resolves ``delivered``)."""
+        batch = Batch(last_offsets(raw), asyncio.get_running_loop().create_future())
+        self._batches.append(batch)
+        return batch
+
+    def take_delivered(self) -> list[TopicPartition]:
+        """On the loop: the offsets to commit for the delivered batches at the front, which
+        stop being tracked. A batch a revoke callback committed adds nothing."""
+        offsets: list[list[TopicPartition]] = []
+        while self._batches and self._batches[0].succeeded():
+            batch = self._batches.pop(0)
+            if not batch.committed:
+                batch.committed = True
+                offsets.append(batch.offsets)
+        return merged(offsets)
+
+    def abandon(self) -> None:
+        """On the loop, when it stops: batches whose delivery will never end count as
+        failed (so a revoke callback at close does not wait for them); they are
+        redelivered to whoever next owns their partitions."""
+        for batch in self._batches:
+            if not batch.delivered.done():
+                batch.delivered.cancel()
 
     def settle_from_thread(
-        self, loop: asyncio.AbstractEventLoop, commit: Commit, timeout_s: float
-    ) -> None:
-        """In a rebalance callback (consume thread, the loop awaiting it): let the loop
-        finish the task, then commit here. A failed or cancelled task commits nothing;
-        the loop's :meth:`settle` raises its error."""
-        if not self.task.done() and not _on_a_loop() and not loop.is_closed():
-            waiting = asyncio.run_coroutine_threadsafe(asyncio.wait({self.task}), loop)
+        self, loop: asyncio.AbstractEventLoop, timeout_s: float
+    ) -> list[TopicPartition]:
+        """In a revoke callback (consume thread): wait for every batch tracked now to be
+        delivered, and return the offsets to commit there for those delivered in order.
+        A batch still undelivered after ``timeout_s`` is left to be redelivered."""
+        batches = [b for b in list(self._batches) if not b.committed]
+        if batches and not loop.is_closed() and not on_a_loop():
+            waiting = asyncio.run_coroutine_threadsafe(_all_done(batches), loop)
             try:
                 waiting.result(timeout_s)
-            except TimeoutError:  # the new owner will redeliver the batch
-                log.warning("batch in flight not done after %.0fs of a rebalance", timeout_s)
-        if not self.committed and self._succeeded():
-            self.committed = True
-            commit(self.offsets)
+            except TimeoutError:
+                log.warning("batches in flight not done after %.0fs of a rebalance", timeout_s)
+        offsets = []
+        for batch in batches:
+            if not batch.succeeded():
+                break
+            batch.committed = True
+            offsets.append(batch.offsets)
+        return merged(offsets)
 
-    def _succeeded(self) -> bool:
-        task = self.task
-        return task.done() and not task.cancelled() and task.exception() is None
+
+def on_a_loop() -> bool:
+    """True in an event loop's thread, where waiting for that loop would never end."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _all_done(batches: list[Batch]) -> None:
+    await asyncio.wait([b.delivered for b in batches])
+
+
+def merged(offsets: list[list[TopicPartition]]) -> list[TopicPartition]:
+    """One offset per partition: the latest batch's."""
+    latest: dict[tuple[str, int], TopicPartition] = {}
+    for batch in offsets:
+        for tp in batch:
+            latest[(tp.topic, tp.partition)] = tp
+    return list(latest.values())
 
 
 def last_offsets(raw: list[RawMessage]) -> list[TopicPartition]:
@@ -64,12 +119,3 @@ def last_offsets(raw: list[RawMessage]) -> list[TopicPartition]:
     for message in raw:
         last[(message.topic, message.partition)] = message.offset
     return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
-
-def _on_a_loop() -> bool:
-    """True in an event loop's thread, where waiting for that loop would never end."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

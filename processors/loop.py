@@ -11,14 +11,15 @@ deliver every output and wait for the broker's acks -> write changed detector
 state to the table changelog -> commit the batch's offsets. A crash anywhere
 before the commit redelivers the batch (event ids make duplicates harmless).
 
-Delivery and the state write wait on the broker, so they run as a task while
-the next batch is consumed and enriched (enrichment yields between parts of the
-batch to let that task move on). One such task at a time: each batch waits for
-the previous one's and commits its offsets before starting its own, so output
-and commits stay in order (:mod:`processors.in_flight`). A rebalance runs its
-callbacks inside the consume call; the revoke callback first lets the batch in
-flight finish and commits it, while the partitions are still this worker's,
-and only then hands the partitions' state over.
+Three batches overlap: while one is enriched on the loop's thread, the next is
+consumed in a thread and the previous one is delivered by a task (enrichment
+yields between parts of the batch to let that task move on). One delivery task
+at a time, so output stays in order. Offsets are committed in the consume
+thread only (:mod:`processors.in_flight`): the next consume call commits the
+delivered batches first. A rebalance runs its callbacks inside the consume
+call, in that thread: the revoke callback waits until every batch consumed so
+far is delivered and commits it, while the partitions are still this worker's;
+changes to the enricher's state run on the loop's thread, between parts.
 Lifecycle: :meth:`run` until :meth:`stop`; the consumer is closed on the way out.
 """
 
@@ -27,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from processors.batch import BatchEnricher
 from processors.delivery import Delivery
-from processors.in_flight import BatchInFlight, last_offsets
+from processors.in_flight import Batch, Uncommitted, on_a_loop
 from processors.messages import BatchOutput, Headers, RawMessage
 from processors.stall import StallWatch
 from processors.state import TableBackedState
@@ -82,7 +84,9 @@ class EnrichmentLoop:
         self._next_lag_check = 0.0
         self.batches = 0
         self.timings = StepTimings()
-        self._in_flight: BatchInFlight | None = None
+        self._uncommitted = Uncommitted()
+        self._delivering: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[list[Message]] | None = None  # the consume running ahead
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
@@ -95,36 +99,64 @@ class EnrichmentLoop:
                 await self.step()
             await self.settle()
         finally:
-            if self._in_flight is not None:  # cancelled or failed: its batch is redelivered
-                self._in_flight.task.cancel()
+            if self._delivering is not None:  # cancelled or failed: its batch is redelivered
+                self._delivering.cancel()
+            self._uncommitted.abandon()
+            if self._next is not None:  # the consume thread must be out before close
+                await asyncio.wait({self._next})
             await asyncio.to_thread(self.consumer.close)
 
     def stop(self) -> None:
         self._running = False
 
     async def step(self) -> int:
-        """Consume and enrich one batch, then hand it to a task that delivers it (the next
-        step commits it); returns how many raw messages it consumed."""
+        """Take the batch consumed ahead and start consuming the next; enrich it, then hand
+        it to a task that delivers it; returns how many raw messages it consumed."""
         clock = StepClock()
-        messages = await asyncio.to_thread(self.consumer.consume, self.batch_max, self.batch_wait_s)
+        messages = await self._consumed()
         clock.lap("consume")
         self._adopt_assigned()
         raw = [_raw(m) for m in messages if m.error() is None]
+        batch = self._uncommitted.add(raw) if raw else None
+        self._consume_ahead()
         out = await self._enrich(raw, now_us())
         await self._check_lag(out)
         clock.lap("enrich")
-        await self.settle()
+        await self._previous_delivered()
         clock.lap("previous")
-        task = asyncio.create_task(self._deliver(out, self._state_snapshot(), clock, len(raw)))
-        self._in_flight = BatchInFlight(task, last_offsets(raw))
+        self._delivering = asyncio.create_task(
+            self._deliver(out, self._state_snapshot(), clock, len(raw), batch)
+        )
         self.batches += 1
         return len(raw)
 
     async def settle(self) -> None:
-        """Wait until the batch in flight is delivered and its state written; commit it."""
-        batch, self._in_flight = self._in_flight, None
-        if batch is not None:
-            await batch.settle(self._commit)
+        """Wait until every batch is delivered, then commit them (the consume ahead, if
+        any, is left to finish; its messages are not enriched, so not committed)."""
+        await self._previous_delivered()
+        if self._next is not None:
+            await asyncio.wait({self._next})
+        await asyncio.to_thread(self._commit, self._uncommitted.take_delivered())
+
+    async def _consumed(self) -> list[Message]:
+        if self._next is None:
+            self._consume_ahead()
+        assert self._next is not None
+        messages, self._next = await self._next, None
+        return messages
+
+    def _consume_ahead(self) -> None:
+        offsets = self._uncommitted.take_delivered()
+        self._next = asyncio.ensure_future(asyncio.to_thread(self._commit_and_consume, offsets))
+
+    def _commit_and_consume(self, offsets: list[TopicPartition]) -> list[Message]:
+        self._commit(offsets)
+        return self.consumer.consume(self.batch_max, self.batch_wait_s)
+
+    async def _previous_delivered(self) -> None:
+        task, self._delivering = self._delivering, None
+        if task is not None:
+            await task
 
     async def _enrich(self, raw: list[RawMessage], now: int) -> BatchOutput:
         out = BatchOutput()
@@ -135,6 +167,28 @@ class EnrichmentLoop:
         return out
 
     async def _deliver(
+        self,
+        out: BatchOutput,
+        state: list[tuple[str, Any]],
+        clock: StepClock,
+        events: int,
+        batch: Batch | None,
+    ) -> None:
+        try:
+            await self._deliver_all(out, state, clock, events)
+        except asyncio.CancelledError:
+            if batch is not None:
+                batch.delivered.cancel()
+            raise
+        except Exception as exc:
+            if batch is not None:
+                batch.delivered.set_exception(exc)
+                batch.delivered.exception()  # seen: the loop raises it from the task
+            raise
+        if batch is not None:
+            batch.delivered.set_result(None)
+
+    async def _deliver_all(
         self, out: BatchOutput, state: list[tuple[str, Any]], clock: StepClock, events: int
     ) -> None:
         clock.lap("to start")
@@ -183,23 +237,40 @@ class EnrichmentLoop:
         return total
 
     def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
-        new = {tp.partition for tp in partitions}
+        self._on_loop(self._assigned, {tp.partition for tp in partitions})
+
+    def _assigned(self, new: set[int]) -> None:
         self.assigned |= new
         self._adopt |= new
         log.info("assigned partitions %s", sorted(new))
 
     def _on_revoke(self, _: Consumer, partitions: list[TopicPartition]) -> None:
-        # Runs inside consume: the batch in flight goes out and is committed while
-        # the partitions are still ours; only then is their state handed over.
-        batch, loop = self._in_flight, self._loop
-        if batch is not None and loop is not None:
-            batch.settle_from_thread(loop, self._commit, SETTLE_TIMEOUT_S)
-        gone = {tp.partition for tp in partitions}
+        # Runs inside consume: every batch consumed so far goes out and is committed
+        # while the partitions are still ours; only then is their state handed over.
+        if self._loop is not None:
+            self._commit(self._uncommitted.settle_from_thread(self._loop, SETTLE_TIMEOUT_S))
+        self._on_loop(self._revoked, {tp.partition for tp in partitions})
+
+    def _revoked(self, gone: set[int]) -> None:
         self.assigned -= gone
         dropped = self.enricher.correlator.forget_partitions(gone)
         if self.state is not None:
             self.state.release(gone)
         log.info("revoked partitions %s (%d pending attempts handed over)", sorted(gone), dropped)
+
+    def _on_loop(self, change: Callable[[set[int]], None], partitions: set[int]) -> None:
+        """Apply ``change`` on the loop's thread, which owns the enricher's state; from a
+        callback in the consume thread, that is between two parts of a batch."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or on_a_loop():
+            change(partitions)
+            return
+        done = asyncio.run_coroutine_threadsafe(_call(change, partitions), loop)
+        try:
+            done.result(SETTLE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the event loop did not take a rebalance in %.0fs", SETTLE_TIMEOUT_S)
+            change(partitions)
 
     def _adopt_assigned(self) -> None:
         if self._adopt and self.state is not None:
@@ -218,3 +289,7 @@ def _raw(message: Message) -> RawMessage:
         message.value(),
         cast(Headers, message.headers() or []),
     )
+
+
+async def _call(change: Callable[[set[int]], None], partitions: set[int]) -> None:
+    change(partitions)
