@@ -31,6 +31,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from bench.timing import percentile, table
 from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
+from processors.features import EVENT_PROJECTION
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer, SingleObjectSerializer
 from tests.schemas.factories import audit_event
@@ -40,7 +41,9 @@ PARTITIONS = 3
 ROOT = Path(__file__).parent.parent
 
 
-def _events(count: int, distinct: int = 5_000) -> list[tuple[bytes, bytes]]:
+def _events(
+    count: int, distinct: int = 5_000, *, session_each: bool = False
+) -> list[tuple[bytes, bytes]]:
     """Realistic raw messages: 200 users, 13 tools, keyed by user; ``distinct`` encoded once.
 
     Pseudonyms look like the producer's (HMAC-SHA256 hex: they differ from the first
@@ -53,6 +56,8 @@ def _events(count: int, distinct: int = 5_000) -> list[tuple[bytes, bytes]]:
         user = hashlib.sha256(b"user-%d" % (i % 200)).hexdigest()
         event["actor"]["user_pseudonym"] = user
         event["target"]["tool_name"] = f"tool_{i % 13}"
+        if session_each:  # no two actors alike: the worst case for Repeating records
+            event["actor"]["session_id"] = f"session-{i}"
         encoded.append((user.encode(), encode(event)))
     return [encoded[i % distinct] for i in range(count)]
 
@@ -265,12 +270,17 @@ def _stage_costs() -> list[list[str]]:
     worker.process(messages[:500], now)  # warm caches and detector state
     project = worker.decode  # what the enricher decodes: only the fields it reads
     decoded = {m.value: project(m.value) for m in messages}
+    alone = [value for _, value in _events(5_000, session_each=True)]
+    unlike = Deserializer("AuditEvent", projection=EVENT_PROJECTION)
     costs = {
         "decode whole (schemas.wire Deserializer, generated codec)": _per_event(
             lambda: [decode(m.value) for m in messages]
         ),
         "decode projected (the fields enrichment reads, as the enricher does)": _per_event(
             lambda: [project(m.value) for m in messages]
+        ),
+        "decode projected, a new session every event (no actor repeats)": _per_event(
+            lambda: [unlike(value) for value in alone]
         ),
         "whole BatchEnricher.process": _per_event(lambda: worker.process(messages, now)),
     }
