@@ -94,8 +94,9 @@ class BatchEnricher:
         self.streams.add(event)
         findings = self.detectors.observe(facts)
         attempt = self._correlate(message, event, facts, now_us)
+        anomalies = [_anomaly(f) for f in findings] if findings else []  # most have none
         fields = enrichment_fields(
-            event, facts, self.rules, anomalies=[_anomaly(f) for f in findings],
+            event, facts, self.rules, anomalies=anomalies,
             attempt=attempt, incomplete=False, now_us=now_us, version=self.version,
         )  # fmt: skip
         raw = message.value or b""
