@@ -20,7 +20,7 @@ from processors.detectors.suite import DetectorSuite
 from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
 from processors.errors import InvalidEventError
-from processors.features import EVENT_PROJECTION, Features, features
+from processors.features import EVENT_PROJECTION, FeatureReader, Features
 from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
 from processors.rules import RiskRules
 from processors.validate import check_event
@@ -51,6 +51,7 @@ class BatchEnricher:
         # Both framings: single-object, and Confluent's when a registry is configured.
         # Only the fields enrichment reads: the writer reuses the raw bytes for the rest.
         self.decode = Deserializer("AuditEvent", registry_url, projection=EVENT_PROJECTION)
+        self.features = FeatureReader()
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
         self.counters = Counters()
@@ -87,14 +88,15 @@ class BatchEnricher:
 
     def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
         event = self.decode(message.value)
-        facts = features(event)
+        facts = self.features(event)
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
         self.user_partitions[facts.user] = message.partition
         self.streams.add(event)
         findings = self.detectors.observe(facts)
         attempt = self._correlate(message, event, facts, now_us)
+        anomalies = [_anomaly(f) for f in findings] if findings else []  # most have none
         fields = enrichment_fields(
-            event, facts, self.rules, anomalies=[_anomaly(f) for f in findings],
+            event, facts, self.rules, anomalies=anomalies,
             attempt=attempt, incomplete=False, now_us=now_us, version=self.version,
         )  # fmt: skip
         raw = message.value or b""
@@ -118,7 +120,7 @@ class BatchEnricher:
         return None
 
     def _incomplete(self, pending: PendingAttempt, now_us: int, out: BatchOutput) -> None:
-        facts = features(pending.event)
+        facts = self.features(pending.event)
         finding = Finding(
             "incomplete_call",
             "MEDIUM",

@@ -13,6 +13,7 @@ from processors.features import Features
 from processors.rules import RiskRules
 
 CALL_STATE_BY_PHASE = {"EVENT": "SINGLE", "ATTEMPT": "ATTEMPT", "RESULT": "COMPLETE"}
+_NO_NAMES: tuple[str, ...] = ()
 
 
 def enrichment_fields(
@@ -27,7 +28,9 @@ def enrichment_fields(
     version: str,
 ) -> dict[str, Any]:
     """EnrichedEvent fields for ``event``; ``incomplete`` marks an expired attempt."""
-    risk = rules.assess(facts, [a["detector"] for a in anomalies], incomplete)
+    # Most events have no anomalies: skip building an empty list of their names.
+    names = [a["detector"] for a in anomalies] if anomalies else _NO_NAMES
+    risk = rules.assess(facts, names, incomplete)
     tags, retention = rules.compliance.tag(facts, event["compliance"]["retention_days"])
     attempt_id: str | None
     attempt_time: int | None

@@ -6,7 +6,7 @@ attributes instead of walking the nested Avro dict again.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from schemas.integrity import to_micros
 from schemas.projection import Repeating
@@ -34,53 +34,111 @@ EVENT_PROJECTION = {
 
 
 class Features(NamedTuple):
+    # Grouped by source (event, actor, target, event), so the actor's and the target's
+    # facts, remembered per decoded record by FeatureReader, splice in as whole tuples.
     event_id: str
     time_us: int
     event_type: str
     phase: str
     user: str
     tenant: str | None
-    server: str
-    tool: str | None
-    resource: str | None
     ip: str | None
     client: str | None
     scopes: list[str]
-    status: str | None
-    result_size: int | None
+    server: str
+    tool: str | None
+    resource: str | None
     classification: str
     destructive: bool
     open_world: bool
     read_only: bool
     fingerprint: str | None
+    status: str | None
+    result_size: int | None
     categories: list[str]
 
 
+ActorFacts = tuple[str, str | None, str | None, str | None, list[str]]
+TargetFacts = tuple[str, str | None, str | None, str, bool, bool, bool, str | None]
+_Facts = TypeVar("_Facts", ActorFacts, TargetFacts)
+_new_features = tuple.__new__  # no NamedTuple __new__ frame: the fields arrive as one tuple
+_REMEMBERED = 8192  # records kept per kind before FeatureReader starts over (bounded memory)
+
+
 def features(event: dict[str, Any]) -> Features:
-    """Facts of one decoded AuditEvent; absent parts read as None, False or empty."""
-    actor, target = event["actor"], event["target"]
-    outcome = event.get("outcome")
-    notes = target.get("annotations") or {}
-    lineage = event.get("lineage")
-    return Features(  # positional: measurably cheaper than keywords on the hot path
-        event["event_id"],
-        to_micros(event["event_time"]),
-        event["event_type"],
-        event["phase"],
+    """Facts of one decoded AuditEvent; absent parts read as None, False or empty.
+
+    Remembers nothing: for events whose records may change between calls.
+    """
+    return FeatureReader()(event)
+
+
+class FeatureReader:
+    """:func:`features`, remembering the facts of each ``actor`` and ``target`` record.
+
+    The projecting decoder hands out one shared, never-changed dict per distinct
+    encoding of those records, so their facts are read once per dict, not once per
+    event. Entries hold the dict itself: its id cannot be reused while remembered,
+    and the ``is`` check makes a dict that merely reuses an old id a miss.
+    """
+
+    def __init__(self) -> None:
+        self._actors: dict[int, tuple[dict[str, Any], ActorFacts]] = {}
+        self._targets: dict[int, tuple[dict[str, Any], TargetFacts]] = {}
+
+    def __call__(self, event: dict[str, Any]) -> Features:
+        actor, target = event["actor"], event["target"]
+        known = self._actors.get(id(actor))
+        if known is None or known[0] is not actor:
+            known = _remember(self._actors, actor, _actor_facts(actor))
+        seen = self._targets.get(id(target))
+        if seen is None or seen[0] is not target:
+            seen = _remember(self._targets, target, _target_facts(target))
+        # The rest inline: one call frame per event is a measurable part of the cost.
+        outcome = event.get("outcome")
+        lineage = event.get("lineage")
+        head = (
+            event["event_id"],
+            to_micros(event["event_time"]),
+            event["event_type"],
+            event["phase"],
+        )
+        tail = (
+            outcome["status"] if outcome else None,
+            outcome.get("result_size") if outcome else None,
+            lineage.get("data_categories") or [] if lineage else [],
+        )
+        return _new_features(Features, head + known[1] + seen[1] + tail)
+
+
+def _remember(
+    table: dict[int, tuple[dict[str, Any], _Facts]], record: dict[str, Any], facts: _Facts
+) -> tuple[dict[str, Any], _Facts]:
+    if len(table) >= _REMEMBERED:
+        table.clear()
+    entry = table[id(record)] = (record, facts)
+    return entry
+
+
+def _actor_facts(actor: dict[str, Any]) -> ActorFacts:
+    return (
         actor.get("user_pseudonym") or "",
         actor.get("tenant_id"),
-        target["server_id"],
-        target.get("tool_name"),
-        target.get("resource_uri"),
         actor.get("ip"),
         actor.get("client_id"),
         actor.get("scopes") or [],
-        outcome["status"] if outcome else None,
-        outcome.get("result_size") if outcome else None,
+    )
+
+
+def _target_facts(target: dict[str, Any]) -> TargetFacts:
+    notes = target.get("annotations") or {}
+    return (
+        target["server_id"],
+        target.get("tool_name"),
+        target.get("resource_uri"),
         target.get("classification") or "MEDIUM",
         notes.get("destructive") is True,
         notes.get("open_world") is True,
         notes.get("read_only") is True,
         target.get("tool_fingerprint"),
-        lineage.get("data_categories") or [] if lineage else [],
     )

@@ -28,8 +28,16 @@ class FirstSeen:
         if not state:
             state.update(n=0, tool={}, ip={}, client={})
         state["n"] += 1
+        tool, ip, client = facts.tool, facts.ip, facts.client
+        # Nearly every event repeats values the user has: nothing to learn or report.
+        if (
+            (not tool or tool in state["tool"])
+            and (not ip or ip in state["ip"])
+            and (not client or client in state["client"])
+        ):
+            return []
         found = []
-        for kind, value in (("tool", facts.tool), ("ip", facts.ip), ("client", facts.client)):
+        for kind, value in (("tool", tool), ("ip", ip), ("client", client)):
             known = state[kind]
             if not value or value in known or len(known) >= self.max_known:
                 continue

@@ -46,3 +46,21 @@ def test_other_writer_schema_falls_back_to_full_encode() -> None:
     decoded = Deserializer("EnrichedEvent")(data)
     assert decoded["event"]["event_id"] == event["event_id"]
     assert decoded["risk_score"] == 77
+
+
+def test_one_writer_reused_across_events_gives_each_its_full_encode() -> None:
+    writer = EnrichedWriter()  # its caches carry over from one event to the next
+    full = SingleObjectSerializer("EnrichedEvent")
+    variants = [
+        _fields(),
+        _fields(attempt_event_id=None, attempt_time=None, anomalies=[]),
+        _fields(call_state="SINGLE", attempt_event_id=None, attempt_time=None),
+        _fields(attempt_time=None),
+        _fields(retention_days=30),
+        _fields(enriched_time=1_795_000_000_999_999, processor_version="0.2.0"),
+        _fields(risk_score=3, risk_level="LOW", risk_reasons=[], compliance_tags=[]),
+    ]
+    for i, fields in enumerate(variants * 2):
+        event = audit_event(seq=i + 1)
+        raw = SingleObjectSerializer("AuditEvent")(event)
+        assert writer.write(raw, event, fields) == full({"event": event, **fields})
