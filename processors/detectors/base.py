@@ -7,9 +7,7 @@ so it can live in a Faust table and travel through its changelog.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Protocol
-
-from processors.features import Features
+from typing import NamedTuple
 
 
 class Finding(NamedTuple):
@@ -41,12 +39,3 @@ def z_score(value: float, mean: float, variance: float, floor: float) -> float:
 def short(user: str) -> str:
     """A pseudonym shortened for a one-line summary."""
     return user[:12]
-
-
-class Detector(Protocol):
-    """A per-user detector: reads one event and its own state slot, may find something."""
-
-    @property
-    def name(self) -> str: ...
-
-    def observe(self, facts: Features, state: dict[str, Any]) -> Finding | None: ...
