@@ -3,6 +3,7 @@ alerts, and detector state that survives a restart through the table changelog."
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -115,3 +116,15 @@ def test_a_sink_that_stores_nothing_is_alerted_once(
     assert alert["attributes"]["messages_behind"] == "2"
     # Several more checks while the sink still lags (the wait for a second alert): no repeat.
     assert len(read_until(kafka_settings, kafka_settings.topic_alerts, 2, timeout_s=5)) == 1
+
+
+def test_the_worker_collects_young_garbage_less_often_and_keeps_the_rest() -> None:
+    from processors.app import YOUNG_GC_THRESHOLD, collect_less_often
+
+    before = gc.get_threshold()
+    try:
+        collect_less_often()
+        assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *before[1:])
+        assert gc.isenabled()  # cycles are still collected, only later
+    finally:
+        gc.set_threshold(*before)
