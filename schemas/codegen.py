@@ -26,17 +26,20 @@ _FLOAT = struct.Struct("<f")
 
 def read_long(data: bytes, pos: int) -> tuple[int, int]:
     """A zigzag varint at ``pos``: (value, position after it)."""
-    shift = 0
-    accumulated = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        accumulated |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return (accumulated >> 1) ^ -(accumulated & 1), pos
-        shift += 7
+    # Unrolled: the generated codecs inline one- and two-byte varints and call this for
+    # the rest, mostly 8-byte timestamps, where a loop cost twice the arithmetic.
+    byte = data[pos]
+    value = byte & 0x7F
+    shift = 7
+    pos += 1
+    while byte >= 0x80:
         if shift > 63:
             raise ValueError("varint longer than 10 bytes")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        pos += 1
+    return (value >> 1) ^ -(value & 1), pos
 
 
 _SMALL = [bytes([((n << 1) ^ (n >> 63)) & 0x7F]) if -64 <= n < 64 else b"" for n in range(-64, 64)]
