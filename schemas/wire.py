@@ -119,6 +119,8 @@ class Deserializer:
         self._registry_inner: Any = None
 
     def __call__(self, data: bytes | None, ctx: Any = None) -> dict[str, Any]:
+        if data and data.startswith(self._current_header):  # nearly always: no slicing
+            return self._body(data, self._reader)
         if not data:
             raise DeserializationError("empty message", reason="empty", record=self.record)
         if data[:2] == SINGLE_OBJECT_MAGIC:
@@ -133,8 +135,6 @@ class Deserializer:
         )
 
     def _single_object(self, data: bytes) -> dict[str, Any]:
-        if data[:_SINGLE_OBJECT_HEADER] == self._current_header:  # nearly always: no lookup
-            return self._body(data, self._reader)
         if len(data) < _SINGLE_OBJECT_HEADER:
             raise DeserializationError("truncated header", reason="truncated", record=self.record)
         fingerprint = bytes(data[2:_SINGLE_OBJECT_HEADER])
@@ -150,7 +150,7 @@ class Deserializer:
 
     def _body(self, data: bytes, writer: registry.WriterSchema) -> dict[str, Any]:
         try:
-            if writer.fingerprint == self._reader.fingerprint:
+            if writer is self._reader or writer.fingerprint == self._reader.fingerprint:
                 record, end = self._decode_current(bytes(data), _SINGLE_OBJECT_HEADER)
             else:
                 record, end = self._resolve(writer, data)
