@@ -169,7 +169,7 @@ class EnrichmentLoop:
     async def _deliver(
         self,
         out: BatchOutput,
-        state: list[tuple[str, Any]],
+        state: list[tuple[str, bytes]],
         clock: StepClock,
         events: int,
         batch: Batch | None,
@@ -189,7 +189,7 @@ class EnrichmentLoop:
             batch.delivered.set_result(None)
 
     async def _deliver_all(
-        self, out: BatchOutput, state: list[tuple[str, Any]], clock: StepClock, events: int
+        self, out: BatchOutput, state: list[tuple[str, bytes]], clock: StepClock, events: int
     ) -> None:
         clock.lap("to start")
         await self.delivery.deliver(out)
@@ -209,7 +209,7 @@ class EnrichmentLoop:
         except Exception:  # a rebalance can refuse it; the batch is then redelivered
             log.warning("offset commit refused; the batch will be redelivered", exc_info=True)
 
-    def _state_snapshot(self) -> list[tuple[str, Any]]:
+    def _state_snapshot(self) -> list[tuple[str, bytes]]:
         detectors = self.enricher.detectors
         entries = []
         if self.state is not None:

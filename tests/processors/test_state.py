@@ -12,10 +12,13 @@ import json
 from typing import Any
 
 import faust
+import pytest
+from faust.serializers import codecs
 
 from processors.settings import ProcessorSettings
 from processors.state import PARTITION_FIELD, TOOL_PREFIX, TableBackedState
 from processors.wiring import faust_options
+from schemas.errors import ConfigError
 from schemas.kafka import KafkaSettings
 
 
@@ -41,6 +44,25 @@ def test_snapshot_is_the_state_when_taken_and_messages_carry_it() -> None:
     ]
     assert state.topic == "state-test-detector-state-changelog"
     assert state.users["u1"][PARTITION_FIELD] == 2  # the live state is tagged too
+
+
+def test_faust_reads_the_messages_as_it_reads_its_own() -> None:
+    table = _table()
+    state = TableBackedState(table)
+    live = {"rate": {"n": 3, "m": 1e-05, "t": 1_796_000_000_000_000}, "hour": {"h": [0.5] * 24}}
+    state.users["u" * 64] = live
+    (message,) = state.messages(state.snapshot(["u" * 64], {"u" * 64: 1}))
+    faust_value, _ = table.changelog_topic.prepare_value(live, table.value_serializer)
+    faust_key, _ = table.changelog_topic.prepare_key("u" * 64, table.key_serializer)
+    assert codecs.loads("json", message.value) == codecs.loads("json", faust_value)
+    assert codecs.loads("json", message.key or b"") == codecs.loads("json", faust_key)
+
+
+def test_a_table_not_in_json_is_refused() -> None:
+    table = _table()
+    table.value_serializer = "raw"
+    with pytest.raises(ConfigError):
+        TableBackedState(table)
 
 
 def test_changed_tools_go_out_once() -> None:
