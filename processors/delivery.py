@@ -64,23 +64,26 @@ class Delivery:
 
     async def deliver(self, out: BatchOutput) -> None:
         """Returns once every message of ``out`` is acknowledged by the broker."""
-        pending = [(self.alerts_topic, m) for m in out.alerts]
-        pending += [(self.enriched_topic, m) for m in out.enriched]
-        pending += [(self.dead_topic, m) for m in out.dead]
-        pending += [(self.watch_topic, m) for m in out.watch]
-        await self._until_accepted(pending)
+        await self._until_accepted(
+            [
+                (self.alerts_topic, out.alerts),
+                (self.enriched_topic, out.enriched),
+                (self.dead_topic, out.dead),
+                (self.watch_topic, out.watch),
+            ]
+        )
 
     async def send(self, topic: str, messages: list[OutMessage]) -> None:
         """Returns once every one of ``messages`` to ``topic`` is acknowledged."""
-        await self._until_accepted([(topic, m) for m in messages])
+        await self._until_accepted([(topic, messages)])
 
-    async def _until_accepted(self, pending: list[tuple[str, OutMessage]]) -> None:
+    async def _until_accepted(self, groups: list[tuple[str, list[OutMessage]]]) -> None:
+        # Grouped by topic: no (topic, message) pair is built per message, only per
+        # failure, which a retry then sends one by one.
         backoff, refused_in_a_row = 0.1, 0
+        tried = sum(len(messages) for _, messages in groups)
+        pending = await self._attempt(groups)
         while pending:
-            tried = len(pending)
-            pending = await self._attempt(pending)
-            if not pending:
-                return
             refused_in_a_row = refused_in_a_row + 1 if len(pending) == tried else 0
             if refused_in_a_row >= RENEW_AFTER:
                 self._renew()
@@ -91,6 +94,8 @@ class Delivery:
             )  # fmt: skip
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.retry_max_s)
+            tried = len(pending)
+            pending = await self._attempt([(topic, [message]) for topic, message in pending])
 
     def _renew(self) -> None:
         """A new producer (new id, new connections); the old one holds nothing: every
@@ -102,36 +107,32 @@ class Delivery:
         old.purge()
         old.flush(0)
 
-    async def _attempt(self, batch: list[tuple[str, OutMessage]]) -> list[tuple[str, OutMessage]]:
+    async def _attempt(
+        self, groups: list[tuple[str, list[OutMessage]]]
+    ) -> list[tuple[str, OutMessage]]:
         self._failed = []
-        for item in batch:
-            try:
-                self._produce(item)
-            except BufferError:
-                self._produce_when_room(item)
+        produce = self.producer.produce
+        for topic, messages in groups:
+            for message in messages:
+                while True:
+                    try:
+                        if message.headers:
+                            self._produce_with_headers(topic, message)
+                        else:  # a failure comes back through the producer's callback
+                            produce(topic, message.value, message.key)
+                        break
+                    except BufferError:  # the local queue is full: let it drain
+                        self.producer.poll(0.05)
         await self._acknowledged()
         return self._failed
 
-    def _produce(self, item: tuple[str, OutMessage]) -> None:
-        topic, message = item
-        if not message.headers:  # a failure comes back through the producer's callback
-            self.producer.produce(topic, message.value, message.key)
-            return
+    def _produce_with_headers(self, topic: str, message: OutMessage) -> None:
         # Delivery reports come back without headers, so a dead letter's callback
         # carries the original: a retry must keep its headers.
         self.producer.produce(
             topic, message.value, message.key, headers=message.headers,
-            on_delivery=partial(self._on_delivery, item),
+            on_delivery=partial(self._on_delivery, (topic, message)),
         )  # fmt: skip
-
-    def _produce_when_room(self, item: tuple[str, OutMessage]) -> None:
-        while True:
-            self.producer.poll(0.05)
-            try:
-                self._produce(item)
-                return
-            except BufferError:
-                continue
 
     def _on_delivery(self, item: tuple[str, OutMessage], error: KafkaError | None, _: Any) -> None:
         if error is not None:
