@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import TopicPartition
 
@@ -76,12 +78,8 @@ class Uncommitted:
         delivered, and return the offsets to commit there for those delivered in order.
         A batch still undelivered after ``timeout_s`` is left to be redelivered."""
         batches = [b for b in list(self._batches) if not b.committed]
-        if batches and not loop.is_closed() and not on_a_loop():
-            waiting = asyncio.run_coroutine_threadsafe(_all_done(batches), loop)
-            try:
-                waiting.result(timeout_s)
-            except TimeoutError:
-                log.warning("batches in flight not done after %.0fs of a rebalance", timeout_s)
+        if batches:
+            wait_on_loop(loop, _all_done(batches), timeout_s, "batches in flight at a rebalance")
         offsets = []
         for batch in batches:
             if not batch.succeeded():
@@ -91,8 +89,28 @@ class Uncommitted:
         return merged(offsets)
 
 
-def on_a_loop() -> bool:
-    """True in an event loop's thread, where waiting for that loop would never end."""
+def wait_on_loop(
+    loop: asyncio.AbstractEventLoop,
+    coroutine: Coroutine[Any, Any, None],
+    timeout_s: float,
+    what: str,
+) -> bool:
+    """From another thread (a rebalance callback's): run ``coroutine`` on ``loop`` and wait
+    for it. False, the coroutine not run, where waiting would never end (the loop is
+    closed, or this is a loop's thread); False, with a warning naming ``what``, after
+    ``timeout_s`` (the coroutine may still run later)."""
+    if loop.is_closed() or _on_a_loop():
+        coroutine.close()
+        return False
+    try:
+        asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout_s)
+    except TimeoutError:
+        log.warning("%s not done after %.0fs", what, timeout_s)
+        return False
+    return True
+
+
+def _on_a_loop() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -35,7 +35,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from processors.batch import BatchEnricher
 from processors.delivery import Delivery
-from processors.in_flight import Batch, Uncommitted, on_a_loop
+from processors.in_flight import Batch, Uncommitted, wait_on_loop
 from processors.messages import BatchOutput, RawMessage
 from processors.stall import StallWatch
 from processors.state import TableBackedState
@@ -262,15 +262,11 @@ class EnrichmentLoop:
         """Apply ``change`` on the loop's thread, which owns the enricher's state; from a
         callback in the consume thread, that is between two parts of a batch."""
         loop = self._loop
-        if loop is None or loop.is_closed() or on_a_loop():
-            change(partitions)
+        if loop is not None and wait_on_loop(
+            loop, _call(change, partitions), SETTLE_TIMEOUT_S, "a rebalance's change"
+        ):
             return
-        done = asyncio.run_coroutine_threadsafe(_call(change, partitions), loop)
-        try:
-            done.result(SETTLE_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("the event loop did not take a rebalance in %.0fs", SETTLE_TIMEOUT_S)
-            change(partitions)
+        change(partitions)  # no loop to wait for, or it did not take it in time
 
     def _adopt_assigned(self) -> None:
         if self._adopt and self.state is not None:

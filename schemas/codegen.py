@@ -26,8 +26,8 @@ _FLOAT = struct.Struct("<f")
 
 def read_long(data: bytes, pos: int) -> tuple[int, int]:
     """A zigzag varint at ``pos``: (value, position after it)."""
-    # Unrolled: the generated codecs inline one- and two-byte varints and call this for
-    # the rest, mostly 8-byte timestamps, where a loop cost twice the arithmetic.
+    # The generated codecs inline one- and two-byte varints and call this for the rest,
+    # mostly 8-byte timestamps: the loop tests only the continuation bit and the length.
     byte = data[pos]
     value = byte & 0x7F
     shift = 7

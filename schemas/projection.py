@@ -81,8 +81,8 @@ class _ProjectingGenerator(_Generator):
     def __init__(self, projection: Projection) -> None:
         super().__init__(timestamps_as_micros=True)
         self._keep: list[Projection] = [projection]
-        self.sources: list[str] = []  # functions the projection calls: repeating records
-        self.wrapped: list[str] = []  # their names, bound to remembering() wrappers
+        # Repeating records: the name the projection calls -> source of its decoder.
+        self.remembered: dict[str, str] = {}
 
     def inline_record(self, schema: dict[str, Any], var: str) -> list[str]:
         keep = self._keep[-1]
@@ -116,9 +116,8 @@ class _ProjectingGenerator(_Generator):
         """A call to the record's own decoder, wrapped by :func:`remembering`."""
         if _kind(schema)[0] != "record":
             raise SchemaError("only records can be Repeating", type=_kind(schema)[0])
-        name = self.constant(None)
-        self.sources.append(_function(f"{name}_decode", self.decoder(schema, "v"), "v"))
-        self.wrapped.append(name)
+        name = f"_remembered{len(self.remembered)}"
+        self.remembered[name] = _function(f"{name}_decode", self.decoder(schema, "v"), "v")
         return [f"{var}, p = {name}(d, p)"]
 
 
@@ -205,7 +204,7 @@ def projection_decoder(schema: dict[str, Any], projection: Projection) -> Decode
     """``decode(data, pos)`` -> (dict of the projected fields, position after the record)."""
     generator = _ProjectingGenerator(projection)
     source = _function("_project", generator.inline_record(schema, "r"), "r")
-    source = "\n\n".join([*generator.sources, source])
+    source = "\n\n".join([*generator.remembered.values(), source])
     namespace: dict[str, Any] = {
         "read_long": read_long,
         "_DOUBLE": _DOUBLE,
@@ -213,7 +212,7 @@ def projection_decoder(schema: dict[str, Any], projection: Projection) -> Decode
         **generator.constants,
     }
     exec(compile(source, f"<avro projection {schema['name']}>", "exec"), namespace)
-    for name in generator.wrapped:
+    for name in generator.remembered:
         namespace[name] = remembering(namespace[f"{name}_decode"])
     decode: Decoder = namespace["_project"]
     return decode

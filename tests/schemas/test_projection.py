@@ -42,6 +42,14 @@ def _restricted(full: Any, projection: Projection | bool) -> Any:
     return {name: _restricted(full[name], inner) for name, inner in projection.items()}
 
 
+def _assert_projects_as_the_full_decode(
+    project: Any, projection: Projection, record: dict[str, Any]
+) -> None:
+    body = _encoded(record)
+    full, end = AUDIT.codec_micros[0](body, 0)
+    assert project(body, 0) == (_restricted(full, projection), end)
+
+
 def _outcome(decode: Any, body: bytes) -> tuple[str, int]:
     try:
         return "ok", decode(body, 0)[1]
@@ -63,9 +71,7 @@ def test_projected_fields_equal_the_full_decode(projection: Projection) -> None:
     @_SETTINGS
     @given(for_schema(AUDIT.schema))
     def check(record: dict[str, Any]) -> None:
-        body = _encoded(record)
-        full, end = AUDIT.codec_micros[0](body, 0)
-        assert project(body, 0) == (_restricted(full, projection), end)
+        _assert_projects_as_the_full_decode(project, projection, record)
 
     check()
 
@@ -142,9 +148,7 @@ def test_a_repeating_record_decodes_as_the_walk_would_across_many_messages() -> 
         for _ in range(6):
             record = dict(data.draw(st.sampled_from(pool)))
             record["actor"] = data.draw(st.sampled_from(pool))["actor"]
-            body = _encoded(record)
-            full, end = AUDIT.codec_micros[0](body, 0)
-            assert project(body, 0) == (_restricted(full, REPEATING), end)
+            _assert_projects_as_the_full_decode(project, REPEATING, record)
 
     check()
 
