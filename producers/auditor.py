@@ -16,9 +16,7 @@ from typing import Any
 
 from producers.actor import make_actor
 from producers.call import Call
-from producers.chain import Stream
 from producers.counters import Counters
-from producers.encoder import EventEncoder
 from producers.errors import AuditRefused
 from producers.model import (
     Actor,
@@ -37,6 +35,7 @@ from producers.policy import ClassRule, Policy
 from producers.pseudonym import Pseudonymiser
 from producers.publisher import Publisher
 from producers.redact import Walk
+from producers.sealer import Sealer
 
 ANONYMOUS = Actor()
 
@@ -68,8 +67,7 @@ class Auditor:
         self.server_id, self.server_version = server_id, server_version
         self.policy, self.pseudonymise, self.minimiser = policy, pseudonymiser, minimiser
         self.publisher, self.counters = publisher, counters
-        self.stream = Stream()
-        self.encode = EventEncoder()
+        self.sealer = Sealer()
         self.fingerprints: dict[str, str] = {}
         self.annotations: dict[str, Annotations] = {}
         self._targets: dict[tuple[str, str, str | None], Target] = {}
@@ -210,11 +208,11 @@ class Auditor:
 
         An ATTEMPT's call id is its own event id, which its RESULT then shares.
         """
-        self.stream.seal(event)
+        data = self.sealer.seal(event)
         self.counters.redactions += event.redactions
         pseudonym = event.actor.user_pseudonym
-        key = pseudonym.encode() if pseudonym else self.stream.stream_id.encode()
-        self.publisher.publish(key, self.encode(event))
+        key = pseudonym.encode() if pseudonym else self.sealer.stream_id.encode()
+        self.publisher.publish(key, data)
 
     def heartbeat(self, *, final: bool = False) -> None:
         """Emit the counters; ``final`` marks the last beat of a clean stop.

@@ -41,7 +41,7 @@ class Stream:
         self._lock = threading.Lock()
         self._parts: dict[tuple[int, int], tuple[Actor, Target, str]] = {}
 
-    def _part(self, actor: Actor, target: Target) -> str:
+    def part(self, actor: Actor, target: Target) -> str:
         """Chained text of an actor and a target, cached by identity (no dataclass hashing)."""
         hit = self._parts.get((id(actor), id(target)))
         if hit is not None and hit[0] is actor and hit[1] is target:
@@ -65,7 +65,7 @@ class Stream:
             outcome.status, str(outcome.duration_us), outcome.error_type or "")  # fmt: skip
         body = _SEP.join((
             e.event_id, str(e.event_time_us), e.event_type, e.phase, e.call_id,
-            self._part(e.actor, e.target), e.args_digest or "",
+            self.part(e.actor, e.target), e.args_digest or "",
             e.result_digest or "", status, duration, error_type, self.stream_id,
         ))  # fmt: skip
         with self._lock:

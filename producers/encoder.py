@@ -80,7 +80,12 @@ class EventEncoder:
         self._templates[key] = (e.actor, e.target, e.producer, e.compliance, segments)
         return segments
 
-    def __call__(self, e: CallEvent) -> bytes:
+    def shared(self, e: CallEvent) -> tuple[Any, ...]:
+        """``e.shared``, made anew unless it still matches the event (see CallEvent.shared).
+
+        Items 4 and 5 are the bytes from the actor to the argument digest and from the
+        request id to the stream id; a RESULT repeats them from its ATTEMPT.
+        """
         shared = e.shared
         if (
             shared is None or shared[0] is not e.args_json or shared[1] is not e.actor
@@ -91,10 +96,24 @@ class EventEncoder:
                 e.args_json, e.actor, e.target, e.stream_id, self._args(e, template),
                 self._context(e, template),
             )  # fmt: skip
+        return shared
+
+    def __call__(self, e: CallEvent) -> bytes:
+        """The bytes of an event its stream has sealed."""
+        return self.sealed(e, self.unsealed(e))
+
+    def unsealed(self, e: CallEvent) -> tuple[bytes, bytes, bytes, bytes]:
+        """The segments that do not depend on the seal: kind and phase, actor to argument
+        digest, the result, request context to stream id. Raises for a value the schema
+        cannot hold, so a caller can refuse an event before its stream advances."""
+        shared = self.shared(e)
+        return KIND_PHASE[e.event_type, e.phase], shared[4], self._result(e), shared[5]
+
+    def sealed(self, e: CallEvent, unsealed: tuple[bytes, bytes, bytes, bytes]) -> bytes:
+        kind_phase, args, result, context = unsealed
         return b"".join((
-            self.header, _id(e.event_id), av.long(e.event_time_us),
-            KIND_PHASE[e.event_type, e.phase], _id(e.call_id), shared[4], self._result(e),
-            shared[5], av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
+            self.header, _id(e.event_id), av.long(e.event_time_us), kind_phase, _id(e.call_id),
+            args, result, context, av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
         ))  # fmt: skip
 
     def _args(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:

@@ -198,7 +198,7 @@ class Crash:
             return
         _broker(self.pipeline).kill()
         self.killed_at = time.monotonic()
-        self.sent, self.seq = len(self.producer.sent), self.producer.auditor.stream.seq
+        self.sent, self.seq = len(self.producer.sent), self.producer.auditor.sealer.seq
         self.stored = _stored_ids(self.pipeline)
 
 

@@ -1,15 +1,17 @@
-"""The hand-written encoder writes exactly what the contract's serializer and reader agree on."""
+"""The hand-written encoder writes exactly what the contract's serializer and reader agree on.
+
+Every test runs against both sealers: the compiled one and the Python one it must match.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from producers.chain import Stream
-from producers.encoder import EventEncoder
 from producers.model import (
     CLASSIFICATIONS,
     EVENT_TYPES,
@@ -27,6 +29,7 @@ from producers.model import (
     Target,
     to_avro,
 )
+from producers.sealer import NATIVE, Sealer
 from schemas import registry
 from schemas.integrity import chain_hash
 from schemas.wire import Deserializer, SingleObjectSerializer
@@ -104,6 +107,17 @@ def call_events(draw: st.DrawFn) -> CallEvent:
     )
 
 
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(True, id="compiled", marks=pytest.mark.skipif(not NATIVE, reason="not built")),
+        pytest.param(False, id="python"),
+    ],
+)
+def native(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 def _expected(event: CallEvent) -> dict[str, Any]:
     record = to_avro(event)
     record["event_time"] = datetime.fromtimestamp(0, UTC) + _micros(event.event_time_us)
@@ -117,32 +131,31 @@ def _micros(value: int) -> Any:
 
 
 @settings(max_examples=300, deadline=None)
-@given(call_events())
-def test_bytes_decode_to_the_intended_event_and_match_fastavro(event: CallEvent) -> None:
-    Stream().seal(event)
-    data = EventEncoder()(event)
+@given(event=call_events())
+def test_bytes_decode_to_the_intended_event_and_match_fastavro(
+    native: bool, event: CallEvent
+) -> None:
+    data = Sealer(native=native).seal(event)
     assert Deserializer("AuditEvent")(data) == _expected(event)
     assert data == SingleObjectSerializer("AuditEvent")(to_avro(event))
 
 
-def test_header_is_single_object_magic_and_current_fingerprint() -> None:
+def test_header_is_single_object_magic_and_current_fingerprint(native: bool) -> None:
     event = CallEvent(
         "TOOL_CALL", "ATTEMPT", "c1", Actor(), Target("srv"), Producer("h", 1, "0", "decorator"),
         Compliance(),
     )  # fmt: skip
-    Stream().seal(event)
-    data = EventEncoder()(event)
+    data = Sealer(native=native).seal(event)
     assert data[:2] == b"\xc3\x01"
     assert data[2:10] == registry.current("AuditEvent").fingerprint
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(call_events(), min_size=1, max_size=5))
-def test_stream_hash_is_the_contract_chain_hash(events: list[CallEvent]) -> None:
-    stream, prev = Stream(), ""
+@given(events=st.lists(call_events(), min_size=1, max_size=5))
+def test_stream_hash_is_the_contract_chain_hash(native: bool, events: list[CallEvent]) -> None:
+    sealer, prev = Sealer(native=native), ""
     for seq, event in enumerate(events, start=1):
-        stream.seal(event)
-        decoded = Deserializer("AuditEvent")(EventEncoder()(event))
+        decoded = Deserializer("AuditEvent")(sealer.seal(event))
         assert decoded["integrity"]["seq"] == seq
         assert decoded["integrity"]["prev_hash"] == prev
         assert chain_hash(prev, decoded) == decoded["integrity"]["hash"]
@@ -150,16 +163,15 @@ def test_stream_hash_is_the_contract_chain_hash(events: list[CallEvent]) -> None
 
 
 @settings(max_examples=100, deadline=None)
-@given(call_events(), outcomes, st.booleans())
+@given(attempt=call_events(), outcome=outcomes, args_dropped=st.booleans())
 def test_a_result_reusing_its_attempts_segments_encodes_like_fastavro(
-    attempt: CallEvent, outcome: Outcome | None, args_dropped: bool
+    native: bool, attempt: CallEvent, outcome: Outcome | None, args_dropped: bool
 ) -> None:
     # As Auditor.result_event builds it: fields copied from the attempt, its shared
     # segments handed on; a result too large for the broker loses its arguments.
-    stream, encode = Stream(), EventEncoder()
+    sealer = Sealer(native=native)
     attempt.phase = "ATTEMPT"
-    stream.seal(attempt)
-    encode(attempt)
+    sealer.seal(attempt)
     result = CallEvent(
         attempt.event_type, "RESULT", attempt.call_id, attempt.actor, attempt.target,
         attempt.producer, attempt.compliance, attempt.arg_keys,
@@ -169,18 +181,18 @@ def test_a_result_reusing_its_attempts_segments_encodes_like_fastavro(
         span_id=attempt.span_id, ai=attempt.ai, lineage=attempt.lineage,
         heartbeat=attempt.heartbeat, attributes=attempt.attributes, shared=attempt.shared,
     )  # fmt: skip
-    stream.seal(result)
-    data = encode(result)
+    data = sealer.seal(result)
     assert Deserializer("AuditEvent")(data) == _expected(result)
     assert data == SingleObjectSerializer("AuditEvent")(to_avro(result))
 
 
-def test_ids_and_digests_of_id_length_but_not_ascii_keep_their_byte_length() -> None:
+def test_ids_and_digests_of_id_length_but_not_ascii_keep_their_byte_length(
+    native: bool,
+) -> None:
     # Found by the property test: 36 (or 64) characters are more bytes when not ASCII.
     event = CallEvent(
         "TOOL_CALL", "RESULT", "0" * 35 + "é", Actor(), Target("srv"),
         Producer("h", 1, "0", "decorator"), Compliance(), args_digest="é" * 64,
     )  # fmt: skip
-    Stream().seal(event)
-    data = EventEncoder()(event)
+    data = Sealer(native=native).seal(event)
     assert Deserializer("AuditEvent")(data) == _expected(event)

@@ -230,10 +230,10 @@ def test_heartbeats_carry_the_counters_and_a_clean_close_sends_a_final_one(
 
 def test_no_heartbeat_follows_the_final_one(auditor: Auditor) -> None:
     auditor.close(timeout_s=5)
-    sealed = auditor.stream.seq
+    sealed = auditor.sealer.seq
     auditor.heartbeat()  # an I/O-thread tick that lost the race with close
     auditor.close(timeout_s=1)  # and a second close, e.g. atexit after an explicit one
-    assert auditor.stream.seq == sealed
+    assert auditor.sealer.seq == sealed
 
 
 def test_spool_nearing_its_bound_is_logged_once(

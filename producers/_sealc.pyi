@@ -1,0 +1,18 @@
+from typing import Any
+
+class Sealer:
+    def __init__(
+        self,
+        stream_id: str,
+        header: bytes,
+        event_types: tuple[str, ...],
+        phases: tuple[str, ...],
+        statuses: tuple[str, ...],
+    ) -> None: ...
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def last_hash(self) -> str: ...
+    def seal(self, event: Any, part: str, args: bytes, context: bytes, /) -> bytes: ...

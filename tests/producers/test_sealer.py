@@ -1,0 +1,136 @@
+"""The sealer numbers, chains and identifies events the same way compiled and in Python.
+
+Byte-for-byte agreement with fastavro and the contract's chain hash is in
+test_encoder.py; here: what only a stream can get wrong (threads, forks,
+refusals) and that the compiled sealer is really built where it can be.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sysconfig
+import threading
+from pathlib import Path
+
+import pytest
+
+from producers.model import Actor, CallEvent, Compliance, Outcome, Producer, Target, to_avro
+from producers.sealer import NATIVE, Sealer
+from schemas.integrity import chain_hash
+from schemas.wire import Deserializer
+
+UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+BOTH = [
+    pytest.param(True, id="compiled", marks=pytest.mark.skipif(not NATIVE, reason="not built")),
+    pytest.param(False, id="python"),
+]
+
+
+def _event(phase: str = "ATTEMPT", status: str | None = None, call_id: str = "") -> CallEvent:
+    return CallEvent(
+        "TOOL_CALL", phase, call_id, Actor("p" * 64, "k1", "client"),
+        Target("srv", "1.0", tool_name="read_file"), Producer("host", 1, "0.1", "decorator"),
+        Compliance(), ("path",), '{"path":"/etc"}', "d" * 64,
+        outcome=None if status is None else Outcome(status, 12),
+    )  # fmt: skip
+
+
+def test_the_compiled_sealer_is_built_where_a_compiler_and_openssl_are() -> None:
+    # The install builds it optionally: without this, a failed build would pass every
+    # other test on the Python path and only show in the benchmark.
+    include = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not (shutil.which("cc") and include.exists() and Path("/usr/include/openssl").exists()):
+        pytest.skip("no C compiler, Python headers or OpenSSL headers here")
+    assert NATIVE
+
+
+@pytest.mark.parametrize("native", BOTH)
+def test_an_attempt_names_its_call_and_ids_are_uuid7_of_the_event_time(native: bool) -> None:
+    sealer = Sealer(native=native)
+    events = [_event() for _ in range(500)]
+    for event in events:
+        sealer.seal(event)
+    ids = [e.event_id for e in events]
+    assert all(UUID7.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert all(e.call_id == e.event_id for e in events)
+    millis = [int(e.event_id[:8] + e.event_id[9:13], 16) for e in events]
+    assert millis == [e.event_time_us // 1000 for e in events]
+    times = [e.event_time_us for e in events]
+    assert times == sorted(times)
+
+
+@pytest.mark.parametrize("native", BOTH)
+def test_a_refused_event_leaves_no_gap_in_the_chain(native: bool) -> None:
+    sealer = Sealer(native=native)
+    first = _event()
+    sealer.seal(first)
+    with pytest.raises((ValueError, KeyError)):
+        sealer.seal(_event("RESULT", status="NOT-A-STATUS", call_id=first.call_id))
+    assert sealer.seq == 1
+    after = _event("RESULT", status="SUCCESS", call_id=first.call_id)
+    decoded = Deserializer("AuditEvent")(sealer.seal(after))
+    assert decoded["integrity"]["seq"] == 2
+    assert decoded["integrity"]["prev_hash"] == first.hash
+    assert chain_hash(first.hash, decoded) == after.hash
+
+
+@pytest.mark.parametrize("native", BOTH)
+def test_threads_sealing_at_once_number_every_event_once_in_one_chain(native: bool) -> None:
+    sealer = Sealer(native=native)
+    sealed: list[CallEvent] = []
+
+    def work() -> None:
+        mine = [_event() for _ in range(2000)]
+        for event in mine:
+            sealer.seal(event)
+        sealed.extend(mine)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sealed.sort(key=lambda e: e.seq)
+    assert [e.seq for e in sealed] == list(range(1, 8001))
+    assert [e.prev_hash for e in sealed] == ["", *(e.hash for e in sealed[:-1])]
+
+
+@pytest.mark.parametrize("native", BOTH)
+def test_a_forked_child_makes_other_ids_than_its_parent(native: bool) -> None:
+    sealer = Sealer(native=native)
+    sealer.seal(_event())  # the random state exists before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: seal, report ids, exit without running pytest's teardown
+        try:
+            events = [_event() for _ in range(50)]
+            for event in events:
+                sealer.seal(event)
+            os.write(write, "\n".join(e.event_id for e in events).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    events = [_event() for _ in range(50)]
+    for event in events:
+        sealer.seal(event)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split("\n"))
+    os.waitpid(pid, 0)
+    assert len(child) == 50
+    # Ids of the same millisecond share their time prefix; the random tails must differ.
+    assert not child & {e.event_id for e in events}
+    assert not {i[15:] for i in child} & {e.event_id[15:] for e in events}
+
+
+@pytest.mark.skipif(not NATIVE, reason="not built")
+def test_compiled_and_python_agree_on_lone_surrogates_and_long_texts() -> None:
+    compiled, python = Sealer(native=True), Sealer(native=False)
+    for call_id in ("\ud800x", "é" * 3000, ""):
+        event = _event("RESULT", status="ERROR", call_id=call_id)
+        event.result_json = "\udfff" + "r" * 5000  # past the compiled buffer's first size
+        data = compiled.seal(event)
+        assert python.encoder(event) == data
+        assert chain_hash(event.prev_hash, to_avro(event)) == event.hash
