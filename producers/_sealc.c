@@ -4,15 +4,23 @@
  * and returns its Avro single-object bytes. It is the same computation as
  * producers.chain.Stream.seal followed by producers.encoder.EventEncoder, which
  * stay as the reference and the fallback; tests hold the two to the same bytes.
+ * What follows from an event's actor, target, argument names, producer and
+ * compliance (most of its bytes) comes from the caller's make_shape and is
+ * remembered by those objects' identity; the rest is read off the event.
  *
- * Thread safety: the whole seal runs holding the GIL and nothing in it can give
- * the GIL up (no Python code runs, OpenSSL hashes in place, the objects made are
- * not tracked by the cycle collector), so numbering follows the order of calls
- * exactly as the Python version's lock makes it. Every check that can fail runs
- * before the stream advances: a refused event never leaves a gap in the chain.
+ * Thread safety: from reading the stream's position to storing its new hash the
+ * seal holds the GIL and nothing in it can give the GIL up (no Python code runs,
+ * OpenSSL hashes in place, the objects made are not tracked by the cycle
+ * collector), so numbering follows the order of calls, as the Python version's
+ * lock makes it. Every check that can fail runs before that: a refused event
+ * leaves no gap in the chain.
+ *
+ * The sealer holds no reference back to its owner (make_shape must not either), so
+ * it needs no cycle collection.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -208,13 +216,104 @@ static int put_opt_string(Buf *b, const Text *t) {
     return put_string(b, t);
 }
 
+/* str(value) of an int (snprintf costs more than the rest of a field). */
 static int put_decimal(Buf *b, int64_t value) {
     char out[24];
-    int n = snprintf(out, sizeof out, "%lld", (long long)value);
-    return put(b, out, (size_t)n);
+    char *p = out + sizeof out;
+    uint64_t u = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    do *--p = (char)('0' + u % 10); while (u /= 10);
+    if (value < 0) *--p = '-';
+    return put(b, p, (size_t)(out + sizeof out - p));
+}
+
+/* ---- attributes of the caller's slotted classes, read and written by offset ---- */
+
+enum { A_EVENT_TYPE, A_PHASE, A_CALL_ID, A_ARGS_DIGEST, A_RESULT_DIGEST, A_RESULT_JSON,
+       A_TRUNCATED, A_REDACTIONS, A_OUTCOME, A_EVENT_ID, A_EVENT_TIME_US, A_SEQ, A_PREV_HASH,
+       A_HASH, A_STATUS, A_DURATION_US, A_ERROR_TYPE, A_ERROR_MESSAGE, A_RESULT_SIZE,
+       A_STREAM_ID, A_ARGS_JSON, A_REQUEST_ID, A_TRACE_ID, A_SPAN_ID, A_ACTOR, A_TARGET,
+       A_ARG_KEYS, A_PRODUCER, A_COMPLIANCE, A_AI, A_LINEAGE, A_HEARTBEAT, A_ATTRIBUTES,
+       N_ATTRS };
+
+static const char *ATTR_NAMES[N_ATTRS] = {
+    "event_type", "phase", "call_id", "args_digest", "result_digest", "result_json",
+    "truncated", "redactions", "outcome", "event_id", "event_time_us", "seq", "prev_hash",
+    "hash", "status", "duration_us", "error_type", "error_message", "result_size",
+    "stream_id", "args_json", "request_id", "trace_id", "span_id", "actor", "target",
+    "arg_keys", "producer", "compliance", "ai", "lineage", "heartbeat", "attributes"};
+static PyObject *ATTR[N_ATTRS]; /* interned names */
+
+/* Where a class keeps each attribute: the attribute protocol costs more per event than
+ * the hash does. Only an instance of exactly that class, with a plain slot (a dataclass
+ * with slots=True) and the default setattr, takes the short way; all else the protocol. */
+typedef struct {
+    PyTypeObject *cls;
+    int plain_setattr;
+    Py_ssize_t offset[N_ATTRS];
+} Layout;
+
+static int layout_init(Layout *l, PyObject *cls) {
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "Sealer: event and outcome classes must be types");
+        return -1;
+    }
+    l->cls = (PyTypeObject *)cls;
+    l->plain_setattr = l->cls->tp_setattro == PyObject_GenericSetAttr;
+    for (int i = 0; i < N_ATTRS; i++) {
+        l->offset[i] = -1;
+        PyObject *d = PyObject_GetAttr(cls, ATTR[i]);
+        if (d == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if (PyObject_TypeCheck(d, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+            if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) l->offset[i] = m->offset;
+        }
+        Py_DECREF(d);
+    }
+    return 0;
+}
+
+/* New reference to attribute i of o, or NULL with an exception. */
+static PyObject *attr_get(const Layout *l, PyObject *o, int i) {
+    if (Py_TYPE(o) == l->cls && l->offset[i] >= 0) {
+        PyObject *v = *(PyObject **)((char *)o + l->offset[i]);
+        if (v != NULL) return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(o, ATTR[i]);
+}
+
+static int attr_set(const Layout *l, PyObject *o, int i, PyObject *v) {
+    if (Py_TYPE(o) == l->cls && l->plain_setattr && l->offset[i] >= 0) {
+        PyObject **slot = (PyObject **)((char *)o + l->offset[i]);
+        PyObject *old = *slot;
+        *slot = Py_NewRef(v);
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(o, ATTR[i], v);
 }
 
 /* ---- the Sealer ---- */
+
+/* The parts of an event's bytes and chain text that follow from its actor, target,
+ * argument names, producer and compliance: made once by the caller's make_shape and
+ * remembered by the identity of those five objects (held, so no id is reused). */
+#define N_SHAPE_KEYS 5
+#define N_SHAPES 256 /* a power of two: direct-mapped by the objects' addresses */
+typedef struct {
+    PyObject *key[N_SHAPE_KEYS];
+    PyObject *shape; /* (head: bytes, middle: bytes, part: str) */
+} Shape;
+
+static const int SHAPE_ATTRS[N_SHAPE_KEYS] = {A_ACTOR, A_TARGET, A_ARG_KEYS, A_PRODUCER,
+                                              A_COMPLIANCE};
+
+static void shape_clear(Shape *s) {
+    for (int i = 0; i < N_SHAPE_KEYS; i++) Py_CLEAR(s->key[i]);
+    Py_CLEAR(s->shape);
+}
 
 typedef struct {
     PyObject_HEAD
@@ -226,21 +325,35 @@ typedef struct {
     PyObject *last_hash; /* str */
     int64_t seq;
     EVP_MD_CTX *sha;
+    PyObject *classes; /* (event class, outcome class), kept alive for the layouts */
+    Layout event, outcome;
+    PyObject *make_shape; /* event -> (head, middle, part), called on a cache miss */
+    Shape shapes[N_SHAPES];
 } Sealer;
 
 static const EVP_MD *SHA256_MD;
-static PyObject *S_event_type, *S_phase, *S_call_id, *S_args_digest, *S_result_digest,
-    *S_result_json, *S_truncated, *S_redactions, *S_outcome, *S_status, *S_duration_us,
-    *S_error_type, *S_error_message, *S_result_size, *S_event_id, *S_event_time_us, *S_seq,
-    *S_prev_hash, *S_hash;
 
 static int Sealer_init(Sealer *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"stream_id", "header", "event_types", "phases", "statuses", NULL};
-    PyObject *stream_id, *header, *event_types, *phases, *statuses;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!:Sealer", kwlist, &stream_id,
+    static char *kwlist[] = {"stream_id",   "header",        "event_types", "phases", "statuses",
+                             "event_class", "outcome_class", "make_shape",  NULL};
+    PyObject *stream_id, *header, *event_types, *phases, *statuses, *event_class, *outcome_class,
+        *make_shape;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!OOO:Sealer", kwlist, &stream_id,
                                      &PyBytes_Type, &header, &PyTuple_Type, &event_types,
-                                     &PyTuple_Type, &phases, &PyTuple_Type, &statuses))
+                                     &PyTuple_Type, &phases, &PyTuple_Type, &statuses,
+                                     &event_class, &outcome_class, &make_shape))
         return -1;
+    if (!PyCallable_Check(make_shape)) {
+        PyErr_SetString(PyExc_TypeError, "Sealer: make_shape must be callable");
+        return -1;
+    }
+    Py_XSETREF(self->make_shape, Py_NewRef(make_shape));
+    for (int i = 0; i < N_SHAPES; i++) shape_clear(&self->shapes[i]);
+    if (layout_init(&self->event, event_class) < 0 ||
+        layout_init(&self->outcome, outcome_class) < 0)
+        return -1;
+    Py_XSETREF(self->classes, PyTuple_Pack(2, event_class, outcome_class));
+    if (self->classes == NULL) return -1;
     if (self->sha == NULL && (self->sha = EVP_MD_CTX_new()) == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -262,6 +375,9 @@ static void Sealer_dealloc(Sealer *self) {
     Py_XDECREF(self->phases);
     Py_XDECREF(self->statuses);
     Py_XDECREF(self->last_hash);
+    Py_XDECREF(self->classes);
+    Py_XDECREF(self->make_shape);
+    for (int i = 0; i < N_SHAPES; i++) shape_clear(&self->shapes[i]);
     if (self->sha != NULL) EVP_MD_CTX_free(self->sha);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -269,26 +385,28 @@ static void Sealer_dealloc(Sealer *self) {
 /* What one event contributes, read and checked before the stream advances. Attribute
  * values are held until the seal ends, so texts pointing into them stay valid. */
 typedef struct {
-    PyObject *held[16];
+    PyObject *held[N_ATTRS + 4];
     int nheld;
     Py_ssize_t type_index, phase_index, status_index;
     Text event_type, phase, call_id, args_digest, result_digest, result_json, error_type,
-        error_message, duration_text;
+        error_message, duration_text, args_json, request_id, trace_id, span_id, head, middle,
+        part;
     int truncated, has_result_size;
     int64_t redactions, duration_us, result_size;
 } Fields;
 
 static void fields_release(Fields *f) {
-    Text *texts[] = {&f->event_type,  &f->phase,       &f->call_id,
-                     &f->args_digest, &f->result_digest, &f->result_json,
-                     &f->error_type,  &f->error_message, &f->duration_text};
+    Text *texts[] = {&f->event_type,    &f->phase,         &f->call_id,    &f->args_digest,
+                     &f->result_digest, &f->result_json,   &f->error_type, &f->error_message,
+                     &f->duration_text, &f->args_json,     &f->request_id, &f->trace_id,
+                     &f->span_id,       &f->head,          &f->middle,     &f->part};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) Py_CLEAR(texts[i]->owner);
     while (f->nheld > 0) Py_DECREF(f->held[--f->nheld]);
 }
 
-/* Attribute ``name`` of ``o``, held by ``f``: a borrowed reference, or NULL with an error. */
-static PyObject *hold(Fields *f, PyObject *o, PyObject *name) {
-    PyObject *v = PyObject_GetAttr(o, name);
+/* Attribute i of o, held by f: a borrowed reference, or NULL with an error. */
+static PyObject *hold(Fields *f, const Layout *l, PyObject *o, int i) {
+    PyObject *v = attr_get(l, o, i);
     if (v != NULL) f->held[f->nheld++] = v;
     return v;
 }
@@ -299,9 +417,9 @@ static int read_outcome(Sealer *self, PyObject *outcome, Fields *f) {
         f->status_index = -1;
         return 0;
     }
-    if (!(v = hold(f, outcome, S_status))) return -1;
+    if (!(v = hold(f, &self->outcome, outcome, A_STATUS))) return -1;
     if ((f->status_index = index_in(self->statuses, v, "outcome status")) < 0) return -1;
-    if (!(v = hold(f, outcome, S_duration_us))) return -1;
+    if (!(v = hold(f, &self->outcome, outcome, A_DURATION_US))) return -1;
     if (int64_of(v, &f->duration_us, "outcome duration_us") < 0) return -1;
     if (!PyLong_CheckExact(v)) { /* the chain hashes str(duration_us): a subclass may differ */
         PyObject *s = PyObject_Str(v);
@@ -309,39 +427,99 @@ static int read_outcome(Sealer *self, PyObject *outcome, Fields *f) {
         f->held[f->nheld++] = s;
         if (text_of(s, &f->duration_text, "outcome duration_us") < 0) return -1;
     }
-    if (!(v = hold(f, outcome, S_error_type))) return -1;
+    if (!(v = hold(f, &self->outcome, outcome, A_ERROR_TYPE))) return -1;
     if (opt_text_of(v, &f->error_type, "outcome error_type") < 0) return -1;
-    if (!(v = hold(f, outcome, S_error_message))) return -1;
+    if (!(v = hold(f, &self->outcome, outcome, A_ERROR_MESSAGE))) return -1;
     if (opt_text_of(v, &f->error_message, "outcome error_message") < 0) return -1;
-    if (!(v = hold(f, outcome, S_result_size))) return -1;
+    if (!(v = hold(f, &self->outcome, outcome, A_RESULT_SIZE))) return -1;
     f->has_result_size = v != Py_None;
     return f->has_result_size ? int64_of(v, &f->result_size, "outcome result_size") : 0;
 }
 
+static int bytes_of(PyObject *o, Text *t, const char *field) {
+    if (!PyBytes_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "shape %s must be bytes, not %.80s", field,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    t->p = PyBytes_AS_STRING(o), t->n = PyBytes_GET_SIZE(o), t->owner = NULL;
+    return 0;
+}
+
+/* The event's head, middle and part: remembered when its middle is the usual one (no AI
+ * context, lineage, heartbeat or attributes), made anew by make_shape otherwise. */
+static int read_shape(Sealer *self, PyObject *e, Fields *f) {
+    PyObject *key[N_SHAPE_KEYS], *v, *shape = NULL;
+    for (int i = 0; i < N_SHAPE_KEYS; i++)
+        if (!(key[i] = hold(f, &self->event, e, SHAPE_ATTRS[i]))) return -1;
+    int usual = 1;
+    const int plain[] = {A_AI, A_LINEAGE, A_HEARTBEAT};
+    for (size_t i = 0; i < 3; i++) {
+        if (!(v = hold(f, &self->event, e, plain[i]))) return -1;
+        usual &= v == Py_None;
+    }
+    if (!(v = hold(f, &self->event, e, A_ATTRIBUTES))) return -1;
+    usual &= PyDict_CheckExact(v) && PyDict_GET_SIZE(v) == 0;
+    Shape *slot = NULL;
+    if (usual) {
+        uintptr_t h = 0;
+        for (int i = 0; i < N_SHAPE_KEYS; i++) h = h * 31 + ((uintptr_t)key[i] >> 4);
+        slot = &self->shapes[(h ^ (h >> 8)) & (N_SHAPES - 1)];
+        int hit = slot->shape != NULL;
+        for (int i = 0; hit && i < N_SHAPE_KEYS; i++) hit = slot->key[i] == key[i];
+        if (hit) f->held[f->nheld++] = shape = Py_NewRef(slot->shape);
+    }
+    if (shape == NULL) {
+        if (!(shape = PyObject_CallOneArg(self->make_shape, e))) return -1;
+        f->held[f->nheld++] = shape;
+        if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 3) {
+            PyErr_SetString(PyExc_TypeError, "make_shape must return (head, middle, part)");
+            return -1;
+        }
+        if (slot != NULL) {
+            shape_clear(slot);
+            for (int i = 0; i < N_SHAPE_KEYS; i++) slot->key[i] = Py_NewRef(key[i]);
+            slot->shape = Py_NewRef(shape);
+        }
+    }
+    if (bytes_of(PyTuple_GET_ITEM(shape, 0), &f->head, "head") < 0 ||
+        bytes_of(PyTuple_GET_ITEM(shape, 1), &f->middle, "middle") < 0)
+        return -1;
+    return text_of(PyTuple_GET_ITEM(shape, 2), &f->part, "part");
+}
+
 static int read_fields(Sealer *self, PyObject *e, Fields *f) {
     PyObject *v;
-    if (!(v = hold(f, e, S_event_type)) || text_of(v, &f->event_type, "event_type") < 0) return -1;
+    if (!(v = hold(f, &self->event, e, A_EVENT_TYPE)) || text_of(v, &f->event_type, "event_type") < 0) return -1;
     if ((f->type_index = index_in(self->event_types, v, "event_type")) < 0) return -1;
-    if (!(v = hold(f, e, S_phase)) || text_of(v, &f->phase, "phase") < 0) return -1;
+    if (!(v = hold(f, &self->event, e, A_PHASE)) || text_of(v, &f->phase, "phase") < 0) return -1;
     if ((f->phase_index = index_in(self->phases, v, "phase")) < 0) return -1;
-    if (!(v = hold(f, e, S_call_id)) || text_of(v, &f->call_id, "call_id") < 0) return -1;
-    if (!(v = hold(f, e, S_args_digest)) || opt_text_of(v, &f->args_digest, "args_digest") < 0)
+    if (!(v = hold(f, &self->event, e, A_CALL_ID)) || text_of(v, &f->call_id, "call_id") < 0) return -1;
+    if (!(v = hold(f, &self->event, e, A_ARGS_DIGEST)) || opt_text_of(v, &f->args_digest, "args_digest") < 0)
         return -1;
-    if (!(v = hold(f, e, S_result_digest)) ||
+    if (!(v = hold(f, &self->event, e, A_RESULT_DIGEST)) ||
         opt_text_of(v, &f->result_digest, "result_digest") < 0)
         return -1;
-    if (!(v = hold(f, e, S_result_json)) || opt_text_of(v, &f->result_json, "result_json") < 0)
+    if (!(v = hold(f, &self->event, e, A_RESULT_JSON)) || opt_text_of(v, &f->result_json, "result_json") < 0)
         return -1;
-    if (!(v = hold(f, e, S_truncated))) return -1;
+    if (!(v = hold(f, &self->event, e, A_TRUNCATED))) return -1;
     if (!PyBool_Check(v)) {
         PyErr_Format(PyExc_TypeError, "truncated must be bool, not %.80s", Py_TYPE(v)->tp_name);
         return -1;
     }
     f->truncated = v == Py_True;
-    if (!(v = hold(f, e, S_redactions)) || int64_of(v, &f->redactions, "redactions") < 0)
+    if (!(v = hold(f, &self->event, e, A_REDACTIONS)) || int64_of(v, &f->redactions, "redactions") < 0)
         return -1;
-    if (!(v = hold(f, e, S_outcome))) return -1;
-    return read_outcome(self, v, f);
+    const struct { int attr; Text *text; const char *name; } optional[] = {
+        {A_ARGS_JSON, &f->args_json, "args_json"},    {A_REQUEST_ID, &f->request_id, "request_id"},
+        {A_TRACE_ID, &f->trace_id, "trace_id"},       {A_SPAN_ID, &f->span_id, "span_id"},
+    };
+    for (size_t i = 0; i < sizeof optional / sizeof *optional; i++)
+        if (!(v = hold(f, &self->event, e, optional[i].attr)) ||
+            opt_text_of(v, optional[i].text, optional[i].name) < 0)
+            return -1;
+    if (!(v = hold(f, &self->event, e, A_OUTCOME)) || read_outcome(self, v, f) < 0) return -1;
+    return read_shape(self, e, f);
 }
 
 static const Text EMPTY = {"", 0, NULL};
@@ -391,31 +569,21 @@ static int put_result(Buf *b, const Fields *f) {
     return put_byte(b, 2) < 0 ? -1 : put_long(b, f->result_size);
 }
 
-static int set(PyObject *e, PyObject *name, PyObject *value) {
+static int set_new(Sealer *self, PyObject *e, int i, PyObject *value) {
     if (value == NULL) return -1;
-    int rc = PyObject_SetAttr(e, name, value);
+    int rc = attr_set(&self->event, e, i, value);
     Py_DECREF(value);
     return rc;
 }
 
-static PyObject *Sealer_seal(Sealer *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "seal(event, part, args, context) takes 4 arguments");
-        return NULL;
-    }
-    PyObject *e = args[0], *part_obj = args[1], *args_seg = args[2], *context_seg = args[3];
-    if (!PyBytes_Check(args_seg) || !PyBytes_Check(context_seg)) {
-        PyErr_SetString(PyExc_TypeError, "seal: args and context must be bytes");
-        return NULL;
-    }
+static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
     Fields f;
     memset(&f, 0, sizeof f);
-    Text part = EMPTY, stream = EMPTY, prev = EMPTY;
+    Text stream = EMPTY, prev = EMPTY;
     Buf b;
     buf_init(&b);
     PyObject *result = NULL, *event_id = NULL, *hash = NULL, *prev_hash = NULL;
-    if (read_fields(self, e, &f) < 0 || text_of(part_obj, &part, "part") < 0 ||
-        text_of(self->stream_id, &stream, "stream_id") < 0)
+    if (read_fields(self, e, &f) < 0 || text_of(self->stream_id, &stream, "stream_id") < 0)
         goto done;
     if (rng_stale && rng_seed() < 0) goto done;
 
@@ -433,7 +601,7 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *const *args, Py_ssize_t nar
     prev_hash = self->last_hash;
     Py_INCREF(prev_hash);
     if (text_of(prev_hash, &prev, "last_hash") < 0 ||
-        chain_material(self, &b, &prev, &id_text, time_us, &f, call_id, &part, &stream, seq) < 0)
+        chain_material(self, &b, &prev, &id_text, time_us, &f, call_id, &f.part, &stream, seq) < 0)
         goto done;
     unsigned char digest[32];
     if (!EVP_DigestInit_ex(self->sha, SHA256_MD, NULL) ||
@@ -450,27 +618,29 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *const *args, Py_ssize_t nar
     /* The stream has advanced: the event is sealed. */
 
     if ((event_id = PyUnicode_FromStringAndSize(id, 36)) == NULL) goto done;
-    if (PyObject_SetAttr(e, S_event_id, event_id) < 0 ||
-        (assign_call_id && PyObject_SetAttr(e, S_call_id, event_id) < 0) ||
-        set(e, S_event_time_us, PyLong_FromLongLong(time_us)) < 0 ||
-        set(e, S_seq, PyLong_FromLongLong(seq)) < 0 || PyObject_SetAttr(e, S_prev_hash, prev_hash) < 0 ||
-        PyObject_SetAttr(e, S_hash, hash) < 0)
+    const Layout *l = &self->event;
+    if (attr_set(l, e, A_EVENT_ID, event_id) < 0 ||
+        (assign_call_id && attr_set(l, e, A_CALL_ID, event_id) < 0) ||
+        set_new(self, e, A_EVENT_TIME_US, PyLong_FromLongLong(time_us)) < 0 ||
+        set_new(self, e, A_SEQ, PyLong_FromLongLong(seq)) < 0 ||
+        attr_set(l, e, A_PREV_HASH, prev_hash) < 0 || attr_set(l, e, A_HASH, hash) < 0 ||
+        attr_set(l, e, A_STREAM_ID, self->stream_id) < 0)
         goto done;
     Text hash_text = {hex, 64, NULL};
     b.n = 0;
     if (put(&b, PyBytes_AS_STRING(self->header), (size_t)PyBytes_GET_SIZE(self->header)) < 0 ||
         put_string(&b, &id_text) < 0 || put_long(&b, time_us) < 0 ||
         put_long(&b, f.type_index) < 0 || put_long(&b, f.phase_index) < 0 ||
-        put_string(&b, call_id) < 0 ||
-        put(&b, PyBytes_AS_STRING(args_seg), (size_t)PyBytes_GET_SIZE(args_seg)) < 0 ||
-        put_result(&b, &f) < 0 ||
-        put(&b, PyBytes_AS_STRING(context_seg), (size_t)PyBytes_GET_SIZE(context_seg)) < 0 ||
+        put_string(&b, call_id) < 0 || put(&b, f.head.p, (size_t)f.head.n) < 0 ||
+        put_opt_string(&b, &f.args_json) < 0 || put_opt_string(&b, &f.args_digest) < 0 ||
+        put_result(&b, &f) < 0 || put_opt_string(&b, &f.request_id) < 0 ||
+        put_opt_string(&b, &f.trace_id) < 0 || put_opt_string(&b, &f.span_id) < 0 ||
+        put(&b, f.middle.p, (size_t)f.middle.n) < 0 || put_string(&b, &stream) < 0 ||
         put_long(&b, seq) < 0 || put_string(&b, &prev) < 0 || put_string(&b, &hash_text) < 0)
         goto done;
     result = PyBytes_FromStringAndSize(b.p, (Py_ssize_t)b.n);
 done:
     fields_release(&f);
-    Py_XDECREF(part.owner);
     Py_XDECREF(stream.owner);
     Py_XDECREF(prev.owner);
     Py_XDECREF(prev_hash);
@@ -492,11 +662,10 @@ static PyGetSetDef Sealer_getset[] = {
 };
 
 static PyMethodDef Sealer_methods[] = {
-    {"seal", (PyCFunction)(void (*)(void))Sealer_seal, METH_FASTCALL,
-     "seal(event, part, args, context) -> bytes\n\n"
-     "Give event its id, time, stream position and hash, and return its single-object\n"
-     "bytes. part is the chained actor and target text; args and context are the\n"
-     "encoder's segments for the event, made with event.stream_id already this stream's."},
+    {"seal", (PyCFunction)Sealer_seal, METH_O,
+     "seal(event) -> bytes\n\n"
+     "Give event its stream id, id, time, stream position and hash (and an ATTEMPT\n"
+     "without one its call id), and return its single-object bytes."},
     {NULL},
 };
 
@@ -518,18 +687,8 @@ static struct PyModuleDef sealc_module = {
 };
 
 static int intern_names(void) {
-    struct { PyObject **slot; const char *name; } names[] = {
-        {&S_event_type, "event_type"}, {&S_phase, "phase"}, {&S_call_id, "call_id"},
-        {&S_args_digest, "args_digest"}, {&S_result_digest, "result_digest"},
-        {&S_result_json, "result_json"}, {&S_truncated, "truncated"},
-        {&S_redactions, "redactions"}, {&S_outcome, "outcome"}, {&S_status, "status"},
-        {&S_duration_us, "duration_us"}, {&S_error_type, "error_type"},
-        {&S_error_message, "error_message"}, {&S_result_size, "result_size"},
-        {&S_event_id, "event_id"}, {&S_event_time_us, "event_time_us"}, {&S_seq, "seq"},
-        {&S_prev_hash, "prev_hash"}, {&S_hash, "hash"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL) return -1;
+    for (int i = 0; i < N_ATTRS; i++)
+        if ((ATTR[i] = PyUnicode_InternFromString(ATTR_NAMES[i])) == NULL) return -1;
     return 0;
 }
 

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 class Sealer:
@@ -8,6 +9,9 @@ class Sealer:
         event_types: tuple[str, ...],
         phases: tuple[str, ...],
         statuses: tuple[str, ...],
+        event_class: type,
+        outcome_class: type,
+        make_shape: Callable[[Any], tuple[bytes, bytes, str]],
     ) -> None: ...
     @property
     def stream_id(self) -> str: ...
@@ -15,4 +19,4 @@ class Sealer:
     def seq(self) -> int: ...
     @property
     def last_hash(self) -> str: ...
-    def seal(self, event: Any, part: str, args: bytes, context: bytes, /) -> bytes: ...
+    def seal(self, event: Any, /) -> bytes: ...

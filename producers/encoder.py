@@ -80,7 +80,7 @@ class EventEncoder:
         self._templates[key] = (e.actor, e.target, e.producer, e.compliance, segments)
         return segments
 
-    def shared(self, e: CallEvent) -> tuple[Any, ...]:
+    def _shared(self, e: CallEvent) -> tuple[Any, ...]:
         """``e.shared``, made anew unless it still matches the event (see CallEvent.shared).
 
         Items 4 and 5 are the bytes from the actor to the argument digest and from the
@@ -106,7 +106,7 @@ class EventEncoder:
         """The segments that do not depend on the seal: kind and phase, actor to argument
         digest, the result, request context to stream id. Raises for a value the schema
         cannot hold, so a caller can refuse an event before its stream advances."""
-        shared = self.shared(e)
+        shared = self._shared(e)
         return KIND_PHASE[e.event_type, e.phase], shared[4], self._result(e), shared[5]
 
     def sealed(self, e: CallEvent, unsealed: tuple[bytes, bytes, bytes, bytes]) -> bytes:
@@ -118,11 +118,13 @@ class EventEncoder:
 
     def _args(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:
         """Actor, target and arguments: a RESULT repeats its ATTEMPT's (CallEvent.shared)."""
-        actor_target, target_tail, _, _ = template
         return b"".join((
-            actor_target, self._arg_keys(e.arg_keys), target_tail, av.opt_string(e.args_json),
-            _opt_hex(e.args_digest),
+            self._head(e, template), av.opt_string(e.args_json), _opt_hex(e.args_digest),
         ))  # fmt: skip
+
+    def _head(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:
+        actor_target, target_tail, _, _ = template
+        return actor_target + self._arg_keys(e.arg_keys) + target_tail
 
     def _result(self, e: CallEvent) -> bytes:
         if e.outcome is None and e.result_json is None and e.result_digest is None:
@@ -134,19 +136,29 @@ class EventEncoder:
 
     def _context(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:
         """Request context, producer, compliance and the stream id: the same for a whole call."""
-        _, _, producer, compliance = template
         s = av.opt_string
-        if e.lineage is None and e.heartbeat is None and not e.attributes:
-            middle = av.NULL + av.NULL + compliance + av.NULL
-        else:
-            middle = (
-                encode_lineage(e.lineage) + encode_heartbeat(e.heartbeat) + compliance
-                + av.string_map(e.attributes)
-            )  # fmt: skip
         return b"".join((
-            s(e.request_id), s(e.trace_id), s(e.span_id), producer,
-            av.NULL if e.ai is None else encode_ai(e.ai), middle, self._stream(e.stream_id),
+            s(e.request_id), s(e.trace_id), s(e.span_id), self._middle(e, template),
+            self._stream(e.stream_id),
         ))  # fmt: skip
+
+    def _middle(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:
+        """From the producer context to the attributes."""
+        _, _, producer, compliance = template
+        ai = av.NULL if e.ai is None else encode_ai(e.ai)
+        if e.lineage is None and e.heartbeat is None and not e.attributes:
+            return producer + ai + av.NULL + av.NULL + compliance + av.NULL
+        return b"".join((
+            producer, ai, encode_lineage(e.lineage), encode_heartbeat(e.heartbeat), compliance,
+            av.string_map(e.attributes),
+        ))  # fmt: skip
+
+    def around_args(self, e: CallEvent) -> tuple[bytes, bytes]:
+        """The bytes from the actor to the end of the target (arg_keys included), and from
+        the producer context to the attributes: what the compiled sealer takes ready-made
+        and writes the per-event fields around."""
+        template = self._template(e)
+        return self._head(e, template), self._middle(e, template)
 
     def _arg_keys(self, keys: tuple[str, ...]) -> bytes:
         """Argument names repeat call after call (the minimiser hands out the same tuple)."""

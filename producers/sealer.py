@@ -10,9 +10,12 @@ the two to the same bytes and the same chain. :data:`NATIVE` says which runs.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from producers.chain import Stream
 from producers.encoder import EventEncoder
-from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent
+from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent, Outcome
 
 try:
     from producers._sealc import Sealer as _CompiledSealer
@@ -39,10 +42,12 @@ class Sealer:
         self.stream_id = self.stream.stream_id
         self.native = native
         if _CompiledSealer is not None and native:
+            make_shape = functools.partial(_shape, self.encoder, self.stream)
             self._compiled = _CompiledSealer(
-                self.stream_id, self.encoder.header, EVENT_TYPES, PHASES, STATUSES
-            )
-            self.seal = self._seal_compiled
+                self.stream_id, self.encoder.header, EVENT_TYPES, PHASES, STATUSES,
+                CallEvent, Outcome, make_shape,
+            )  # fmt: skip
+            self.seal: Callable[[CallEvent], bytes] = self._compiled.seal
         else:
             self.seal = self._seal_python
 
@@ -57,8 +62,10 @@ class Sealer:
         self.stream.seal(event)
         return self.encoder.sealed(event, unsealed)
 
-    def _seal_compiled(self, event: CallEvent) -> bytes:
-        event.stream_id = self.stream_id  # the context segment ends with it
-        shared = self.encoder.shared(event)
-        part = self.stream.part(event.actor, event.target)
-        return self._compiled.seal(event, part, shared[4], shared[5])
+
+def _shape(encoder: EventEncoder, stream: Stream, event: CallEvent) -> tuple[bytes, bytes, str]:
+    """What the compiled sealer remembers per actor, target, argument names, producer and
+    compliance: the bytes before the arguments, the bytes from the producer context to
+    the attributes, and the chained actor and target text."""
+    head, middle = encoder.around_args(event)
+    return head, middle, stream.part(event.actor, event.target)

@@ -196,3 +196,29 @@ def test_ids_and_digests_of_id_length_but_not_ascii_keep_their_byte_length(
     )  # fmt: skip
     data = Sealer(native=native).seal(event)
     assert Deserializer("AuditEvent")(data) == _expected(event)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    base=call_events(),
+    changes=st.lists(
+        st.tuples(opt, opt, ai, st.dictionaries(text, text, max_size=2), outcomes), max_size=6
+    ),
+)
+def test_events_sharing_actor_target_and_producer_encode_each_their_own_fields(
+    native: bool, base: CallEvent, changes: list[tuple[Any, ...]]
+) -> None:
+    # The compiled sealer remembers what follows from these shared objects; what varies
+    # per event (arguments, request ids, AI context, attributes, outcome) must not stick.
+    sealer = Sealer(native=native)
+    for args_json, request_id, ai_context, attributes, outcome in [
+        (None, None, None, {}, None),
+        *changes,
+    ]:
+        event = CallEvent(
+            base.event_type, base.phase, base.call_id, base.actor, base.target, base.producer,
+            base.compliance, base.arg_keys, args_json, base.args_digest, request_id=request_id,
+            ai=ai_context, attributes=attributes, outcome=outcome,
+        )  # fmt: skip
+        data = sealer.seal(event)
+        assert data == SingleObjectSerializer("AuditEvent")(to_avro(event))
