@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from producers.counters import Counters
 from producers.decorator import audit_tool
 from producers.errors import AuditRefused
 from producers.policy import Policy
+from producers.publisher import _SERVE_EVERY, Publisher
 from producers.settings import ProducerSettings
 from producers.spool import Spool
 from schemas.kafka import KafkaSettings
@@ -246,3 +248,27 @@ def test_spool_nearing_its_bound_is_logged_once(
             counters.check_spool(size, settings)
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["audit spool is 850 of 1000 bytes", "audit spool back to 100 bytes"]
+
+
+def test_the_caller_serves_delivery_reports_while_the_io_thread_cannot(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    # In a busy server the calling thread keeps the GIL and the I/O thread's reports wait
+    # behind it; here the I/O thread is held in its tick hook, which is easier to arrange.
+    held = threading.Event()
+    publisher = Publisher(producer_settings(tmp_path), kafka_settings, Counters())
+    publisher.on_tick = held.wait
+    publisher.start()
+    try:
+        for i in range(1000):
+            publisher.publish(b"k", b"event %d" % i)
+
+        def served() -> bool:
+            for _ in range(_SERVE_EVERY):
+                publisher.publish(b"k", b"more")
+            return publisher.counters.sent >= 1000
+
+        assert _wait(served, 15), publisher.counters.sent
+    finally:
+        held.set()
+        publisher.close()
