@@ -1,11 +1,12 @@
 """Seal events into the producer's stream and encode them: compiled when built, else Python.
 
 Sealing (id, time, sequence number, chain hash) and encoding are most of an
-audited call's cost, so ``producers._sealc`` does both in one C call when the
-package was installed with a C compiler and OpenSSL's headers. Without them
-the install still succeeds and :class:`producers.chain.Stream` with
-:class:`producers.encoder.EventEncoder` do the same work in Python; tests hold
-the two to the same bytes and the same chain. :data:`NATIVE` says which runs.
+audited call's cost, so ``producers._sealc`` (source in ``producers/csrc/``) does
+both in one C call when the package was installed with a C compiler and
+OpenSSL's headers. Without them the install still succeeds and
+:class:`producers.chain.Stream` with :class:`producers.encoder.EventEncoder` do
+the same work in Python; tests hold the two to the same bytes and the same
+chain. :data:`NATIVE` says which runs.
 """
 
 from __future__ import annotations
