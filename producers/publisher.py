@@ -136,11 +136,15 @@ class Publisher:
         try:
             self._producer.poll(timeout_s)
         except KafkaException as exc:  # poll() raises the producer's fatal errors
-            self._fatal = self._fatal or is_fatal(exc.args[0])
-            if not self._fatal:
-                self.counters.failure("poll")
+            self._client_raised(exc, "poll")
         except Exception:
             self.counters.failure("poll")
+
+    def _client_raised(self, exc: KafkaException, where: str) -> None:
+        """A fatal error gets the producer replaced (I/O thread); others are counted."""
+        self._fatal = self._fatal or is_fatal(exc.args[0])
+        if not self._fatal:
+            self.counters.failure(where)
 
     def _delivered(self, err: KafkaError | None, msg: Any) -> None:
         if err is None:
@@ -174,10 +178,8 @@ class Publisher:
                     self.on_tick()
                 assert self._replay is not None
                 self._replay.step(now, self.settings.replay_interval_s)
-            except KafkaException as exc:  # poll() raises the producer's fatal errors
-                self._fatal = self._fatal or is_fatal(exc.args[0])
-                if not self._fatal:
-                    self.counters.failure("io-thread")
+            except KafkaException as exc:  # e.g. a replacement producer that cannot start
+                self._client_raised(exc, "io-thread")
             except Exception:
                 self.counters.failure("io-thread")
                 log.exception("audit I/O loop failed; continuing")
