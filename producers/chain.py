@@ -1,10 +1,12 @@
 """One producer stream: event ids, times, sequence numbers and the hash chain.
 
-:meth:`Stream.seal` is the only place events get their ``seq`` and hashes; it
+:meth:`Stream.seal` is where events get their ``seq`` and hashes in Python; it
 holds a lock only while it computes (no I/O), so numbering follows the order
 events were sealed. The material hashed is exactly what
 :func:`schemas.integrity.chain_hash` hashes for the event's Avro dict (a test
-recomputes it), built from cached per-actor and per-target pieces.
+recomputes it), built from cached per-actor and per-target pieces. The compiled
+sealer (:mod:`producers.sealer`) does the same work in C and must agree: this is
+its reference and its fallback.
 """
 
 from __future__ import annotations
