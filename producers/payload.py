@@ -51,7 +51,11 @@ class Minimiser:
             return digest(data), None, len(data)
         if cleaned is None:
             cleaned = self.redactor.clean(value, walk)
-        return digest(data), orjson.dumps(cleaned).decode(), len(data)
+            if cleaned is value:  # nothing to redact, cut or convert: keep the canonical text
+                return digest(data), data.decode(), len(data)
+        # Canonical too, so kept values with nothing redacted are exactly what was digested.
+        kept = canonical(cleaned) or orjson.dumps(cleaned)
+        return digest(data), kept.decode(), len(data)
 
     def args(self, event: CallEvent, args: Any, rule: ClassRule) -> None:
         walk = Walk()

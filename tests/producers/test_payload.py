@@ -26,6 +26,18 @@ def test_digest_is_sha256_of_canonical_json_an_auditor_can_recompute() -> None:
     assert event.args_json is None and event.arg_keys == ("b", "a", "c")
 
 
+def test_kept_arguments_with_nothing_to_redact_are_their_canonical_json() -> None:
+    # So an auditor can check them against the digest directly; with a redaction they differ.
+    minimiser, event = Minimiser(Redactor(), 900_000), _event()
+    for _ in range(2):  # the first call walks the arguments; later ones find them known-plain
+        minimiser.args(event, {"path": "/srv/report.csv", "limit": 5}, BUILTIN_RULES["LOW"])
+        assert event.args_json == '{"limit":5,"path":"/srv/report.csv"}'
+        assert hashlib.sha256(event.args_json.encode()).hexdigest() == event.args_digest
+    minimiser.args(event, {"path": "/srv/x", "password": "hunter2"}, BUILTIN_RULES["LOW"])
+    assert event.args_json is not None and "hunter2" not in event.args_json
+    assert hashlib.sha256(event.args_json.encode()).hexdigest() != event.args_digest
+
+
 def test_bodies_are_dropped_to_respect_the_event_bound() -> None:
     minimiser = Minimiser(Redactor(max_string=100_000, max_items=100_000), max_event_bytes=40_000)
     event = _event()
