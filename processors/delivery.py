@@ -150,7 +150,10 @@ class Delivery:
         """Until every message produced is acknowledged or reported failed (then in
         ``_failed``): the producer's outstanding count includes unserved reports."""
         log_at = time.monotonic() + WAIT_LOG_S
-        while self.producer.poll(0) >= 0 and len(self.producer) > 0:
+        while True:
+            self.producer.poll(0)  # serves the reports, which fills _failed
+            if len(self.producer) == 0:
+                return
             await asyncio.sleep(POLL_S)
             if time.monotonic() >= log_at:
                 log_at = time.monotonic() + WAIT_LOG_S

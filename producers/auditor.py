@@ -68,6 +68,7 @@ class Auditor:
         self.policy, self.pseudonymise, self.minimiser = policy, pseudonymiser, minimiser
         self.publisher, self.counters = publisher, counters
         self.sealer = Sealer()
+        self._stream_key = self.sealer.stream_id.encode()  # the key of events with no user
         self.fingerprints: dict[str, str] = {}
         self.annotations: dict[str, Annotations] = {}
         self._targets: dict[tuple[str, str, str | None], Target] = {}
@@ -211,7 +212,7 @@ class Auditor:
         data = self.sealer.seal(event)
         self.counters.redactions += event.redactions
         pseudonym = event.actor.user_pseudonym
-        key = pseudonym.encode() if pseudonym else self.sealer.stream_id.encode()
+        key = pseudonym.encode() if pseudonym else self._stream_key
         self.publisher.publish(key, data)
 
     def heartbeat(self, *, final: bool = False) -> None:

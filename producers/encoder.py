@@ -4,8 +4,9 @@ fastavro needs about 10 µs for an AuditEvent; an audited call (two events)
 has 15 µs in all. Avro binary of a record is the concatenation of its fields'
 encodings, so the parts that rarely change (actor, target, producer context,
 compliance) are encoded once and cached by value, and only the varying fields
-are encoded per event. The output is byte-for-byte what ``schemas.wire.SingleObjectSerializer``
-writes for :func:`producers.model.to_avro` of the same event (property-tested).
+are encoded per event. The output is byte-for-byte what
+``schemas.wire.SingleObjectSerializer`` writes for :func:`producers.model.to_avro`
+of the same event (property-tested).
 An :class:`EventEncoder` is safe to share between threads: caches are plain
 dicts filled idempotently. The compiled sealer takes the cached parts from
 :meth:`EventEncoder.around_args` and writes the per-event fields itself.

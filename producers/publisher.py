@@ -130,11 +130,11 @@ class Publisher:
         self._until_serve -= 1  # a lost decrement between threads only delays a serve
         if self._until_serve <= 0:
             self._until_serve = _SERVE_EVERY
-            self._serve_reports(0)
+            self._serve_arrived_reports()
 
-    def _serve_reports(self, timeout_s: float) -> None:
+    def _serve_arrived_reports(self) -> None:
         try:
-            self._producer.poll(timeout_s)
+            self._producer.poll(0)
         except KafkaException as exc:  # poll() raises the producer's fatal errors
             self._client_raised(exc, "poll")
         except Exception:
@@ -164,7 +164,7 @@ class Publisher:
         next_sync = next_tick = 0.0
         while not self._stop.is_set():
             try:
-                self._serve_reports(_POLL_S)
+                self._producer.poll(_POLL_S)
                 self._drain_overflow()
                 if self._fatal or (self._replay is not None and self._replay.fenced):
                     self._replace_fatal_producer()
@@ -178,7 +178,7 @@ class Publisher:
                     self.on_tick()
                 assert self._replay is not None
                 self._replay.step(now, self.settings.replay_interval_s)
-            except KafkaException as exc:  # e.g. a replacement producer that cannot start
+            except KafkaException as exc:  # poll() raises the producer's fatal errors
                 self._client_raised(exc, "io-thread")
             except Exception:
                 self.counters.failure("io-thread")

@@ -41,13 +41,14 @@ class Sealer:
         self.stream = Stream(stream_id)
         self.encoder = EventEncoder()
         self.stream_id = self.stream.stream_id
-        self.native = native
+        self._numbering: Stream | _CompiledSealer = self.stream  # whichever counts seq
         if _CompiledSealer is not None and native:
             make_shape = functools.partial(_shape, self.encoder, self.stream)
             self._compiled = _CompiledSealer(
                 self.stream_id, self.encoder.header, EVENT_TYPES, PHASES, STATUSES,
                 CallEvent, Outcome, make_shape,
             )  # fmt: skip
+            self._numbering = self._compiled
             self.seal: Callable[[CallEvent], bytes] = self._compiled.seal
         else:
             self.seal = self._seal_python
@@ -55,7 +56,7 @@ class Sealer:
     @property
     def seq(self) -> int:
         """The last sealed event's sequence number in this stream."""
-        return self._compiled.seq if self.native else self.stream.seq
+        return self._numbering.seq
 
     def _seal_python(self, event: CallEvent) -> bytes:
         event.stream_id = self.stream_id  # the context segment ends with it

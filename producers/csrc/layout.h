@@ -6,8 +6,6 @@
 
 #include <structmember.h>
 
-/* ---- attributes of the caller's slotted classes, read and written by offset ---- */
-
 enum { A_EVENT_TYPE, A_PHASE, A_CALL_ID, A_ARGS_DIGEST, A_RESULT_DIGEST, A_RESULT_JSON,
        A_TRUNCATED, A_REDACTIONS, A_OUTCOME, A_EVENT_ID, A_EVENT_TIME_US, A_SEQ, A_PREV_HASH,
        A_HASH, A_STATUS, A_DURATION_US, A_ERROR_TYPE, A_ERROR_MESSAGE, A_RESULT_SIZE,

@@ -9,8 +9,6 @@
 
 #include "layout.h"
 
-/* ---- the Sealer ---- */
-
 /* The parts of an event's bytes and chain text that follow from its actor, target,
  * argument names, producer and compliance: made once by the caller's make_shape and
  * remembered by the identity of those five objects (held, so no id is reused). */

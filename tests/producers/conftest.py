@@ -15,11 +15,29 @@ from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
 from producers import runtime
 from producers.auditor import Auditor
+from producers.sealer import NATIVE
 from producers.settings import ProducerSettings
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
 
 CANARY = "sk-live-CANARY0123456789abcdefXYZ"
+# The install builds the compiled sealer only where a C compiler and OpenSSL's headers
+# are; test_sealer.py fails if it is missing where they are.
+COMPILED_ONLY = pytest.mark.skipif(
+    not NATIVE, reason="the compiled sealer was not built (no C compiler or OpenSSL headers)"
+)
+
+
+@pytest.fixture(
+    scope="module",  # module scope: hypothesis refuses function-scoped fixtures in @given
+    params=[
+        pytest.param(True, id="compiled", marks=COMPILED_ONLY),
+        pytest.param(False, id="python"),
+    ],
+)
+def native(request: pytest.FixtureRequest) -> bool:
+    """Each test runs against the compiled sealer and the Python one it must match."""
+    return bool(request.param)
 
 
 def producer_settings(tmp_path: Path, **overrides: Any) -> ProducerSettings:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +28,7 @@ from producers.model import (
     Target,
     to_avro,
 )
-from producers.sealer import NATIVE, Sealer
+from producers.sealer import Sealer
 from schemas import registry
 from schemas.integrity import chain_hash
 from schemas.wire import Deserializer, SingleObjectSerializer
@@ -105,17 +104,6 @@ def call_events(draw: st.DrawFn) -> CallEvent:
         heartbeat=draw(beats),
         attributes=draw(st.dictionaries(text, text, max_size=3)),
     )
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(True, id="compiled", marks=pytest.mark.skipif(not NATIVE, reason="not built")),
-        pytest.param(False, id="python"),
-    ],
-)
-def native(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
 
 
 def _expected(event: CallEvent) -> dict[str, Any]:

@@ -20,12 +20,9 @@ from producers.model import Actor, CallEvent, Compliance, Outcome, Producer, Tar
 from producers.sealer import NATIVE, Sealer
 from schemas.integrity import chain_hash
 from schemas.wire import Deserializer
+from tests.producers.conftest import COMPILED_ONLY
 
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-BOTH = [
-    pytest.param(True, id="compiled", marks=pytest.mark.skipif(not NATIVE, reason="not built")),
-    pytest.param(False, id="python"),
-]
 
 
 def _event(phase: str = "ATTEMPT", status: str | None = None, call_id: str = "") -> CallEvent:
@@ -46,7 +43,6 @@ def test_the_compiled_sealer_is_built_where_a_compiler_and_openssl_are() -> None
     assert NATIVE
 
 
-@pytest.mark.parametrize("native", BOTH)
 def test_an_attempt_names_its_call_and_ids_are_uuid7_of_the_event_time(native: bool) -> None:
     sealer = Sealer(native=native)
     events = [_event() for _ in range(500)]
@@ -62,7 +58,6 @@ def test_an_attempt_names_its_call_and_ids_are_uuid7_of_the_event_time(native: b
     assert times == sorted(times)
 
 
-@pytest.mark.parametrize("native", BOTH)
 def test_a_refused_event_leaves_no_gap_in_the_chain(native: bool) -> None:
     sealer = Sealer(native=native)
     first = _event()
@@ -77,7 +72,6 @@ def test_a_refused_event_leaves_no_gap_in_the_chain(native: bool) -> None:
     assert chain_hash(first.hash, decoded) == after.hash
 
 
-@pytest.mark.parametrize("native", BOTH)
 def test_threads_sealing_at_once_number_every_event_once_in_one_chain(native: bool) -> None:
     sealer = Sealer(native=native)
     sealed: list[CallEvent] = []
@@ -98,7 +92,6 @@ def test_threads_sealing_at_once_number_every_event_once_in_one_chain(native: bo
     assert [e.prev_hash for e in sealed] == ["", *(e.hash for e in sealed[:-1])]
 
 
-@pytest.mark.parametrize("native", BOTH)
 def test_a_forked_child_makes_other_ids_than_its_parent(native: bool) -> None:
     sealer = Sealer(native=native)
     sealer.seal(_event())  # the random state exists before the fork
@@ -125,7 +118,7 @@ def test_a_forked_child_makes_other_ids_than_its_parent(native: bool) -> None:
     assert not {i[15:] for i in child} & {e.event_id[15:] for e in events}
 
 
-@pytest.mark.skipif(not NATIVE, reason="not built")
+@COMPILED_ONLY
 def test_compiled_and_python_agree_on_lone_surrogates_and_long_texts() -> None:
     compiled, python = Sealer(native=True), Sealer(native=False)
     for call_id in ("\ud800x", "é" * 3000, ""):
