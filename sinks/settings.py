@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from schemas.settings import ENV_PREFIX, PartSettings
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class SinkSettings(PartSettings):
@@ -46,21 +38,9 @@ class SinkSettings(PartSettings):
         None, description="HMAC key the producers pseudonymise user ids with (for erase/export)."
     )
     pseudonym_key_id: str = Field("k1", description="Id of that key, as events carry it.")
-    operator: str = Field(
-        default_factory=_operator, description="Who runs people's commands (audited)."
-    )
     digest_key_file: Path = Field(
         Path("mcp-audit-data/digest-key.pem"),
         description="Ed25519 key sealing hourly digests (created 0600 if missing); the public"
         " half is written beside it as .pub for auditors.",
     )
     digest_period_s: int = Field(3600, ge=60, description="Length of a sealed digest period.")
-    query_port: int = Field(
-        0,
-        ge=0,
-        le=65535,
-        description="The sink serves read-only queries on 127.0.0.1:PORT; 0: off.",
-    )
-    query_endpoint: str | None = Field(
-        None, description="http://127.0.0.1:PORT of a running sink: commands read through it."
-    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from readside.session import open_read_side
 from sinks.digests import key_id, load_or_create_key, seal_closed_periods
-from sinks.service import open_store
 from sinks.settings import SinkSettings
 
 NAME = "digest"
@@ -19,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = SinkSettings.load()
     key = load_or_create_key(settings.digest_key_file)
-    sealed = seal_closed_periods(open_store(settings), key, settings.digest_period_s)
+    with open_read_side(settings) as session:
+        sealed = session.operate(
+            "digest", lambda c: seal_closed_periods(c, key, settings.digest_period_s)
+        )
     public = settings.digest_key_file.with_suffix(".pub")
     print(f"sealed {sealed} periods with key {key_id(key)} (public key: {public})")
     return 0

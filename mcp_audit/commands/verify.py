@@ -7,8 +7,8 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from readside.session import open_read_side
 from sinks.digests import check_digests, load_public_key, stored_digests
-from sinks.service import open_store
 from sinks.settings import SinkSettings
 from sinks.verify_store import verify_store
 
@@ -25,7 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = SinkSettings.load()
-    client = open_store(settings)
+    with open_read_side(settings) as session:
+        return session.read("verify", lambda client: _verify(client, settings, args), lambda _: 0)
+
+
+def _verify(client: Client, settings: SinkSettings, args: argparse.Namespace) -> int:
     streams = rows = problems = expired = 0
     for stream_id, checked, findings in verify_store(client):
         found = [f for f in findings if f.problem]
