@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "erase",
     "retention",
     "hold",
+    "token",
 )
 
 

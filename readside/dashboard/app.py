@@ -35,6 +35,9 @@ from schemas.errors import McpAuditError
 
 STATIC = Path(__file__).parent / "static"
 Answer = Callable[[Client], Any]
+# Scripts from this origin only; inline styles are the chart legend's swatches.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+       " frame-ancestors 'none'")  # fmt: skip
 
 
 class BadRequest(McpAuditError):
@@ -113,7 +116,7 @@ def build_app(side: ReadSide, tokens: Tokens, port: int) -> Starlette:
             return PlainTextResponse("the dashboard only reads", status_code=405)
         response = await call_next(request)
         response.headers["X-Frame-Options"] = "DENY"  # no framing by a hostile page
-        response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+        response.headers["Content-Security-Policy"] = CSP
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
         return response

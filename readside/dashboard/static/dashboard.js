@@ -137,10 +137,9 @@ async function refresh() {
   drawTables(page.tools, page.users);
   drawAlerts(page.alerts);
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
-  document.body.dataset.loaded = "true";
 }
 
 document.getElementById("hours").addEventListener("change", refresh);
 document.getElementById("search").addEventListener("submit", search);
-refresh().then(() => search());
+refresh().then(() => search()).then(() => { document.body.dataset.loaded = "true"; });
 setInterval(refresh, 30000);
