@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from readside.endpoint import port_answers
+from readside.errors import QueryRefusedError
 from readside.tokens import Tokens
 from readside.web import require_loopback
 from schemas.errors import PlatformError
@@ -34,6 +36,9 @@ def endpoint_query(
             host=host, port=int(port), username="token", password=token
         )
         result = client.query(statement)
+    except DatabaseError as exc:  # the endpoint's own words: what was refused, and why
+        said = str(exc).partition("DB::Exception: ")[2].partition(" (for url")[0]
+        raise QueryRefusedError(f"the query endpoint refused: {said or exc}", url=url) from exc
     except Exception as exc:
-        raise PlatformError("the query endpoint refused or failed", url=url) from exc
+        raise PlatformError("the query endpoint did not answer", url=url) from exc
     return list(result.column_names), [tuple(row) for row in result.result_rows]
