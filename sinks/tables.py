@@ -24,6 +24,13 @@ def held(time_column: str) -> str:
 
 # A folded alert is stored again with its final count; until merges keep one version,
 # read the one with the highest count (counts only grow).
+# What a call, a failure and high risk are: one definition each, used by the views
+# (migration 110), the dashboard, the report, Grafana and the README's queries
+# (tests/sinks/test_metrics.py holds them to these words). Every call is an ATTEMPT
+# and a RESULT; the RESULT is the one counted, so heartbeats and one-off events never are.
+CALL = "phase = 'RESULT'"
+FAILURE = "status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')"
+HIGH_RISK = "risk_level IN ('HIGH', 'CRITICAL')"
 LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT 1 BY alert_id)"
 
 ERASED = "user_id IN (SELECT user_id FROM erased_subjects)"

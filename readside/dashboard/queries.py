@@ -15,7 +15,7 @@ from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.tables import LATEST_ALERTS
+from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
 
 EVENTS = (
     "(SELECT * FROM audit_events WHERE event_time >= {since:DateTime64(6)} LIMIT 1 BY event_id)"
@@ -41,10 +41,10 @@ def _json_value(value: Any) -> Any:
 
 def summary(client: Client, since: datetime) -> dict[str, Any]:
     sql = f"""
-        SELECT count() AS calls, countIf(status != 'SUCCESS') AS failures,
-               countIf(risk_level IN ('HIGH', 'CRITICAL')) AS high_risk,
+        SELECT count() AS calls, countIf({FAILURE}) AS failures,
+               countIf({HIGH_RISK}) AS high_risk,
                uniqExact(user_id) AS users, uniqExact(tool_name) AS tools
-        FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND phase = 'RESULT'"""
+        FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND {CALL}"""
     return _rows(client, sql, {"since": since})[0]
 
 
@@ -52,7 +52,7 @@ def calls_over_time(client: Client, since: datetime, bucket_minutes: int) -> lis
     sql = f"""
         SELECT toStartOfInterval(event_time, toIntervalMinute({{bucket:UInt32}})) AS bucket,
                tool_name AS tool, status, count() AS calls
-        FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND phase = 'RESULT'
+        FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND {CALL}
         GROUP BY bucket, tool, status ORDER BY bucket, tool, status"""
     return _rows(client, sql, {"since": since, "bucket": bucket_minutes})
 
@@ -60,11 +60,11 @@ def calls_over_time(client: Client, since: datetime, bucket_minutes: int) -> lis
 def tools(client: Client, since: datetime) -> list[dict[str, Any]]:
     sql = f"""
         SELECT tool_name AS tool, count() AS calls,
-               round(countIf(status != 'SUCCESS') / count(), 4) AS failure_rate,
+               round(countIf({FAILURE}) / count(), 4) AS failure_rate,
                round(quantile(0.5)(duration_us / 1000), 3) AS p50_ms,
                round(quantile(0.95)(duration_us / 1000), 3) AS p95_ms,
                round(quantile(0.99)(duration_us / 1000), 3) AS p99_ms
-        FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND phase = 'RESULT'
+        FROM {EVENTS} WHERE event_type = 'TOOL_CALL' AND {CALL}
         GROUP BY tool ORDER BY calls DESC, tool"""
     return _rows(client, sql, {"since": since})
 
@@ -80,7 +80,7 @@ def risk_distribution(client: Client, since: datetime) -> list[dict[str, Any]]:
 def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any]]:
     sql = f"""
         SELECT user_id AS user, count() AS events,
-               countIf(risk_level IN ('HIGH', 'CRITICAL')) AS high_risk, max(risk_score) AS max_risk
+               countIf({HIGH_RISK}) AS high_risk, max(risk_score) AS max_risk
         FROM {EVENTS} WHERE user_id != ''
         GROUP BY user ORDER BY high_risk DESC, max_risk DESC, events DESC, user
         LIMIT {{limit:UInt32}}"""

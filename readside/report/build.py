@@ -9,7 +9,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from readside.report import checks
-from sinks.tables import LATEST_ALERTS
+from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
 from sinks.verify_store import verify_store
 
 EVENTS = (
@@ -36,16 +36,16 @@ def _one(client: Client, sql: str, since: datetime) -> Any:
 def build(client: Client, since: datetime, scan: checks.SecretScan) -> Report:
     [totals] = _one(
         client,
-        f"SELECT count(), countIf(event_type = 'TOOL_CALL' AND phase = 'RESULT'),"
-        f" countIf(phase = 'RESULT' AND status NOT IN ('SUCCESS', 'UNKNOWN')),"
-        f" countIf(risk_level IN ('HIGH', 'CRITICAL')), uniqExact(user_id), uniqExact(server_id)"
+        f"SELECT count(), countIf(event_type = 'TOOL_CALL' AND {CALL}),"
+        f" countIf({CALL} AND {FAILURE}),"
+        f" countIf({HIGH_RISK}), uniqExact(user_id), uniqExact(server_id)"
         f" FROM {EVENTS}",
         since,
     )
     daily = _one(
         client,
-        f"SELECT toString(toDate(event_time)) AS day, countIf(phase = 'RESULT'),"
-        f" countIf(risk_level IN ('HIGH', 'CRITICAL')) FROM {EVENTS} GROUP BY day ORDER BY day",
+        f"SELECT toString(toDate(event_time)) AS day, countIf({CALL}),"
+        f" countIf({HIGH_RISK}) FROM {EVENTS} GROUP BY day ORDER BY day",
         since,
     )
     detectors = _one(
@@ -57,7 +57,7 @@ def build(client: Client, since: datetime, scan: checks.SecretScan) -> Report:
     reasons = _one(
         client,
         f"SELECT reason, count() AS n FROM {EVENTS} ARRAY JOIN risk_reasons AS reason"
-        " WHERE risk_level IN ('HIGH', 'CRITICAL') GROUP BY reason ORDER BY n DESC LIMIT 8",
+        f" WHERE {HIGH_RISK} GROUP BY reason ORDER BY n DESC LIMIT 8",
         since,
     )
     findings = [f for _, _, found in verify_store(client) for f in found]
