@@ -17,15 +17,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas.kafka import KafkaSettings
-
-
-@dataclass(frozen=True)
-class Counts:
-    """What the store knows: events, alerts, and bytes in producers' spools."""
-
-    stored: int
-    alerts: int
-    spool_bytes: int
+from sinks.progress import Counts
 
 
 @dataclass(frozen=True)

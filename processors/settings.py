@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from schemas.kafka import SINK_GROUP
 from schemas.settings import ENV_PREFIX, PartSettings
 
 
@@ -41,7 +42,7 @@ class ProcessorSettings(PartSettings):
         60.0, gt=0, description="Own consumer stalled: lag but no progress for this long."
     )
     sink_group: str = Field(
-        "mcp-audit-sink", description="The sink's consumer group, whose lag is watched."
+        SINK_GROUP, description="The sink's consumer group, whose lag is watched."
     )
     sink_lag_max_s: float = Field(
         300.0, ge=0, description="Alert when the sink's oldest waiting event is older; 0: off."
@@ -73,3 +74,8 @@ class ProcessorSettings(PartSettings):
     data_dir: Path = Field(Path("mcp-audit-data/processors"), description="Faust data dir.")
     web_enabled: bool = Field(False, description="Faust's web server (metrics, table views).")
     web_port: int = Field(6066, ge=1, le=65535, description="Faust web port when enabled.")
+
+    @property
+    def enrich_group(self) -> str:
+        """The consumer group the workers enrich the raw topic in."""
+        return f"{self.app_id}-enrich"

@@ -94,7 +94,7 @@ def build_loop(
     )
     consumer = {
         **client,
-        "group.id": f"{settings.app_id}-enrich",
+        "group.id": settings.enrich_group,
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
     }
     enricher = build_enricher(settings, state, kafka.schema_registry_url)

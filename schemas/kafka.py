@@ -58,6 +58,8 @@ class KafkaSettings(PartSettings):
 # Header names the pipeline sets; dead letters carry where they came from and why.
 HEADER_DLQ_REASON = "mcp-audit.dlq.reason"
 HEADER_DLQ_DETAIL = "mcp-audit.dlq.detail"
+# The sink's consumer group by default: the sink joins it, the processors watch its lag.
+SINK_GROUP = "mcp-audit-sink"
 HEADER_DLQ_TOPIC = "mcp-audit.dlq.source-topic"
 HEADER_DLQ_PARTITION = "mcp-audit.dlq.source-partition"
 HEADER_DLQ_OFFSET = "mcp-audit.dlq.source-offset"

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from schemas.kafka import SINK_GROUP
 from schemas.settings import ENV_PREFIX, PartSettings
 
 
@@ -18,7 +19,7 @@ class SinkSettings(PartSettings):
         description="chdb:///dir for the embedded engine, or http(s)://user:pass@host:8123.",
     )
     database: str = Field("mcp_audit", description="Database holding the audit tables.")
-    consumer_group: str = Field("mcp-audit-sink", description="Kafka consumer group of the sink.")
+    consumer_group: str = Field(SINK_GROUP, description="Kafka consumer group of the sink.")
     session_timeout_ms: int = Field(
         10_000, ge=1000, description="Kafka consumer session timeout; joining takes about half."
     )

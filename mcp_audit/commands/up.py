@@ -9,10 +9,11 @@ from pathlib import Path
 
 from mcp_audit.pipeline import Pipeline
 from mcp_audit.settings import PlatformSettings
-from mcp_audit.status import Counts, Snapshot, StatusProbe
+from mcp_audit.status import Snapshot, StatusProbe
 from processors.settings import ProcessorSettings
 from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
+from sinks.progress import store_counts
 from sinks.settings import SinkSettings
 
 NAME = "up"
@@ -56,24 +57,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# The spool is what each producer stream's latest heartbeat of the last ten minutes reports.
-COUNTS = (
-    "SELECT (SELECT count() FROM (SELECT event_id FROM audit_events LIMIT 1 BY event_id)),"
-    " (SELECT count() FROM (SELECT alert_id FROM audit_alerts LIMIT 1 BY alert_id)),"
-    " (SELECT sum(spool) FROM (SELECT argMax(heartbeat['spool_bytes'], seq) AS spool"
-    "  FROM audit_events WHERE event_type = 'HEARTBEAT'"
-    "  AND event_time > now64() - INTERVAL 10 MINUTE GROUP BY stream_id))"
-)
-
-
-def _counts(pipeline: Pipeline) -> Counts:
-    rows = pipeline.run_query(lambda c: c.query(COUNTS).result_rows)
-    return Counts(int(rows[0][0]), int(rows[0][1]), int(rows[0][2] or 0))
-
-
 def _report(pipeline: Pipeline, *, once: bool) -> None:
-    group = f"{ProcessorSettings.load().app_id}-enrich"
-    probe = StatusProbe(pipeline.kafka, group, lambda: _counts(pipeline))
+    group = ProcessorSettings.load().enrich_group
+    probe = StatusProbe(pipeline.kafka, group, lambda: pipeline.run_query(store_counts))
     previous: Snapshot | None = None
     try:
         while True:

@@ -7,8 +7,9 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from mcp_audit.status import Counts, Snapshot, StatusProbe
+from mcp_audit.status import Snapshot, StatusProbe
 from schemas.kafka import KafkaSettings
+from sinks.progress import Counts
 
 
 def test_line_shows_rates_lag_store_alerts_and_spool() -> None:

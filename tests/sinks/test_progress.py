@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from mcp_audit.commands.up import _counts
-from mcp_audit.status import Counts
+from sinks.progress import Counts, store_counts
 from tests.readside.dashboard.store import create_tables, insert_alert, insert_event
 
 pytestmark = pytest.mark.clickhouse
-
-
-class _Store:
-    """The one method of Pipeline that _counts uses, on a test database: a whole
-    pipeline (broker, workers, sink) would add nothing to what this checks, the SQL."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def run_query(self, query: Callable[[Client], Any]) -> Any:
-        return query(self.client)
 
 
 def _beat(client: Client, when: datetime, stream: str, seq: int, spool: int) -> None:
@@ -48,4 +34,4 @@ def test_counts_events_alerts_and_each_streams_latest_spool(clickhouse: Client) 
     insert_alert(clickhouse, now, alert_id=alert_id, count=1)
     insert_alert(clickhouse, now, alert_id=alert_id, count=2)
 
-    assert _counts(_Store(clickhouse)) == Counts(stored=7, alerts=1, spool_bytes=1024)  # type: ignore[arg-type]
+    assert store_counts(clickhouse) == Counts(stored=7, alerts=1, spool_bytes=1024)
