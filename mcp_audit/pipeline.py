@@ -32,6 +32,7 @@ from readside.session import ReadSide
 from readside.settings import ReadSettings
 from readside.tokens import Tokens
 from readside.web import require_loopback
+from schemas.backoff import Backoff
 from schemas.kafka import KafkaSettings
 from sinks.digests import load_or_create_key, seal_closed_periods
 from sinks.service import Sink, open_store
@@ -175,16 +176,15 @@ class Pipeline:
         self._threads.append(thread)
 
     def _run_sink(self, stop: threading.Event) -> None:
-        backoff = 0.5
+        backoff = Backoff(0.5, SINK_RETRY_MAX_S)
         while not stop.is_set():
             try:
                 with Sink(self.platform.sink_settings, self.kafka) as sink:
-                    backoff = 0.5
+                    backoff.reset()
                     sink.run(stop)
             except Exception:
-                log.exception("the sink failed; restarting in %.1f s", backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, SINK_RETRY_MAX_S)
+                log.exception("the sink failed; restarting in %.1f s", backoff.peek())
+                stop.wait(backoff.wait())
 
     def _seal_periodically(self) -> None:
         settings = self.platform.sink_settings

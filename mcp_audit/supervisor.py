@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcp_audit.private_files import open_private_append
+from schemas.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
-    backoff_s: float = 0.5
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.5, 30.0))  # the supervisor's
     restart: bool = True  # False: a one-shot job, left alone once it exits
 
 
@@ -50,6 +51,7 @@ class Supervisor:
 
     def start(self, child: Child) -> Child:
         self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        child.backoff = Backoff(0.5, self.max_backoff_s)
         self.children.append(child)
         self._spawn(child)
         if self._watcher is None:
@@ -80,20 +82,19 @@ class Supervisor:
     def _restart_later(self, child: Child) -> None:
         assert child.process is not None
         if time.monotonic() - child.started_at > self.stable_s:
-            child.backoff_s = 0.5  # it ran fine for a while: this is a fresh failure
+            child.backoff.reset()  # it ran fine for a while: this is a fresh failure
         log.warning(
             "%s exited with %s; restarting in %.1f s (see %s.log)",
             child.name,
             child.process.returncode,
-            child.backoff_s,
+            child.backoff.peek(),
             child.name,
         )
-        if self._stopping.wait(child.backoff_s):
+        if self._stopping.wait(child.backoff.wait()):
             return
         with self._lock:
             if not child.restart:
                 return  # retired while it waited
-            child.backoff_s = min(child.backoff_s * 2, self.max_backoff_s)
             child.restarts += 1
             self._spawn(child)
 

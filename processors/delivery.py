@@ -25,6 +25,7 @@ from typing import Any, cast
 from confluent_kafka import KafkaError, Message, Producer
 
 from processors.messages import BatchOutput, OutMessage
+from schemas.backoff import Backoff
 
 log = logging.getLogger(__name__)
 RENEW_AFTER = 2  # attempts in a row in which the broker accepted nothing
@@ -80,7 +81,7 @@ class Delivery:
     async def _until_accepted(self, groups: list[tuple[str, list[OutMessage]]]) -> None:
         # Grouped by topic: no (topic, message) pair is built per message, only per
         # failure, which a retry then sends one by one.
-        backoff, refused_in_a_row = 0.1, 0
+        backoff, refused_in_a_row = Backoff(0.1, self.retry_max_s), 0
         tried = sum(len(messages) for _, messages in groups)
         pending = await self._attempt(groups)
         while pending:
@@ -90,10 +91,9 @@ class Delivery:
                 refused_in_a_row = 0
             log.warning(
                 "broker refused %d messages (%s); retrying in %.1fs",
-                len(pending), self._reason, backoff,
+                len(pending), self._reason, backoff.peek(),
             )  # fmt: skip
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.retry_max_s)
+            await asyncio.sleep(backoff.wait())
             tried = len(pending)
             pending = await self._attempt([(topic, [message]) for topic, message in pending])
 

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from confluent_kafka import TopicPartition
 
+from schemas.backoff import Backoff
 from sinks.batch import Batch
 from sinks.errors import StoreUnavailableError
 from sinks.settings import SinkSettings
@@ -34,17 +35,6 @@ class Source(Protocol):
     def poll(self, max_messages: int, timeout_s: float) -> list[object]: ...
     def commit(self, offsets: list[TopicPartition]) -> None: ...
     def hold(self, seconds: float) -> None: ...
-
-
-class Backoff:
-    """Waits that double from ``initial`` up to ``ceiling``."""
-
-    def __init__(self, initial: float, ceiling: float) -> None:
-        self.initial, self.ceiling, self.next = initial, ceiling, initial
-
-    def wait(self) -> float:
-        current, self.next = self.next, min(self.next * 2, self.ceiling)
-        return current
 
 
 class SinkLoop:

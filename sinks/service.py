@@ -15,12 +15,13 @@ from types import TracebackType
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.backoff import Backoff
 from schemas.errors import PlatformError
 from schemas.kafka import KafkaSettings
 from sinks.clickhouse import connect
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
-from sinks.loop import Backoff, SinkLoop
+from sinks.loop import SinkLoop
 from sinks.migrate import apply_migrations
 from sinks.settings import SinkSettings
 from sinks.store import AuditStore

@@ -19,8 +19,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from schemas.backoff import Backoff
 from sinks.errors import SiemRefusedError, SiemUnavailableError
-from sinks.loop import Backoff
 from sinks.siem.settings import SiemSettings
 from sinks.siem.webhook import Poster, Reply, Verdict
 

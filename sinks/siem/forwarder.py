@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from schemas.backoff import Backoff
 from schemas.errors import DeserializationError
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
@@ -28,7 +29,7 @@ from sinks.batch import Batch
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
 from sinks.errors import StoreUnavailableError
-from sinks.loop import Backoff, Source
+from sinks.loop import Source
 from sinks.siem.delivery import Delivery
 from sinks.siem.ocsf import to_ocsf
 from sinks.siem.settings import SiemSettings

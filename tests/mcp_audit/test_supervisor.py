@@ -27,7 +27,7 @@ def test_a_crashing_child_is_restarted_with_growing_backoff(tmp_path: Path) -> N
         supervisor.stop()
     # Backoff 0.5, 1.0, 1.0 ... plus the watch interval: a few restarts, not hundreds.
     assert 1 <= child.restarts <= 4
-    assert child.backoff_s == 1.0
+    assert child.backoff.peek() == 1.0
 
 
 def test_stop_ends_children_and_their_children(tmp_path: Path) -> None:
