@@ -23,6 +23,7 @@ from fastavro import schemaless_reader
 from schemas import registry
 from schemas.errors import DeserializationError, SerializationError
 from schemas.projection import Projection, projection_decoder
+from schemas.repair import repaired
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
@@ -33,15 +34,19 @@ _CONFLUENT_HEADER = 5
 class SingleObjectSerializer:
     """Encodes a record dict as Avro single-object bytes with the current schema.
 
-    Timestamps may be aware datetimes or int microseconds since the epoch.
+    Timestamps may be aware datetimes or int microseconds since the epoch. Text
+    that is not valid Unicode and integers out of their type's range are written
+    as :mod:`schemas.repair` says, with the altered fields named; anything else
+    that does not match the schema raises :class:`SerializationError`.
     """
 
-    __slots__ = ("_encode", "_header", "record")
+    __slots__ = ("_encode", "_header", "_schema", "record")
 
     def __init__(self, record: str) -> None:
         writer = registry.current(record)
         self.record = record
         self._encode = writer.codec[1]
+        self._schema = writer.schema
         self._header = SINGLE_OBJECT_MAGIC + writer.fingerprint
 
     def __call__(self, obj: dict[str, Any], ctx: object = None) -> bytes:
@@ -49,10 +54,23 @@ class SingleObjectSerializer:
         try:
             self._encode(obj, parts.append)
         except Exception as exc:
+            parts = [self._header]
+            self._encode_repaired(obj, parts.append, exc)
+        return b"".join(parts)
+
+    def _encode_repaired(self, obj: dict[str, Any], write: Any, first: Exception) -> None:
+        try:
+            fixed, altered = repaired(self._schema, obj)
+            if altered:
+                self._encode(fixed, write)
+                return
+        except Exception as exc:
             raise SerializationError(
                 "record does not match its schema", record=self.record, error=repr(exc)
             ) from exc
-        return b"".join(parts)
+        raise SerializationError(
+            "record does not match its schema", record=self.record, error=repr(first)
+        ) from first
 
 
 class RegistrySerializer:
