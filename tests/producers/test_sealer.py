@@ -19,8 +19,10 @@ import pytest
 from producers.model import Actor, CallEvent, Compliance, Outcome, Producer, Target, to_avro
 from producers.sealer import NATIVE, Sealer
 from schemas.integrity import chain_hash
+from schemas.repair import ALTERED_KEY
 from schemas.wire import Deserializer
 from tests.producers.conftest import COMPILED_ONLY
+from tests.schemas.oracle import official_decode
 
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -118,12 +120,40 @@ def test_a_forked_child_makes_other_ids_than_its_parent(native: bool) -> None:
     assert not {i[15:] for i in child} & {e.event_id[15:] for e in events}
 
 
+def test_a_lone_surrogate_and_numbers_out_of_range_are_repaired_not_refused(
+    native: bool,
+) -> None:
+    # The cases: a resource URI from surrogateescape, redactions of 2**31, a pid
+    # of 2**32 (Avro ints), a duration of 2**63 (past an Avro long).
+    event = _event("RESULT", status="SUCCESS", call_id="c1")
+    event.event_type, event.target = "RESOURCE_READ", Target("srv", resource_uri="db://x\ud800")
+    event.producer, event.redactions = Producer("host", 2**32, "0.1", "decorator"), 2**31
+    assert event.outcome is not None
+    event.outcome.duration_us = 2**63
+    data = Sealer(native=native).seal(event)
+    decoded = official_decode(data, "AuditEvent")  # the official reader refused it before
+    assert decoded["target"]["resource_uri"] == "db://x\ufffd"
+    assert decoded["payload"]["redactions"] == 2**31 - 1
+    assert decoded["context"]["producer"]["pid"] == 2**31 - 1
+    assert decoded["outcome"]["duration_us"] == 2**63 - 1
+    assert decoded["attributes"] == {
+        ALTERED_KEY: "target.resource_uri,payload.redactions,outcome.duration_us,"
+        "context.producer.pid"
+    }
+    assert chain_hash("", Deserializer("AuditEvent")(data)) == event.hash
+
+
 @COMPILED_ONLY
 def test_compiled_and_python_agree_on_lone_surrogates_and_long_texts() -> None:
-    compiled, python = Sealer(native=True), Sealer(native=False)
     for call_id in ("\ud800x", "é" * 3000, ""):
-        event = _event("RESULT", status="ERROR", call_id=call_id)
-        event.result_json = "\udfff" + "r" * 5000  # past the compiled buffer's first size
-        data = compiled.seal(event)
-        assert python.encoder(event) == data
-        assert chain_hash(event.prev_hash, to_avro(event)) == event.hash
+        compiled, python = Sealer("s", native=True), Sealer("s", native=False)
+        twin = [_event("RESULT", status="ERROR", call_id=call_id) for _ in range(2)]
+        for event in twin:
+            event.result_json = "\udfff" + "r" * 5000  # past the compiled buffer's first size
+        data = compiled.seal(twin[0])
+        python.seal(twin[1])
+        twin[1].event_id, twin[1].event_time_us = twin[0].event_id, twin[0].event_time_us
+        twin[1].hash = twin[0].hash
+        assert python.encoder(twin[1]) == data
+        assert official_decode(data, "AuditEvent")["payload"]["result_json"][0] == "\ufffd"
+        assert chain_hash(twin[0].prev_hash, to_avro(twin[0])) == twin[0].hash
