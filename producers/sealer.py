@@ -20,6 +20,7 @@ from producers.chain import Stream
 from producers.encoder import EventEncoder
 from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent, Outcome
 from producers.repair import repair
+from schemas.framing import RegistryFraming
 
 try:
     from producers._sealc import Sealer as _CompiledSealer
@@ -57,6 +58,22 @@ class Sealer:
             self.seal: Callable[[CallEvent], bytes] = self._compiled.seal
         else:
             self.seal = self._seal_python
+        self._framing: RegistryFraming | None = None
+
+    def frame_with_registry(self, registry_url: str, topic: str) -> None:
+        """Confluent framing from when the registry gives AuditEvent's id under
+        ``topic``'s subject (asked in the background); single-object until then."""
+        self.close()
+        self._framing = RegistryFraming("AuditEvent", registry_url, topic, self._use_header)
+        self._framing.start()
+
+    def _use_header(self, header: bytes) -> None:
+        self.header = header
+
+    def close(self) -> None:
+        """Stop asking the registry, if it has not answered yet."""
+        if self._framing is not None:
+            self._framing.stop()
 
     @property
     def seq(self) -> int:
@@ -66,7 +83,7 @@ class Sealer:
     @property
     def header(self) -> bytes:
         """What goes before each event's body: single-object magic and fingerprint, or
-        Confluent's magic and schema id once :mod:`producers.framing` has it."""
+        Confluent's magic and schema id once :mod:`schemas.framing` has it."""
         return self.encoder.header
 
     @header.setter
