@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-from functools import cache
+import threading
 from typing import Any
 
 from fastavro import schemaless_reader
@@ -232,12 +232,21 @@ class Deserializer:
         return record
 
 
-@cache
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
 def registry_client(url: str) -> Any:
-    """One registry client per URL, shared, so its schema cache is too."""
+    """One registry client per URL, shared, so its schema cache is too. Locked: writers
+    ask for their ids on threads of their own at once, and two clients of confluent's
+    mock:// registry would be two registries."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient.new_client({"url": url})
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = SchemaRegistryClient.new_client({"url": url})
+        return client
 
 
 def schema_json(record: str) -> str:
