@@ -47,6 +47,7 @@ class _Repair:
 
     def value(self, schema: Any, value: Any, path: str) -> Any:
         kind, schema = _kind(schema)
+        fixed: Any
         if kind == "string" and isinstance(value, str):
             fixed = valid_text(value)
         elif kind in ("int", "long") and isinstance(value, int) and not isinstance(value, bool):

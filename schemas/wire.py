@@ -228,7 +228,7 @@ class Deserializer:
         if self._timestamps_as_micros:  # as _resolve: our codec turns datetimes to micros
             parts: list[bytes] = []
             self._reader.codec[1](record, parts.append)
-            record = self._decode_whole(b"".join(parts), 0)[0]
+            return self._decode_whole(b"".join(parts), 0)[0]
         return record
 
 

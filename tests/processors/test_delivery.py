@@ -121,6 +121,7 @@ async def test_with_a_registry_output_leaves_in_confluent_framing(
     delivery.close()
     [message] = read_until(kafka, kafka.topic_enriched, 1, timeout_s=20)
     value = message.value()
+    assert value is not None
     assert value[0] == 0
     theirs = AvroDeserializer(registry_client(url))(
         value, SerializationContext(kafka.topic_enriched, MessageField.VALUE)

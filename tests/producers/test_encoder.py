@@ -36,6 +36,7 @@ from schemas.repair import ALTERED_KEY, repaired
 from schemas.wire import Deserializer, SingleObjectSerializer
 from tests.schemas.oracle import official_decode
 
+
 def _events(text: Any, small: Any, longs: Any) -> Any:
     """CallEvents with texts, Avro ints and longs from these strategies."""
     opt = st.none() | text

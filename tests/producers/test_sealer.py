@@ -22,7 +22,6 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mcp_audit.embedded.broker import free_port
 from producers import api, runtime
-
 from producers.model import Actor, CallEvent, Compliance, Outcome, Producer, Target, to_avro
 from producers.sealer import NATIVE, Sealer
 from schemas import registry
@@ -208,9 +207,7 @@ def test_a_registry_down_at_start_neither_blocks_nor_breaks_a_seal(native: bool)
     time.sleep(0.3)  # the first ask has failed by now
     blobs.append(sealer.seal(_event()))
     assert all(b[:10] == b"\xc3\x01" + registry.current("AuditEvent").fingerprint for b in blobs)
-    assert [Deserializer("AuditEvent")(b)["integrity"]["seq"] for b in blobs] == list(
-        range(1, 102)
-    )
+    assert [Deserializer("AuditEvent")(b)["integrity"]["seq"] for b in blobs] == list(range(1, 102))
     started = time.monotonic()
     sealer.close()
     assert time.monotonic() - started < 2
