@@ -35,9 +35,8 @@
 static const EVP_MD *SHA256_MD;
 
 static int Sealer_init(Sealer *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"stream_id",     "header",     "event_types", "phases",
-                             "statuses",      "event_class", "outcome_class", "make_shape",
-                             "repair",        NULL};
+    static char *kwlist[] = {"stream_id",   "header",        "event_types", "phases", "statuses",
+                             "event_class", "outcome_class", "make_shape",  "repair", NULL};
     PyObject *stream_id, *header, *event_types, *phases, *statuses, *event_class, *outcome_class,
         *make_shape, *repair;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!OOOO:Sealer", kwlist, &stream_id,
@@ -176,7 +175,8 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
     Buf b;
     buf_init(&b);
     PyObject *result = NULL, *event_id = NULL, *hash = NULL, *prev_hash = NULL;
-    if (read_fields_repaired(self, e, &f) < 0 || text_of(self->stream_id, &stream, "stream_id") < 0)
+    if (read_fields_repaired(self, e, &f) < 0 ||
+        text_of(self->stream_id, &stream, "stream_id") < 0)
         goto done;
     if (rng_stale && rng_seed() < 0) goto done;
 
