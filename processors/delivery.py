@@ -12,6 +12,9 @@ bottleneck.
 When the broker accepts nothing in attempt after attempt, the producer is
 replaced: an idempotent producer whose broker died and came back empty (the
 embedded broker keeps no state) otherwise times out every message for ever.
+With a schema registry (:meth:`Delivery.frame_with_registry`) the enriched and
+alert messages leave with Confluent framing once the registry has given their
+schemas' ids, and single-object until then (:mod:`schemas.framing`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from processors.messages import BatchOutput, OutMessage
 from schemas.backoff import Backoff
+from schemas.framing import RegistryFraming, single_object_header
 
 log = logging.getLogger(__name__)
 RENEW_AFTER = 2  # attempts in a row in which the broker accepted nothing
@@ -62,6 +66,18 @@ class Delivery:
         self.retry_max_s = retry_max_s
         self._failed: list[tuple[str, OutMessage]] = []
         self._reason = ""
+        self._frames: dict[str, tuple[bytes, bytes]] = {}  # topic: (single-object, Confluent)
+        self._framings: list[RegistryFraming] = []
+
+    def frame_with_registry(self, registry_url: str, records: dict[str, str]) -> None:
+        """Confluent framing for each topic's messages (topic: record name) once the
+        registry gives the record's id under the topic's subject; asked in the background."""
+        for topic, record in records.items():
+            use = partial(self._use_header, topic, single_object_header(record))
+            self._framings.append(RegistryFraming(record, registry_url, topic, use).start())
+
+    def _use_header(self, topic: str, single: bytes, header: bytes) -> None:
+        self._frames = {**self._frames, topic: (single, header)}  # replaced whole: no lock
 
     async def deliver(self, out: BatchOutput) -> None:
         """Returns once every message of ``out`` is acknowledged by the broker."""
@@ -112,14 +128,17 @@ class Delivery:
     ) -> list[tuple[str, OutMessage]]:
         self._failed = []
         produce = self.producer.produce
+        frames = self._frames
         for topic, messages in groups:
+            frame = frames.get(topic)
             for message in messages:
+                value = message.value if frame is None else _reframed(message.value, *frame)
                 while True:
                     try:
                         if message.headers:
                             self._produce_with_headers(topic, message)
                         else:  # a failure comes back through the producer's callback
-                            produce(topic, message.value, message.key)
+                            produce(topic, value, message.key)
                         break
                     except BufferError:  # the local queue is full: let it drain
                         self.producer.poll(0.05)
@@ -160,4 +179,13 @@ class Delivery:
                 log.warning("waiting for the broker to accept output")
 
     def close(self) -> None:
+        for framing in self._framings:
+            framing.stop()
         self.producer.flush(10.0)
+
+
+def _reframed(value: bytes, single: bytes, confluent: bytes) -> bytes:
+    """The same body behind the Confluent header (a retried message already has it)."""
+    if value.startswith(single):
+        return confluent + memoryview(value)[len(single) :]
+    return value

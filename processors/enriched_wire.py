@@ -5,7 +5,9 @@ EnrichedEvent's first field is the whole AuditEvent. So when a raw message is
 single-object encoded with the current AuditEvent schema, the enriched body is
 that message's body, unchanged, followed by the enrichment fields encoded here.
 Anything else (an older writer schema, Confluent framing) falls back to the
-full serializer. The field layout is checked against the schema at import, so
+full serializer. A raw message with Confluent framing of the current AuditEvent
+schema (its id given by :meth:`EnrichedWriter.accept_raw_header`) has the same
+body and is reused the same way. The field layout is checked against the schema at import, so
 a schema change that this module does not follow fails at start, not silently.
 """
 
@@ -177,11 +179,21 @@ class EnrichedWriter:
         self._header = SINGLE_OBJECT_MAGIC + registry.current("EnrichedEvent").fingerprint
         self._full = SingleObjectSerializer("EnrichedEvent")
         self._suffix = SuffixEncoder()
+        self._raw_confluent: bytes | None = None
+
+    def accept_raw_header(self, header: bytes) -> None:
+        """Reuse the body of raw messages framed with this Confluent header: the
+        registry's id of the current AuditEvent schema (see :mod:`schemas.framing`)."""
+        self._raw_confluent = header
 
     def write(self, raw_message: bytes, event: dict[str, Any], fields: dict[str, Any]) -> bytes:
         """Enriched bytes for ``event``: raw body reused when it has the current schema."""
         if raw_message.startswith(self._raw_header):
             # One join, and the body by view: the ~600 event bytes are copied once.
             body = memoryview(raw_message)[_HEADER_LEN:]
+            return b"".join((self._header, body, *self._suffix.parts(fields)))
+        confluent = self._raw_confluent
+        if confluent is not None and raw_message.startswith(confluent):
+            body = memoryview(raw_message)[len(confluent) :]
             return b"".join((self._header, body, *self._suffix.parts(fields)))
         return self._full({"event": event, **fields})

@@ -23,6 +23,7 @@ from processors.sink_probe import SinkLagProbe
 from processors.stall import StallWatch
 from processors.state import TableBackedState
 from processors.watch_agent import watch_topic_name
+from schemas.framing import RegistryFraming
 from schemas.kafka import KafkaSettings
 
 S = 1_000_000
@@ -98,11 +99,29 @@ def build_loop(
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
     }
     enricher = build_enricher(settings, state, kafka.schema_registry_url)
+    if kafka.schema_registry_url:
+        frame_with_registry(kafka, kafka.schema_registry_url, enricher, delivery)
     return EnrichmentLoop(
         consumer, kafka.topic_raw, enricher, delivery,
         batch_max=settings.batch_max_records, batch_wait_s=settings.batch_wait_ms / 1000,
         stall=StallWatch(int(settings.stall_after_s * S)), state=state,
     )  # fmt: skip
+
+
+def frame_with_registry(
+    kafka: KafkaSettings, registry_url: str, enricher: BatchEnricher, delivery: Delivery
+) -> None:
+    """Confluent framing of the output; raw events in Confluent framing of the current
+    schema read and reused as fast as single-object ones (ids asked in the background)."""
+    delivery.frame_with_registry(
+        registry_url, {kafka.topic_enriched: "EnrichedEvent", kafka.topic_alerts: "Alert"}
+    )
+
+    def accept(header: bytes) -> None:
+        enricher.decode.accept_schema_id(header)
+        enricher.writer.accept_raw_header(header)
+
+    RegistryFraming("AuditEvent", registry_url, kafka.topic_raw, accept).start()
 
 
 def build_sink_probe(kafka: KafkaSettings, settings: ProcessorSettings) -> SinkLagProbe:

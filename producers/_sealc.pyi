@@ -12,7 +12,9 @@ class Sealer:
         event_class: type,
         outcome_class: type,
         make_shape: Callable[[Any], tuple[bytes, bytes, str]],
+        repair: Callable[[Any], None],
     ) -> None: ...
+    header: bytes
     @property
     def stream_id(self) -> str: ...
     @property

@@ -249,4 +249,5 @@ class Auditor:
             self.heartbeat(final=True)
         except Exception:  # the flush below matters more than the farewell
             self.counters.failure("final heartbeat")
+        self.sealer.close()
         self.publisher.close(timeout_s)

@@ -1,8 +1,12 @@
 """Avro binary primitives for the producer's hand-written AuditEvent encoder.
 
-Only the handful of encodings AuditEvent uses: zig-zag varint longs, strings,
-``["null", X]`` unions, booleans and string arrays. Not a generic codec: the
-field order lives in :mod:`producers.encoder`, checked against fastavro by test.
+Only the handful of encodings AuditEvent uses: zig-zag varint longs and ints,
+strings, ``["null", X]`` unions, booleans and string arrays. Not a generic codec:
+the field order lives in :mod:`producers.encoder`, checked against fastavro by test.
+What no reader reads raises before anything is written: text with lone surrogates
+(``UnicodeEncodeError``, from the strict encoder, as fast as any) and a number out of
+its type's range (``OverflowError``); the sealer then repairs the event
+(:mod:`producers.repair`).
 """
 
 from __future__ import annotations
@@ -30,18 +34,32 @@ _LOW = [bytes([(z & 0x7F) | 0x80, ((z >> 7) & 0x7F) | 0x80]) for z in range(1 <<
 
 @lru_cache(maxsize=1024)
 def _high(zigzag: int) -> bytes:
-    return _varint(zigzag)  # timestamps share their high bits for ~16 ms: mostly cache hits
+    # Timestamps share their high bits for ~16 ms: mostly cache hits, and the range check
+    # runs only on a miss (a zig-zag value of 64 bits or more is no Avro long).
+    if zigzag >> 50:
+        raise OverflowError("integer does not fit in an Avro long")
+    return _varint(zigzag)
 
 
 def long(value: int) -> bytes:
-    zigzag = (value << 1) ^ (value >> 63)
+    zigzag = (value << 1) ^ (value >> 63)  # never negative, and >= 2**64 out of range
     if zigzag < 16384:
         return _WHOLE[zigzag]
     return _LOW[zigzag & 0x3FFF] + _high(zigzag >> 14)
 
 
+def int_(value: int) -> bytes:
+    """An Avro ``int``: 32 bits (a Java reader reads a larger one as 0 or -1)."""
+    zigzag = (value << 1) ^ (value >> 63)
+    if zigzag < 16384:
+        return _WHOLE[zigzag]
+    if zigzag >> 32:
+        raise OverflowError("integer does not fit in an Avro int")
+    return _LOW[zigzag & 0x3FFF] + _high(zigzag >> 14)
+
+
 def string(value: str) -> bytes:
-    data = value.encode("utf-8", "surrogatepass")
+    data = value.encode()
     size = len(data)
     return (_WHOLE[size * 2] if size < 8192 else long(size)) + data
 
@@ -50,7 +68,7 @@ def opt_string(value: str | None) -> bytes:
     """A ``["null", "string"]`` union."""
     if value is None:
         return NULL
-    data = value.encode("utf-8", "surrogatepass")
+    data = value.encode()
     size = len(data)
     return b"\x02" + (_WHOLE[size * 2] if size < 8192 else long(size)) + data
 

@@ -107,7 +107,10 @@ class EventEncoder:
     def unsealed(self, e: CallEvent) -> tuple[bytes, bytes, bytes, bytes]:
         """The segments that do not depend on the seal: kind and phase, actor to argument
         digest, the result, request context to stream id. Raises for a value the schema
-        cannot hold, so a caller can refuse an event before its stream advances."""
+        cannot hold (the call id too, written only once sealed), so a caller can repair or
+        refuse an event before its stream advances."""
+        if not e.call_id.isascii():
+            e.call_id.encode()
         shared = self._shared(e)
         return KIND_PHASE[e.event_type, e.phase], shared[4], self._result(e), shared[5]
 
@@ -130,10 +133,10 @@ class EventEncoder:
 
     def _result(self, e: CallEvent) -> bytes:
         if e.outcome is None and e.result_json is None and e.result_digest is None:
-            return _NO_RESULT[e.truncated] + av.long(e.redactions) + av.NULL
+            return _NO_RESULT[e.truncated] + av.int_(e.redactions) + av.NULL
         return b"".join((
             av.opt_string(e.result_json), _opt_hex(e.result_digest),
-            b"\x01" if e.truncated else b"\x00", av.long(e.redactions), encode_outcome(e.outcome),
+            b"\x01" if e.truncated else b"\x00", av.int_(e.redactions), encode_outcome(e.outcome),
         ))  # fmt: skip
 
     def _context(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:

@@ -41,7 +41,7 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
     )
     counters = Counters()
     publisher = Publisher(settings, kafka, counters).start()
-    return Auditor(
+    auditor = Auditor(
         server_id=settings.server_id,
         server_version=settings.server_version,
         policy=load_policy(settings.policy_file),
@@ -51,6 +51,9 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         counters=counters,
         heartbeat_interval_s=settings.heartbeat_interval_s,
     )
+    if kafka.schema_registry_url:  # Confluent framing once the registry answers
+        auditor.sealer.frame_with_registry(kafka.schema_registry_url, kafka.topic_raw)
+    return auditor
 
 
 def configure(

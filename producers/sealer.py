@@ -6,7 +6,9 @@ both in one C call when the package was installed with a C compiler and
 OpenSSL's headers. Without them the install still succeeds and
 :class:`producers.chain.Stream` with :class:`producers.encoder.EventEncoder` do
 the same work in Python; tests hold the two to the same bytes and the same
-chain. :data:`NATIVE` says which runs.
+chain. :data:`NATIVE` says which runs. An event holding a value no reader reads
+(a lone surrogate, a number out of its Avro type's range) is repaired by
+:func:`producers.repair.repair` and sealed, on both paths alike, never refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from producers.chain import Stream
 from producers.encoder import EventEncoder
 from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent, Outcome
+from producers.repair import repair
+from schemas.framing import RegistryFraming
 
 try:
     from producers._sealc import Sealer as _CompiledSealer
@@ -31,8 +35,10 @@ class Sealer:
 
     Calling it gives ``event`` its ``event_id``, ``event_time_us``, ``stream_id``,
     ``seq``, ``prev_hash`` and ``hash`` (and an ATTEMPT its ``call_id``) and returns
-    the event's single-object bytes. A refused event (a value the schema cannot
-    hold) raises before the stream advances, so it leaves no gap in the chain.
+    the event's bytes: single-object, or framed as :attr:`header` says. A value no
+    reader reads is repaired first (:mod:`producers.repair`); an event refused all the
+    same (a type or enum symbol the schema has not) raises before the stream advances,
+    so it leaves no gap in the chain.
     """
 
     def __init__(self, stream_id: str | None = None, *, native: bool = NATIVE) -> None:
@@ -46,21 +52,53 @@ class Sealer:
             make_shape = functools.partial(_shape, self.encoder, self.stream)
             self._compiled = _CompiledSealer(
                 self.stream_id, self.encoder.header, EVENT_TYPES, PHASES, STATUSES,
-                CallEvent, Outcome, make_shape,
+                CallEvent, Outcome, make_shape, repair,
             )  # fmt: skip
             self._numbering = self._compiled
             self.seal: Callable[[CallEvent], bytes] = self._compiled.seal
         else:
             self.seal = self._seal_python
+        self._framing: RegistryFraming | None = None
+
+    def frame_with_registry(self, registry_url: str, topic: str) -> None:
+        """Confluent framing from when the registry gives AuditEvent's id under
+        ``topic``'s subject (asked in the background); single-object until then."""
+        self.close()
+        self._framing = RegistryFraming("AuditEvent", registry_url, topic, self._use_header)
+        self._framing.start()
+
+    def _use_header(self, header: bytes) -> None:
+        self.header = header
+
+    def close(self) -> None:
+        """Stop asking the registry, if it has not answered yet."""
+        if self._framing is not None:
+            self._framing.stop()
 
     @property
     def seq(self) -> int:
         """The last sealed event's sequence number in this stream."""
         return self._numbering.seq
 
+    @property
+    def header(self) -> bytes:
+        """What goes before each event's body: single-object magic and fingerprint, or
+        Confluent's magic and schema id once :mod:`schemas.framing` has it."""
+        return self.encoder.header
+
+    @header.setter
+    def header(self, value: bytes) -> None:
+        self.encoder.header = value
+        if self._numbering is not self.stream:
+            self._compiled.header = value
+
     def _seal_python(self, event: CallEvent) -> bytes:
         event.stream_id = self.stream_id  # the context segment ends with it
-        unsealed = self.encoder.unsealed(event)
+        try:
+            unsealed = self.encoder.unsealed(event)
+        except (UnicodeEncodeError, OverflowError):
+            repair(event)
+            unsealed = self.encoder.unsealed(event)
         self.stream.seal(event)
         return self.encoder.sealed(event, unsealed)
 

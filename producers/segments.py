@@ -70,14 +70,14 @@ def encode_producer(producer: Producer) -> bytes:
     """protocol_version, transport and the producer record: the middle of the context."""
     return (
         av.opt_string(producer.protocol_version) + av.opt_string(producer.transport)
-        + av.string(producer.host) + av.long(producer.pid)
+        + av.string(producer.host) + av.int_(producer.pid)
         + av.string(producer.library_version) + av.string(producer.integration)
     )  # fmt: skip
 
 
 def encode_compliance(compliance: Compliance) -> bytes:
     return (
-        av.long(compliance.retention_days) + av.boolean(compliance.fail_closed)
+        av.int_(compliance.retention_days) + av.boolean(compliance.fail_closed)
         + av.opt_string(compliance.policy_version)
     )  # fmt: skip
 
@@ -113,7 +113,7 @@ def encode_heartbeat(beat: Heartbeat | None) -> bytes:
     counters = (beat.events_sent, beat.events_spooled, beat.events_dropped, beat.redactions,
                 beat.audit_failures, beat.spool_bytes)  # fmt: skip
     return (
-        b"\x02" + av.long(beat.interval_s) + b"".join(map(av.long, counters))
+        b"\x02" + av.int_(beat.interval_s) + b"".join(map(av.long, counters))
         + av.boolean(beat.final)
     )  # fmt: skip
 

@@ -60,6 +60,15 @@ def long_bytes(value: int) -> bytes:
     return bytes(out)
 
 
+def int_bytes(value: int) -> bytes:
+    """The zigzag varint encoding of an Avro ``int``: 32 bits, or Java readers misread it."""
+    if -64 <= value < 64:
+        return _SMALL[value + 64]
+    if not -(1 << 31) <= value < (1 << 31):
+        raise ValueError(f"{value} does not fit in an Avro int")
+    return long_bytes(value)
+
+
 def micros_to_datetime(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
@@ -183,7 +192,7 @@ class _Generator:
         if kind in ("int", "long"):
             if schema.get("logicalType") == "timestamp-micros":
                 return [f"w(long_bytes(datetime_to_micros({value})))"]
-            return [f"w(long_bytes({value}))"]
+            return [f"w({kind}_bytes({value}))"]
         if kind == "double":
             return [f"w(_DOUBLE.pack({value}))"]
         if kind == "float":
@@ -296,6 +305,7 @@ def generate(
     namespace: dict[str, Any] = {
         "read_long": read_long,
         "long_bytes": long_bytes,
+        "int_bytes": int_bytes,
         "micros_to_datetime": micros_to_datetime,
         "datetime_to_micros": to_micros,
         "_DOUBLE": _DOUBLE,

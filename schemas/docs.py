@@ -18,6 +18,61 @@ Generated from `schemas/avro/*.avsc` by `python -m schemas.docs`; do not edit by
 Every message on the pipeline's topics is one of these records, framed as Avro
 single-object encoding (`C3 01` + CRC-64-AVRO fingerprint + body) or with Confluent
 framing when a schema registry is configured. Timestamps are UTC microseconds.
+Bodies are Avro binary encoding as the Apache Avro 1.12 specification defines it; the
+fingerprint is the CRC-64-AVRO of the specification's parsing canonical form.
+
+## Framing
+
+- **Single-object** (the default, no registry): `C3 01`, the writer schema's 8-byte
+  little-endian CRC-64-AVRO fingerprint (below), the body.
+- **Confluent** (`MCP_AUDIT_KAFKA_SCHEMA_REGISTRY_URL` set): `00`, the 4-byte
+  big-endian id the registry gave the writer schema, the same body. Each writer
+  registers its schema (or looks it up: the same schema gets the same id) once at
+  start, under the topic's value subject `<topic>-value` (confluent-kafka's default
+  subject name strategy): producers `AuditEvent` on the raw topic, processors
+  `EnrichedEvent` on the enriched topic and `Alert` on the alerts topic. It asks on a
+  thread of its own, so no audited call waits for the registry. Until the registry
+  answers (down or slow at start) a writer goes on in single-object framing, which
+  every reader here reads too, and asks again after 1 s, doubling to 60 s; then it
+  switches. A topic may therefore hold both framings: read by the first byte.
+  Dead letters keep the bytes they were given.
+
+## Values no reader reads
+
+A Python `str` can hold lone surrogates (`surrogateescape` makes them from
+undecodable bytes, e.g. a file name), which no UTF-8 holds; an Avro `int` is 32 bits
+and a `long` 64. Writers never refuse an event for such a value, and never write it
+as it is (readers would refuse or misread the event). The producer's sealers (the
+compiled one and the Python fallback alike) and the contract's serializer
+(`schemas.wire.SingleObjectSerializer`, used by processors and sinks) instead:
+
+- write each lone surrogate as U+FFFD (one per code point; the rest of the text
+  unchanged);
+- write an integer out of its type's range as the nearest bound (`int`:
+  -2147483648 to 2147483647, `long`: -2^63 to 2^63-1);
+- name what they altered under the key `mcp_audit.altered` of the record's
+  `attributes` map (an EnrichedEvent's in its `event`): the fields' Avro paths in
+  schema order, joined by commas, e.g. `target.resource_uri,payload.redactions`.
+
+Valid values are written untouched and cost nothing extra: writers encode strictly
+and repair only when that fails (`schemas/repair.py`). In the producer the repair runs
+before the event joins its stream, so the chain hash covers the text as written and
+verifies. The mark itself is not chained. An event refused all the same (a value of
+the wrong type, an enum symbol the schema has not) is refused before its stream
+advances, leaving no gap.
+
+## Reading with the official Apache Avro library
+
+The official Python library (`avro` 1.12 on PyPI) reads every message and resolves
+every released version (`schemas/avro/released/`) as this project's reader does (the
+test suite checks it). Its own single-object fingerprint differs from the
+specification's, though: its canonical form keeps `{"type":"long"}` for a
+`timestamp-micros` long where the parsing canonical form has `"long"`, so
+`avro.schema.parse(s).fingerprint()` does not match the header. Workaround: take the
+fingerprint from this page (or the name of the snapshot in `schemas/avro/released/`),
+or replace each `{"type": "long", "logicalType": ...}` by `"long"` before asking the
+library for it (its bytes are then the header's). The Java library and fastavro
+agree with the specification.
 """
 
 

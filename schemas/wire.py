@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-from functools import cache
+import threading
 from typing import Any
 
 from fastavro import schemaless_reader
@@ -23,6 +23,7 @@ from fastavro import schemaless_reader
 from schemas import registry
 from schemas.errors import DeserializationError, SerializationError
 from schemas.projection import Projection, projection_decoder
+from schemas.repair import repaired
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
@@ -33,15 +34,19 @@ _CONFLUENT_HEADER = 5
 class SingleObjectSerializer:
     """Encodes a record dict as Avro single-object bytes with the current schema.
 
-    Timestamps may be aware datetimes or int microseconds since the epoch.
+    Timestamps may be aware datetimes or int microseconds since the epoch. Text
+    that is not valid Unicode and integers out of their type's range are written
+    as :mod:`schemas.repair` says, with the altered fields named; anything else
+    that does not match the schema raises :class:`SerializationError`.
     """
 
-    __slots__ = ("_encode", "_header", "record")
+    __slots__ = ("_encode", "_header", "_schema", "record")
 
     def __init__(self, record: str) -> None:
         writer = registry.current(record)
         self.record = record
         self._encode = writer.codec[1]
+        self._schema = writer.schema
         self._header = SINGLE_OBJECT_MAGIC + writer.fingerprint
 
     def __call__(self, obj: dict[str, Any], ctx: object = None) -> bytes:
@@ -49,10 +54,23 @@ class SingleObjectSerializer:
         try:
             self._encode(obj, parts.append)
         except Exception as exc:
+            parts = [self._header]
+            self._encode_repaired(obj, parts.append, exc)
+        return b"".join(parts)
+
+    def _encode_repaired(self, obj: dict[str, Any], write: Any, first: Exception) -> None:
+        try:
+            fixed, altered = repaired(self._schema, obj)
+            if altered:
+                self._encode(fixed, write)
+                return
+        except Exception as exc:
             raise SerializationError(
                 "record does not match its schema", record=self.record, error=repr(exc)
             ) from exc
-        return b"".join(parts)
+        raise SerializationError(
+            "record does not match its schema", record=self.record, error=repr(first)
+        ) from first
 
 
 class RegistrySerializer:
@@ -67,7 +85,7 @@ class RegistrySerializer:
 
         self.record = record
         client = registry_client(registry_url)
-        schema_str = _schema_json(record)
+        schema_str = schema_json(record)
         self._inner = AvroSerializer(client, schema_str, conf={"auto.register.schemas": True})
 
     def __call__(self, obj: dict[str, Any], ctx: Any = None) -> bytes:
@@ -117,10 +135,18 @@ class Deserializer:
         self._current_header = SINGLE_OBJECT_MAGIC + self._reader.fingerprint
         self._registry_url = registry_url
         self._registry_inner: Any = None
+        self._current_id_header: bytes | None = None
+
+    def accept_schema_id(self, header: bytes) -> None:
+        """Read Confluent-framed messages with this header (the registry's id of the
+        current schema, see :mod:`schemas.framing`) as fast as single-object ones."""
+        self._current_id_header = header
 
     def __call__(self, data: bytes | None, ctx: Any = None) -> dict[str, Any]:
         if data and data.startswith(self._current_header):  # nearly always: no slicing
             return self._body(data, self._reader)
+        if data and self._current_id_header and data.startswith(self._current_id_header):
+            return self._body(data, self._reader, _CONFLUENT_HEADER)
         if not data:
             raise DeserializationError("empty message", reason="empty", record=self.record)
         if data[:2] == SINGLE_OBJECT_MAGIC:
@@ -148,10 +174,12 @@ class Deserializer:
             )
         return self._body(data, writer)
 
-    def _body(self, data: bytes, writer: registry.WriterSchema) -> dict[str, Any]:
+    def _body(
+        self, data: bytes, writer: registry.WriterSchema, start: int = _SINGLE_OBJECT_HEADER
+    ) -> dict[str, Any]:
         try:
             if writer is self._reader or writer.fingerprint == self._reader.fingerprint:
-                record, end = self._decode_current(bytes(data), _SINGLE_OBJECT_HEADER)
+                record, end = self._decode_current(bytes(data), start)
             else:
                 record, end = self._resolve(writer, data)
         except (EOFError, IndexError) as exc:
@@ -188,7 +216,7 @@ class Deserializer:
             from confluent_kafka.schema_registry.avro import AvroDeserializer
 
             client = registry_client(self._registry_url)
-            self._registry_inner = AvroDeserializer(client, _schema_json(self.record))
+            self._registry_inner = AvroDeserializer(client, schema_json(self.record))
         try:
             record = self._registry_inner(data, ctx)
         except Exception as exc:
@@ -197,18 +225,32 @@ class Deserializer:
             ) from exc
         if not isinstance(record, dict):
             raise DeserializationError("registry returned no record", reason="invalid")
+        if self._timestamps_as_micros:  # as _resolve: our codec turns datetimes to micros
+            parts: list[bytes] = []
+            self._reader.codec[1](record, parts.append)
+            return self._decode_whole(b"".join(parts), 0)[0]
         return record
 
 
-@cache
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
 def registry_client(url: str) -> Any:
-    """One registry client per URL, shared, so its schema cache is too."""
+    """One registry client per URL, shared, so its schema cache is too. Locked: writers
+    ask for their ids on threads of their own at once, and two clients of confluent's
+    mock:// registry would be two registries."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient.new_client({"url": url})
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = SchemaRegistryClient.new_client({"url": url})
+        return client
 
 
-def _schema_json(record: str) -> str:
+def schema_json(record: str) -> str:
+    """The current schema of ``record`` as a registry stores it."""
     return json.dumps(registry.current(record).schema)
 
 

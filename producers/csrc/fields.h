@@ -135,7 +135,7 @@ static int read_fields(Sealer *self, PyObject *e, Fields *f) {
         return -1;
     }
     f->truncated = v == Py_True;
-    if (!(v = hold(f, l, e, A_REDACTIONS)) || int64_of(v, &f->redactions, "redactions") < 0)
+    if (!(v = hold(f, l, e, A_REDACTIONS)) || int32_of(v, &f->redactions, "redactions") < 0)
         return -1;
     const struct {
         int attr;

@@ -36,19 +36,20 @@ static const EVP_MD *SHA256_MD;
 
 static int Sealer_init(Sealer *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"stream_id",   "header",        "event_types", "phases", "statuses",
-                             "event_class", "outcome_class", "make_shape",  NULL};
+                             "event_class", "outcome_class", "make_shape",  "repair", NULL};
     PyObject *stream_id, *header, *event_types, *phases, *statuses, *event_class, *outcome_class,
-        *make_shape;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!OOO:Sealer", kwlist, &stream_id,
+        *make_shape, *repair;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!OOOO:Sealer", kwlist, &stream_id,
                                      &PyBytes_Type, &header, &PyTuple_Type, &event_types,
                                      &PyTuple_Type, &phases, &PyTuple_Type, &statuses,
-                                     &event_class, &outcome_class, &make_shape))
+                                     &event_class, &outcome_class, &make_shape, &repair))
         return -1;
-    if (!PyCallable_Check(make_shape)) {
-        PyErr_SetString(PyExc_TypeError, "Sealer: make_shape must be callable");
+    if (!PyCallable_Check(make_shape) || !PyCallable_Check(repair)) {
+        PyErr_SetString(PyExc_TypeError, "Sealer: make_shape and repair must be callable");
         return -1;
     }
     Py_XSETREF(self->make_shape, Py_NewRef(make_shape));
+    Py_XSETREF(self->repair, Py_NewRef(repair));
     for (int i = 0; i < N_SHAPES; i++) shape_clear(&self->shapes[i]);
     if (layout_init(&self->event, event_class) < 0 ||
         layout_init(&self->outcome, outcome_class) < 0)
@@ -78,6 +79,7 @@ static void Sealer_dealloc(Sealer *self) {
     Py_XDECREF(self->last_hash);
     Py_XDECREF(self->classes);
     Py_XDECREF(self->make_shape);
+    Py_XDECREF(self->repair);
     for (int i = 0; i < N_SHAPES; i++) shape_clear(&self->shapes[i]);
     if (self->sha != NULL) EVP_MD_CTX_free(self->sha);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -146,6 +148,22 @@ static int set_new(Sealer *self, PyObject *e, int i, PyObject *value) {
     return rc;
 }
 
+/* read_fields, and when a value is one no reader reads (a lone surrogate, a number out of
+ * its Avro type's range), repair the event and read it again: never refuse it for that. */
+static int read_fields_repaired(Sealer *self, PyObject *e, Fields *f) {
+    if (read_fields(self, e, f) == 0) return 0;
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError) &&
+        !PyErr_ExceptionMatches(PyExc_OverflowError))
+        return -1;
+    PyErr_Clear();
+    fields_release(f);
+    memset(f, 0, sizeof *f);
+    PyObject *done = PyObject_CallOneArg(self->repair, e);
+    if (done == NULL) return -1;
+    Py_DECREF(done);
+    return read_fields(self, e, f);
+}
+
 static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
     if (self->sha == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Sealer.__init__ was not called");
@@ -157,7 +175,8 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
     Buf b;
     buf_init(&b);
     PyObject *result = NULL, *event_id = NULL, *hash = NULL, *prev_hash = NULL;
-    if (read_fields(self, e, &f) < 0 || text_of(self->stream_id, &stream, "stream_id") < 0)
+    if (read_fields_repaired(self, e, &f) < 0 ||
+        text_of(self->stream_id, &stream, "stream_id") < 0)
         goto done;
     if (rng_stale && rng_seed() < 0) goto done;
 
@@ -239,7 +258,24 @@ static PyObject *Sealer_get_seq(Sealer *self, void *Py_UNUSED(closure)) {
     return PyLong_FromLongLong(self->seq);
 }
 
+static PyObject *Sealer_get_header(Sealer *self, void *Py_UNUSED(closure)) {
+    return Py_NewRef(self->header);
+}
+
+/* Swapped while others seal (Confluent framing once the registry answers): each seal
+ * reads it once, under the GIL. */
+static int Sealer_set_header(Sealer *self, PyObject *value, void *Py_UNUSED(closure)) {
+    if (value == NULL || !PyBytes_CheckExact(value)) {
+        PyErr_SetString(PyExc_TypeError, "Sealer.header must be bytes");
+        return -1;
+    }
+    Py_SETREF(self->header, Py_NewRef(value));
+    return 0;
+}
+
 static PyGetSetDef Sealer_getset[] = {
+    {"header", (getter)Sealer_get_header, (setter)Sealer_set_header,
+     "What goes before each event's body.", NULL},
     {"stream_id", (getter)Sealer_get_stream_id, NULL, "This stream's id.", NULL},
     {"seq", (getter)Sealer_get_seq, NULL, "The last sealed event's sequence number.", NULL},
     {"last_hash", (getter)Sealer_get_last_hash, NULL, "The last sealed event's hash.", NULL},

@@ -40,6 +40,7 @@ typedef struct {
     PyObject *classes; /* (event class, outcome class), kept alive for the layouts */
     Layout event, outcome;
     PyObject *make_shape; /* event -> (head, middle, part), called on a cache miss */
+    PyObject *repair;     /* event -> None: makes its values readable, on a failed read */
     Shape shapes[N_SHAPES];
 } Sealer;
 

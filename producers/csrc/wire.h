@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- text: a str's UTF-8 bytes, as the Python encoder's encode("utf-8", "surrogatepass") ---- */
+/* ---- text: a str's UTF-8 bytes, as the Python encoder's strict encode() ---- */
 
 typedef struct {
     const char *p;
@@ -26,14 +26,10 @@ static int text_of(PyObject *o, Text *t, const char *field) {
         t->n = PyUnicode_GET_LENGTH(o);
         return 0;
     }
+    /* Lone surrogates raise UnicodeEncodeError here: no reader reads them, so the
+     * seal repairs the event (producers/repair.py) and reads it again. */
     t->p = PyUnicode_AsUTF8AndSize(o, &t->n);
-    if (t->p != NULL) return 0;
-    PyErr_Clear(); /* lone surrogates: encoded as they are, like the Python encoder does */
-    t->owner = PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass");
-    if (t->owner == NULL) return -1;
-    t->p = PyBytes_AS_STRING(t->owner);
-    t->n = PyBytes_GET_SIZE(t->owner);
-    return 0;
+    return t->p != NULL ? 0 : -1;
 }
 
 /* An optional str: p is NULL for None. */
@@ -54,6 +50,14 @@ static int int64_of(PyObject *o, int64_t *out, const char *field) {
     if (v == -1 && PyErr_Occurred()) return -1;
     *out = (int64_t)v;
     return 0;
+}
+
+/* An Avro int: 32 bits (a Java reader reads a larger one as 0 or -1). */
+static int int32_of(PyObject *o, int64_t *out, const char *field) {
+    if (int64_of(o, out, field) < 0) return -1;
+    if (*out >= INT32_MIN && *out <= INT32_MAX) return 0;
+    PyErr_Format(PyExc_OverflowError, "%s does not fit in an Avro int", field);
+    return -1;
 }
 
 /* Position of s in names, by identity first (the usual case: interned literals). */

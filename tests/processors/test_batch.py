@@ -12,6 +12,7 @@ from schemas.kafka import HEADER_DLQ_OFFSET, HEADER_DLQ_REASON, HEADER_DLQ_TOPIC
 from schemas.wire import Deserializer, SingleObjectSerializer
 from tests.processors.helpers import SECOND_US, enricher, raw
 from tests.schemas.factories import audit_event
+from tests.schemas.oracle import official_decode
 from tests.schemas.strategies import for_schema
 
 ENCODE = SingleObjectSerializer("AuditEvent")
@@ -130,6 +131,10 @@ def test_projected_decode_enriches_exactly_as_a_full_decode(events: list[dict[st
     assert outputs[0].watch == outputs[1].watch
     alerts = [[_no_id(m.value) for m in out.alerts] for out in outputs]
     assert alerts[0] == alerts[1]
+    for message in outputs[1].enriched:  # what processors write, read by the official library
+        official_decode(message.value, "EnrichedEvent")
+    for message in outputs[1].alerts:
+        official_decode(message.value, "Alert")
 
 
 def _no_id(alert: bytes) -> dict[str, Any]:

@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
 from processors.delivery import Delivery
 from processors.messages import BatchOutput, OutMessage
+from processors.settings import ProcessorSettings
+from processors.wiring import build_enricher, frame_with_registry
+from schemas import registry
+from schemas.framing import confluent_header, register
+from schemas.integrity import to_micros
 from schemas.kafka import KafkaSettings
+from schemas.wire import Deserializer, SingleObjectSerializer, registry_client
+from tests.processors.helpers import raw as raw_message
 from tests.processors.worker import read_until
+from tests.schemas.factories import audit_event
+from tests.schemas.oracle import official_decode
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -84,3 +97,36 @@ async def test_output_reaches_a_fresh_broker_that_replaced_a_dead_one(tmp_path: 
         first.kill()
         if second is not None:
             second.kill()
+
+
+async def test_with_a_registry_output_leaves_in_confluent_framing(
+    kafka_settings: KafkaSettings,
+) -> None:
+    # mock:// is confluent-kafka's own in-process test double of a Schema Registry (no
+    # registry service runs here); writer and reader share its client, as a registry.
+    url = f"mock://{uuid.uuid4().hex}"
+    kafka = kafka_settings.model_copy(update={"schema_registry_url": url})
+    worker = build_enricher(ProcessorSettings.load(environ={}), None, url)
+    delivery = _delivery(kafka, timeout_ms=10_000)
+    frame_with_registry(kafka, url, worker, delivery)
+    deadline = time.monotonic() + 5
+    while len(delivery._frames) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    event = audit_event()
+    raw_id = register("AuditEvent", url, kafka.topic_raw)  # as the producers register it
+    framed = confluent_header(raw_id) + SingleObjectSerializer("AuditEvent")(event)[10:]
+    out = worker.process([raw_message(framed)], to_micros(event["event_time"]))
+    assert len(out.enriched) == 1 and not out.dead
+    await asyncio.wait_for(delivery.deliver(out), 30)
+    delivery.close()
+    [message] = read_until(kafka, kafka.topic_enriched, 1, timeout_s=20)
+    value = message.value()
+    assert value is not None
+    assert value[0] == 0
+    theirs = AvroDeserializer(registry_client(url))(
+        value, SerializationContext(kafka.topic_enriched, MessageField.VALUE)
+    )
+    assert theirs["event"]["event_id"] == event["event_id"]
+    assert theirs == Deserializer("EnrichedEvent", url)(value)
+    ids = {int.from_bytes(value[1:5], "big"): registry.current("EnrichedEvent").fingerprint}
+    official_decode(value, "EnrichedEvent", ids)

@@ -64,3 +64,15 @@ def test_one_writer_reused_across_events_gives_each_its_full_encode() -> None:
         event = audit_event(seq=i + 1)
         raw = SingleObjectSerializer("AuditEvent")(event)
         assert writer.write(raw, event, fields) == full({"event": event, **fields})
+
+
+def test_a_raw_body_in_confluent_framing_of_the_current_schema_is_reused() -> None:
+    event = audit_event()
+    header = b"\x00\x00\x00\x00\x09"  # the id the registry gave the current AuditEvent
+    raw = header + SingleObjectSerializer("AuditEvent")(event)[10:]
+    writer = EnrichedWriter()
+    writer.accept_raw_header(header)
+    full = SingleObjectSerializer("EnrichedEvent")({"event": event, **_fields()})
+    assert writer.write(raw, event, _fields()) == full
+    poisoned = dict(event, event_id="not the raw one")  # reused: the dict is not encoded
+    assert writer.write(raw, poisoned, _fields()) == full

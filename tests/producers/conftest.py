@@ -118,7 +118,7 @@ def consume(
             "enable.auto.commit": False,
         }
     )
-    decode = Deserializer("AuditEvent")
+    decode = Deserializer("AuditEvent", kafka.schema_registry_url)
     out: list[Any] = []
     try:
         consumer.assign(

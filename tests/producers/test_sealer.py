@@ -12,15 +12,25 @@ import re
 import shutil
 import sysconfig
 import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
+from mcp_audit.embedded.broker import free_port
+from producers import api, runtime
 from producers.model import Actor, CallEvent, Compliance, Outcome, Producer, Target, to_avro
 from producers.sealer import NATIVE, Sealer
+from schemas import registry
 from schemas.integrity import chain_hash
-from schemas.wire import Deserializer
-from tests.producers.conftest import COMPILED_ONLY
+from schemas.kafka import KafkaSettings
+from schemas.repair import ALTERED_KEY
+from schemas.wire import Deserializer, registry_client
+from tests.producers.conftest import COMPILED_ONLY, consume, producer_settings
+from tests.schemas.oracle import official_decode
 
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -118,12 +128,109 @@ def test_a_forked_child_makes_other_ids_than_its_parent(native: bool) -> None:
     assert not {i[15:] for i in child} & {e.event_id[15:] for e in events}
 
 
+def test_a_lone_surrogate_and_numbers_out_of_range_are_repaired_not_refused(
+    native: bool,
+) -> None:
+    # The cases: a resource URI from surrogateescape, redactions of 2**31, a pid
+    # of 2**32 (Avro ints), a duration of 2**63 (past an Avro long).
+    event = _event("RESULT", status="SUCCESS", call_id="c1")
+    event.event_type, event.target = "RESOURCE_READ", Target("srv", resource_uri="db://x\ud800")
+    event.producer, event.redactions = Producer("host", 2**32, "0.1", "decorator"), 2**31
+    assert event.outcome is not None
+    event.outcome.duration_us = 2**63
+    data = Sealer(native=native).seal(event)
+    decoded = official_decode(data, "AuditEvent")  # the official reader refused it before
+    assert decoded["target"]["resource_uri"] == "db://x\ufffd"
+    assert decoded["payload"]["redactions"] == 2**31 - 1
+    assert decoded["context"]["producer"]["pid"] == 2**31 - 1
+    assert decoded["outcome"]["duration_us"] == 2**63 - 1
+    assert decoded["attributes"] == {
+        ALTERED_KEY: "target.resource_uri,payload.redactions,outcome.duration_us,"
+        "context.producer.pid"
+    }
+    assert chain_hash("", Deserializer("AuditEvent")(data)) == event.hash
+
+
 @COMPILED_ONLY
 def test_compiled_and_python_agree_on_lone_surrogates_and_long_texts() -> None:
-    compiled, python = Sealer(native=True), Sealer(native=False)
     for call_id in ("\ud800x", "é" * 3000, ""):
-        event = _event("RESULT", status="ERROR", call_id=call_id)
-        event.result_json = "\udfff" + "r" * 5000  # past the compiled buffer's first size
-        data = compiled.seal(event)
-        assert python.encoder(event) == data
-        assert chain_hash(event.prev_hash, to_avro(event)) == event.hash
+        compiled, python = Sealer("s", native=True), Sealer("s", native=False)
+        twin = [_event("RESULT", status="ERROR", call_id=call_id) for _ in range(2)]
+        for event in twin:
+            event.result_json = "\udfff" + "r" * 5000  # past the compiled buffer's first size
+        data = compiled.seal(twin[0])
+        python.seal(twin[1])
+        twin[1].event_id, twin[1].event_time_us = twin[0].event_id, twin[0].event_time_us
+        twin[1].hash = twin[0].hash
+        assert python.encoder(twin[1]) == data
+        assert official_decode(data, "AuditEvent")["payload"]["result_json"][0] == "\ufffd"
+        assert chain_hash(twin[0].prev_hash, to_avro(twin[0])) == twin[0].hash
+
+
+def _framed_by_registry(sealer: Sealer, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while sealer.header[0] != 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sealer.header[0] == 0
+
+
+def test_with_a_registry_events_are_framed_as_confluents_own_reader_reads(native: bool) -> None:
+    # mock:// is confluent-kafka's own in-process test double of a Schema Registry (no
+    # registry service runs here); its store lives in the client, which the sealer and
+    # the reader share through schemas.wire.registry_client, as they would a registry.
+    url, topic = f"mock://{uuid.uuid4().hex}", "raw"
+    sealer = Sealer(native=native)
+    sealer.frame_with_registry(url, topic)
+    assert _framed_by_registry(sealer)
+    event = _event()
+    data = sealer.seal(event)
+    schema_id = registry_client(url).get_latest_version(f"{topic}-value").schema_id
+    assert data[:5] == b"\x00" + schema_id.to_bytes(4, "big")
+    theirs = AvroDeserializer(registry_client(url))(
+        data, SerializationContext(topic, MessageField.VALUE)
+    )
+    assert theirs == Deserializer("AuditEvent", url)(data)
+    assert theirs["event_id"] == event.event_id
+    assert chain_hash("", theirs) == event.hash
+    fingerprint = registry.current("AuditEvent").fingerprint
+    official_decode(data, "AuditEvent", {schema_id: fingerprint})
+
+
+def test_a_registry_down_at_start_neither_blocks_nor_breaks_a_seal(native: bool) -> None:
+    # Nothing listens on the port: each ask is refused. The seals go on at once, in
+    # single-object framing, which every reader of the pipeline reads.
+    sealer = Sealer(native=native)
+    sealer.frame_with_registry(f"http://127.0.0.1:{free_port()}", "raw")
+    started = time.monotonic()
+    blobs = [sealer.seal(_event()) for _ in range(100)]
+    assert time.monotonic() - started < 0.5
+    time.sleep(0.3)  # the first ask has failed by now
+    blobs.append(sealer.seal(_event()))
+    assert all(b[:10] == b"\xc3\x01" + registry.current("AuditEvent").fingerprint for b in blobs)
+    assert [Deserializer("AuditEvent")(b)["integrity"]["seq"] for b in blobs] == list(range(1, 102))
+    started = time.monotonic()
+    sealer.close()
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.broker
+def test_an_auditor_with_a_registry_publishes_confluent_framing_end_to_end(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    # The example too: a URI from surrogateescape reaches the topic, readable.
+    url = f"mock://{uuid.uuid4().hex}"  # confluent-kafka's own test double, as above
+    kafka = kafka_settings.model_copy(update={"schema_registry_url": url})
+    auditor = runtime.configure(producer_settings(tmp_path), kafka)
+    assert auditor is not None
+    try:
+        assert _framed_by_registry(auditor.sealer)
+        api.resource_accessed("db://x\ud800")
+        assert auditor.publisher.flush(10) == 0
+        [message] = consume(kafka, 1, raw=True, timeout_s=10)
+    finally:
+        runtime.shutdown()
+    theirs = AvroDeserializer(registry_client(url))(
+        message.value(), SerializationContext(kafka.topic_raw, MessageField.VALUE)
+    )
+    assert theirs["target"]["resource_uri"] == "db://x\ufffd"
+    assert theirs["attributes"][ALTERED_KEY] == "target.resource_uri,lineage.sources"

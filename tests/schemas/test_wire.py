@@ -10,9 +10,16 @@ import pytest
 from fastavro import schemaless_writer
 
 from schemas import registry
-from schemas.errors import DeserializationError, McpAuditError, UnknownSchemaError
+from schemas.errors import (
+    DeserializationError,
+    McpAuditError,
+    SerializationError,
+    UnknownSchemaError,
+)
+from schemas.repair import ALTERED_KEY
 from schemas.wire import SINGLE_OBJECT_MAGIC, Deserializer, SingleObjectSerializer, serializer
 from tests.schemas.factories import alert, audit_event, enriched_event
+from tests.schemas.oracle import official_decode
 
 RECORDS = {"AuditEvent": audit_event, "EnrichedEvent": enriched_event, "Alert": alert}
 
@@ -25,6 +32,7 @@ def test_single_object_round_trip(record: str) -> None:
     assert data[:2] == SINGLE_OBJECT_MAGIC
     assert data[2:10] == registry.current(record).fingerprint
     assert Deserializer(record)(data) == original
+    assert official_decode(data, record) == original
 
 
 def test_fingerprint_is_the_spec_crc64_of_the_canonical_form() -> None:
@@ -152,3 +160,31 @@ def _value_context(topic: str) -> Any:
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     return SerializationContext(topic, MessageField.VALUE)
+
+
+def test_the_contract_serializer_repairs_what_no_reader_reads_and_names_it() -> None:
+    # An alert count past 32 bits and a summary with a lone surrogate (surrogateescape)
+    # were a SerializationError: the alert was lost.
+    record = alert()
+    record["count"], record["summary"] = 2**31, "x\udc80y"
+    data = SingleObjectSerializer("Alert")(record)
+    decoded = official_decode(data, "Alert")
+    assert decoded["count"] == 2**31 - 1
+    assert decoded["summary"] == "x\ufffdy"
+    assert decoded["attributes"][ALTERED_KEY] == "summary,count"
+    assert record["count"] == 2**31  # the caller's record is not changed
+
+
+def test_an_enriched_event_marks_the_audit_event_it_holds() -> None:
+    record = enriched_event()
+    record["risk_score"] = -(2**40)
+    decoded = Deserializer("EnrichedEvent")(SingleObjectSerializer("EnrichedEvent")(record))
+    assert decoded["risk_score"] == -(2**31)
+    assert decoded["event"]["attributes"][ALTERED_KEY] == "risk_score"
+
+
+def test_a_record_that_does_not_match_its_schema_is_still_refused() -> None:
+    record = alert()
+    del record["summary"]
+    with pytest.raises(SerializationError):
+        SingleObjectSerializer("Alert")(record)
