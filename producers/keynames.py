@@ -76,17 +76,37 @@ class Sensitivity(IntEnum):
     STRONG = 2
 
 
-def plain_letters(text: str) -> tuple[str, list[int] | None]:
+_HIDDEN = re.compile(f"\\\\u[0-9a-fA-F]{{4}}|[{INVISIBLE}]")  # a JSON/repr escape, or invisible
+
+
+def plain_letters(text: str) -> tuple[str, list[int] | None, list[int] | None]:
     """What the scanners search: ``text`` with compatibility forms and look-alikes folded
-    (one character for one) and invisible characters removed, and where each character
-    of the result was in ``text`` (None: at the same offset)."""
-    if text.isascii():
-        return text, None
-    folded = text.translate(FOLD)
-    if _INVISIBLE.search(folded) is None:
-        return folded, None
-    keep = [i for i, ch in enumerate(folded) if ch not in INVISIBLE]
-    return "".join(folded[i] for i in keep), keep
+    (one character for one), ``\\uXXXX`` escapes decoded and invisible characters removed;
+    and, when that moved characters, where each one starts and ends in ``text``."""
+    if text.isascii() and "\\u" not in text:
+        return text, None, None
+    if _HIDDEN.search(text) is None:
+        return text.translate(FOLD), None, None
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    position = 0
+    for match in _HIDDEN.finditer(text):
+        out.append(text[position : match.start()])
+        starts.extend(range(position, match.start()))
+        ends.extend(range(position + 1, match.start() + 1))
+        hidden = match.group()
+        if len(hidden) == 6:
+            char = chr(int(hidden[2:], 16))
+            if char not in INVISIBLE:
+                out.append(char)
+                starts.append(match.start())
+                ends.append(match.end())
+        position = match.end()
+    out.append(text[position:])
+    starts.extend(range(position, len(text)))
+    ends.extend(range(position + 1, len(text) + 1))
+    return "".join(out).translate(FOLD), starts, ends
 
 
 def key_words(key: str) -> tuple[str, ...]:

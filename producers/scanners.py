@@ -214,7 +214,7 @@ class Scanner:
 
     def findings(self, text: str) -> list[Span]:
         """Merged, sorted spans of ``text`` that hold a secret or personal data."""
-        folded, where = plain_letters(text)
+        folded, starts, ends = plain_letters(text)
         present = self._prefilter.present(folded)
         spans: list[Span] = []
         if present:
@@ -234,8 +234,8 @@ class Scanner:
                 spans += _mysql_password_spans(folded)
             if any(kind == "aws_access_key_id" for _, _, kind in spans):
                 spans += _aws_secret_spans(folded)
-            if where is not None:  # back to the offsets of text
-                spans = [(where[s], where[e - 1] + 1, kind) for s, e, kind in spans if e > s]
+            if starts is not None and ends is not None:  # back to the offsets of text
+                spans = [(starts[s], ends[e - 1], kind) for s, e, kind in spans if e > s]
             if _BEGIN in present:
                 spans += _private_key_spans(text)
         if self._custom is not None:
