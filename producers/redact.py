@@ -18,6 +18,7 @@ integer that is a card number is.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any
@@ -245,19 +246,20 @@ class Redactor:
 
     def _sequence(self, value: Any, walk: Walk, depth: int, path: set[int]) -> list[Any]:
         out: list[Any] = []
-        secret_next = False
+        secret_next = argv = False
         pair = len(value) == 2 if isinstance(value, (list, tuple)) else False
         for index, item in enumerate(value):
             if index >= self.max_items:
                 walk.truncated = True
                 out.append(f"... {len(value) - index} more")
                 break
-            if secret_next and not (type(item) is str and item.startswith("-")):
+            if secret_next and not (type(item) is str and _names_field(item, argv)):
                 walk.redactions += 1
                 out.append("[REDACTED:key]")
                 secret_next = False
                 continue
-            secret_next = type(item) is str and _names_secret(item, pair or item.startswith("-"))
+            argv = type(item) is str and item.startswith("-")
+            secret_next = type(item) is str and _names_secret(item, pair or argv)
             out.append(self._value(item, walk, depth, path))
         return out
 
@@ -276,6 +278,15 @@ def _pair_secret(value: Mapping[Any, Any]) -> bool:
 def _names_secret(item: str, argv: bool) -> bool:
     """Whether a list item is the name half of a pair: ``["--password", x]``, ``("pw", x)``."""
     return argv and 1 < len(item) <= 64 and sensitivity(item) is Sensitivity.STRONG
+
+
+_FIELD_NAME = re.compile(r"[a-z_]{1,32}")
+
+
+def _names_field(item: str, after_flag: bool) -> bool:
+    """Whether the item after a secret's name is not its value: the next flag, or (in a
+    two-item list such as ``["password", "email"]``) another lower-case field name."""
+    return item.startswith("-") or (not after_flag and _FIELD_NAME.fullmatch(item) is not None)
 
 
 def _bounded_key(key: Any) -> str:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003 - look-alike and fullwidth key names are test data here
 """A labelled corpus for the redactor: secrets by format x syntax x field, and benign values.
 
 Formats are written from the providers' documented token shapes (prefix,
@@ -58,27 +59,76 @@ def _iban(country: str, bban: str) -> str:
 
 # (family, name, generator): provider tokens by their documented shapes.
 _TOKENS: list[tuple[str, str, Callable[[random.Random], str]]] = [
-    *[("github", f"github {p}", lambda r, p=p: p + _r(r, B62, 36)) for p in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")],
-    ("github", "github fine-grained", lambda r: "github_pat_" + _r(r, B62, 22) + "_" + _r(r, B62, 59)),
+    *[
+        ("github", f"github {p}", lambda r, p=p: p + _r(r, B62, 36))
+        for p in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")
+    ],
+    (
+        "github",
+        "github fine-grained",
+        lambda r: "github_pat_" + _r(r, B62, 22) + "_" + _r(r, B62, 59),
+    ),
     ("gitlab", "gitlab pat", lambda r: "glpat-" + _r(r, URLSAFE, 20)),
     ("gitlab", "gitlab runner", lambda r: "glrt-" + _r(r, URLSAFE, 20)),
     ("gitlab", "gitlab deploy", lambda r: "gldt-" + _r(r, URLSAFE, 20)),
     ("gitlab", "gitlab trigger", lambda r: "glptt-" + _r(r, HEX, 40)),
-    *[("slack", f"slack {p}", lambda r, p=p: f"{p}{r.randint(10**10, 10**11)}-{r.randint(10**10, 10**11)}-" + _r(r, B62, 24)) for p in ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-")],
-    ("slack", "slack app", lambda r: f"xapp-1-A{_r(r, UPPER, 10)}-{r.randint(10**12, 10**13)}-" + _r(r, HEX, 64)),
-    ("slack", "slack webhook", lambda r: f"https://hooks.slack.com/services/T{_r(r, UPPER, 8)}/B{_r(r, UPPER, 10)}/" + _r(r, B62, 24)),
+    *[
+        (
+            "slack",
+            f"slack {p}",
+            lambda r, p=p: (
+                f"{p}{r.randint(10**10, 10**11)}-{r.randint(10**10, 10**11)}-" + _r(r, B62, 24)
+            ),
+        )
+        for p in ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-")
+    ],
+    (
+        "slack",
+        "slack app",
+        lambda r: f"xapp-1-A{_r(r, UPPER, 10)}-{r.randint(10**12, 10**13)}-" + _r(r, HEX, 64),
+    ),
+    (
+        "slack",
+        "slack webhook",
+        lambda r: (
+            f"https://hooks.slack.com/services/T{_r(r, UPPER, 8)}/B{_r(r, UPPER, 10)}/"
+            + _r(r, B62, 24)
+        ),
+    ),
     ("google", "google api key", lambda r: "AIza" + _r(r, URLSAFE, 35)),
     ("google", "google oauth secret", lambda r: "GOCSPX-" + _r(r, URLSAFE, 28)),
     ("google", "google access token", lambda r: "ya29." + _r(r, URLSAFE, 120)),
-    ("google", "google api key in url", lambda r: "https://maps.googleapis.com/maps/api/geocode/json?address=x&key=AIza" + _r(r, URLSAFE, 35)),
-    *[("aws", f"aws id {p}", lambda r, p=p: p + _r(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)) for p in ("AKIA", "ASIA", "AROA", "AIDA")],
-    *[("stripe", f"stripe {p}", lambda r, p=p: p + _r(r, B62, 24)) for p in ("sk_live_", "sk_test_", "rk_live_", "pk_live_")],
+    (
+        "google",
+        "google api key in url",
+        lambda r: (
+            "https://maps.googleapis.com/maps/api/geocode/json?address=x&key=AIza"
+            + _r(r, URLSAFE, 35)
+        ),
+    ),
+    *[
+        ("aws", f"aws id {p}", lambda r, p=p: p + _r(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+        for p in ("AKIA", "ASIA", "AROA", "AIDA")
+    ],
+    *[
+        ("stripe", f"stripe {p}", lambda r, p=p: p + _r(r, B62, 24))
+        for p in ("sk_live_", "sk_test_", "rk_live_", "pk_live_")
+    ],
     ("stripe", "stripe webhook", lambda r: "whsec_" + _r(r, B62, 32)),
     ("payments", "square token", lambda r: "sq0atp-" + _r(r, URLSAFE, 22)),
     ("payments", "square secret", lambda r: "sq0csp-" + _r(r, URLSAFE, 43)),
     ("payments", "razorpay", lambda r: "rzp_live_" + _r(r, B62, 14)),
     ("payments", "shippo", lambda r: "shippo_live_" + _r(r, HEX, 40)),
-    ("payments", "braintree", lambda r: "access_token$production$" + _r(r, "abcdefghijklmnopqrstuvwxyz0123456789", 16) + "$" + _r(r, HEX, 32)),
+    (
+        "payments",
+        "braintree",
+        lambda r: (
+            "access_token$production$"
+            + _r(r, "abcdefghijklmnopqrstuvwxyz0123456789", 16)
+            + "$"
+            + _r(r, HEX, 32)
+        ),
+    ),
     ("ai", "openai project", lambda r: "sk-proj-" + _r(r, URLSAFE, 48)),
     ("ai", "openai legacy", lambda r: "sk-" + _r(r, B62, 20) + "T3BlbkFJ" + _r(r, B62, 20)),
     ("ai", "anthropic", lambda r: "sk-ant-api03-" + _r(r, URLSAFE, 93) + "AA"),
@@ -92,7 +142,11 @@ _TOKENS: list[tuple[str, str, Callable[[random.Random], str]]] = [
     ("registry", "pypi", lambda r: "pypi-AgEIcHlwaS5vcmc" + _r(r, URLSAFE, 70)),
     ("registry", "rubygems", lambda r: "rubygems_" + _r(r, HEX, 48)),
     ("registry", "docker hub", lambda r: "dckr_pat_" + _r(r, URLSAFE, 27)),
-    ("registry", "clojars", lambda r: "CLOJARS_" + _r(r, "abcdefghijklmnopqrstuvwxyz0123456789", 60)),
+    (
+        "registry",
+        "clojars",
+        lambda r: "CLOJARS_" + _r(r, "abcdefghijklmnopqrstuvwxyz0123456789", 60),
+    ),
     ("ci", "buildkite", lambda r: "bkua_" + _r(r, HEX, 40)),
     ("ci", "pulumi", lambda r: "pul-" + _r(r, HEX, 40)),
     ("ci", "prefect", lambda r: "pnu_" + _r(r, B62, 36)),
@@ -105,14 +159,24 @@ _TOKENS: list[tuple[str, str, Callable[[random.Random], str]]] = [
     ("cloud", "vault", lambda r: "hvs." + _r(r, URLSAFE, 90)),
     ("cloud", "supabase", lambda r: "sbp_" + _r(r, HEX, 40)),
     ("cloud", "planetscale", lambda r: "pscale_tkn_" + _r(r, URLSAFE, 43)),
-    ("cloud", "terraform", lambda r: _r(r, "abcdefghijklmnopqrstuvwxyz0123456789", 14) + ".atlasv1." + _r(r, URLSAFE, 67)),
+    (
+        "cloud",
+        "terraform",
+        lambda r: (
+            _r(r, "abcdefghijklmnopqrstuvwxyz0123456789", 14) + ".atlasv1." + _r(r, URLSAFE, 67)
+        ),
+    ),
     ("cloud", "azure ad secret", lambda r: _r(r, B62, 3) + "8Q~" + _r(r, B62 + "~.", 34)),
     ("cloud", "age", lambda r: "AGE-SECRET-KEY-1" + _r(r, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58)),
     ("cloud", "dynatrace", lambda r: "dt0c01." + _r(r, UPPER, 24) + "." + _r(r, UPPER, 64)),
     ("cloud", "heroku", lambda r: "HRKU-AA" + _r(r, URLSAFE, 58)),
     ("cloud", "fly.io", lambda r: "fo1_" + _r(r, URLSAFE, 43)),
     ("cloud", "openshift", lambda r: "sha256~" + _r(r, URLSAFE, 43)),
-    ("observability", "grafana service account", lambda r: "glsa_" + _r(r, B62, 32) + "_" + _r(r, HEX, 8)),
+    (
+        "observability",
+        "grafana service account",
+        lambda r: "glsa_" + _r(r, B62, 32) + "_" + _r(r, HEX, 8),
+    ),
     ("observability", "grafana cloud", lambda r: "glc_" + _r(r, B62 + "+/", 60)),
     ("observability", "sentry", lambda r: "sntryu_" + _r(r, HEX, 64)),
     ("observability", "new relic", lambda r: "NRAK-" + _r(r, UPPER, 27)),
@@ -129,29 +193,90 @@ _TOKENS: list[tuple[str, str, Callable[[random.Random], str]]] = [
     ("saas", "airtable", lambda r: "pat" + _r(r, B62, 14) + "." + _r(r, HEX, 64)),
     ("saas", "dropbox", lambda r: "sl." + _r(r, URLSAFE, 138)),
     ("saas", "telegram bot", lambda r: f"{r.randint(10**8, 10**9)}:AA" + _r(r, URLSAFE, 33)),
-    ("saas", "discord webhook", lambda r: f"https://discord.com/api/webhooks/{r.randint(10**17, 10**18)}/" + _r(r, URLSAFE, 68)),
+    (
+        "saas",
+        "discord webhook",
+        lambda r: (
+            f"https://discord.com/api/webhooks/{r.randint(10**17, 10**18)}/" + _r(r, URLSAFE, 68)
+        ),
+    ),
     ("saas", "mailersend", lambda r: "mlsn." + _r(r, HEX, 64)),
     ("saas", "typeform", lambda r: "tfp_" + _r(r, URLSAFE, 59)),
     ("saas", "adafruit", lambda r: "aio_" + _r(r, B62, 28)),
     ("saas", "yandex", lambda r: "y0_" + _r(r, URLSAFE, 55)),
     ("jwt", "jwt", lambda r: _jwt(r)),
     ("auth_header", "bearer", lambda r: "Bearer " + _r(r, URLSAFE + ".", 40)),
-    ("auth_header", "basic", lambda r: "Basic " + base64.b64encode(f"{_r(r, string.ascii_lowercase, 6)}:{_r(r, B62, 12)}".encode()).decode()),
-    ("url_credentials", f"url postgres", lambda r: f"postgres://app:{_r(r, B62, 14)}@db.internal:5432/app"),
-    ("url_credentials", "url redis no user", lambda r: f"redis://:{_r(r, B62, 16)}@cache.internal:6379/0"),
+    (
+        "auth_header",
+        "basic",
+        lambda r: (
+            "Basic "
+            + base64.b64encode(
+                f"{_r(r, string.ascii_lowercase, 6)}:{_r(r, B62, 12)}".encode()
+            ).decode()
+        ),
+    ),
+    (
+        "url_credentials",
+        "url postgres",
+        lambda r: f"postgres://app:{_r(r, B62, 14)}@db.internal:5432/app",
+    ),
+    (
+        "url_credentials",
+        "url redis no user",
+        lambda r: f"redis://:{_r(r, B62, 16)}@cache.internal:6379/0",
+    ),
     ("url_credentials", "url amqp", lambda r: f"amqp://guest:{_r(r, B62, 12)}@mq:5672/"),
-    ("url_credentials", "url mongodb+srv", lambda r: f"mongodb+srv://admin:{_r(r, B62, 18)}@cluster0.example.net/db"),
-    ("url_credentials", "url https", lambda r: f"https://deploy:{_r(r, B62, 20)}@git.example.com/org/repo.git"),
-    ("url_query", "url access_token", lambda r: "https://api.example.com/v2/items?page=2&access_token=" + _r(r, B62, 24)),
-    ("url_query", "url s3 signature", lambda r: "https://bucket.s3.amazonaws.com/f.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=" + _r(r, HEX, 64)),
-    ("url_query", "url azure sas", lambda r: "https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sr=b&sig=" + _r(r, B62 + "%", 44)),
-    ("url_query", "url key", lambda r: "https://api.example.com/search?q=report&key=" + _r(r, string.ascii_lowercase, 10)),
+    (
+        "url_credentials",
+        "url mongodb+srv",
+        lambda r: f"mongodb+srv://admin:{_r(r, B62, 18)}@cluster0.example.net/db",
+    ),
+    (
+        "url_credentials",
+        "url https",
+        lambda r: f"https://deploy:{_r(r, B62, 20)}@git.example.com/org/repo.git",
+    ),
+    (
+        "url_query",
+        "url access_token",
+        lambda r: "https://api.example.com/v2/items?page=2&access_token=" + _r(r, B62, 24),
+    ),
+    (
+        "url_query",
+        "url s3 signature",
+        lambda r: (
+            "https://bucket.s3.amazonaws.com/f.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature="
+            + _r(r, HEX, 64)
+        ),
+    ),
+    (
+        "url_query",
+        "url azure sas",
+        lambda r: (
+            "https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sr=b&sig=" + _r(r, B62 + "%", 44)
+        ),
+    ),
+    (
+        "url_query",
+        "url key",
+        lambda r: (
+            "https://api.example.com/search?q=report&key=" + _r(r, string.ascii_lowercase, 10)
+        ),
+    ),
     ("private_key", "rsa private key", lambda r: _pem("RSA PRIVATE KEY", r)),
     ("private_key", "pkcs8 private key", lambda r: _pem("PRIVATE KEY", r)),
     ("private_key", "openssh private key", lambda r: _pem("OPENSSH PRIVATE KEY", r)),
     ("private_key", "ec private key", lambda r: _pem("EC PRIVATE KEY", r)),
     ("private_key", "pgp private key", lambda r: _pem("PGP PRIVATE KEY BLOCK", r)),
-    ("pii", "email", lambda r: f"{_r(r, string.ascii_lowercase, 7)}.{_r(r, string.ascii_lowercase, 5)}@example-mail.com"),
+    (
+        "pii",
+        "email",
+        lambda r: (
+            f"{_r(r, string.ascii_lowercase, 7)}.{_r(r, string.ascii_lowercase, 5)}"
+            "@example-mail.com"
+        ),
+    ),
     ("pii", "visa", lambda r: _luhn_complete("4", 16, r)),
     ("pii", "visa spaced", lambda r: " ".join(_chunks(_luhn_complete("4", 16, r), 4))),
     ("pii", "mastercard dashed", lambda r: "-".join(_chunks(_luhn_complete("51", 16, r), 4))),
@@ -162,9 +287,13 @@ _TOKENS: list[tuple[str, str, Callable[[random.Random], str]]] = [
     ("pii", "phone us dashed", lambda r: f"415-{r.randint(200, 999)}-{r.randint(1000, 9999)}"),
     ("pii", "phone uk", lambda r: f"+44 20 {r.randint(7000, 7999)} {r.randint(1000, 9999)}"),
     ("pii", "iban", lambda r: _iban("DE", "".join(r.choice(string.digits) for _ in range(18)))),
-    ("pii", "iban lower", lambda r: _iban("GB", "WEST" + "".join(r.choice(string.digits) for _ in range(14))).lower()),
+    (
+        "pii",
+        "iban lower",
+        lambda r: _iban("GB", "WEST" + "".join(r.choice(string.digits) for _ in range(14))).lower(),
+    ),
     ("pii", "uk nino", lambda r: "AB" + "".join(r.choice(string.digits) for _ in range(6)) + "C"),
-]  # fmt: skip
+]
 
 
 def _chunks(text: str, n: int) -> list[str]:
@@ -176,7 +305,8 @@ def _jwt(rng: random.Random) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
     sub = _r(rng, B62, 10)
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': sub, 'iat': 1700000000})}.{_r(rng, URLSAFE, 43)}"
+    header, claims = part({"alg": "HS256", "typ": "JWT"}), part({"sub": sub, "iat": 1700000000})
+    return f"{header}.{claims}.{_r(rng, URLSAFE, 43)}"
 
 
 def _pem(label: str, rng: random.Random) -> str:
@@ -191,7 +321,8 @@ _KEYS = [
     "auth", "privateKey", "private-key", "sessionKey", "api_key", "apiKey", "X-Api-Key",
     "access_token", "refreshToken", "AWS_SECRET_ACCESS_KEY", "mysql_root_password", "PGPASSWORD",
     "Passwort", "Kennwort", "contraseña", "пароль", "mot_de_passe", "senha", "wachtwoord",
-    "hasło", "パスワード", "密码", "ｐａｓｓｗｏｒｄ", "pass\u200bword", "раssword",  # Cyrillic р, а
+    "hasło", "パスワード", "密码", "ｐａｓｓｗｏｒｄ", "pass\u200bword",
+    "раssword",  # Cyrillic р, а
     "ＡＰＩ＿ＫＥＹ", "credentials", "auth_token", "signing_key", "pin", "cvv",
 ]  # fmt: skip
 _WORDS = ["hunter", "summer", "dragon", "monkey", "letmein", "sunshine", "shadow", "qwerty"]
@@ -297,16 +428,62 @@ def _core(family: str, secret: str) -> str:
 def benign_cases(seed: int = 15, per_family: int = 250) -> list[Case]:
     rng = random.Random(seed)
     makers: dict[str, Callable[[random.Random], Any]] = {
-        "paths": lambda r: r.choice(["/srv/data/", "/home/app/", "C:\\Users\\Public\\", "./build/", "s3://bucket/"]) + "/".join(r.choice(["reports", "2026", "q3", "logs", "img", "src", "tokenizer", "keyboard"]) for _ in range(r.randint(1, 4))) + r.choice([".csv", ".py", ".json", ".png", ""]),
+        "paths": lambda r: (
+            r.choice(
+                ["/srv/data/", "/home/app/", "C:\\Users\\Public\\", "./build/", "s3://bucket/"]
+            )
+            + "/".join(
+                r.choice(["reports", "2026", "q3", "logs", "img", "src", "tokenizer", "keyboard"])
+                for _ in range(r.randint(1, 4))
+            )
+            + r.choice([".csv", ".py", ".json", ".png", ""])
+        ),
         "uuids": lambda r: str(uuid.UUID(int=r.getrandbits(128))),
-        "hashes": lambda r: r.choice([hashlib.sha256, hashlib.sha1, hashlib.md5])(str(r.random()).encode()).hexdigest(),
-        "urls": lambda r: f"https://{r.choice(['example.com', 'docs.python.org', 'api.github.com'])}/{r.choice(['v1/items', 'search', 'repos/org/repo/pulls'])}?page={r.randint(1, 50)}&sort={r.choice(['asc', 'desc'])}&q={r.choice(['report', 'monkey', 'keyboard', 'pin+code'])}",
+        "hashes": lambda r: r.choice([hashlib.sha256, hashlib.sha1, hashlib.md5])(
+            str(r.random()).encode()
+        ).hexdigest(),
+        "urls": lambda r: (
+            f"https://{r.choice(['example.com', 'docs.python.org', 'api.github.com'])}/"
+            f"{r.choice(['v1/items', 'search', 'repos/org/repo/pulls'])}?page={r.randint(1, 50)}"
+            f"&sort={r.choice(['asc', 'desc'])}"
+            f"&q={r.choice(['report', 'monkey', 'keyboard', 'pin+code'])}"
+        ),
         "code": lambda r: r.choice(_CODE).format(n=r.randint(1, 4096)),
         "prose": lambda r: r.choice(_PROSE).format(n=r.randint(1, 999)),
-        "numbers": lambda r: r.choice([str(r.randint(1_600_000_000, 1_800_000_000)), f"{r.randint(1, 9)}.{r.randint(0, 20)}.{r.randint(0, 99)}", f"{r.randint(1, 255)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}", f"2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T{r.randint(0, 23):02d}:00:00Z", f"{r.randint(1, 99999)}.{r.randint(0, 99):02d} EUR", str(r.randint(1, 10**9))]),
-        "json": lambda r: json.dumps({"usage": {"prompt_tokens": r.randint(1, 9999), "completion_tokens": r.randint(1, 999), "total_tokens": r.randint(1, 99999)}, "max_tokens": 1024, "token_type": "Bearer", "expires_in": 3600, "key": r.choice(["name", "id", "created_at"]), "primary_key": "id", "author": "Jane Doe"}),
-        "structured": lambda r: {"name": r.choice(["timeout", "region", "replicas"]), "value": str(r.randint(1, 99)), "password_min_length": 12, "keyboard": "us", "tokens": r.randint(1, 10), "monkey": "banana"},
-    }  # fmt: skip
+        "numbers": lambda r: r.choice(
+            [
+                str(r.randint(1_600_000_000, 1_800_000_000)),
+                f"{r.randint(1, 9)}.{r.randint(0, 20)}.{r.randint(0, 99)}",
+                f"{r.randint(1, 255)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+                f"2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T{r.randint(0, 23):02d}:00:00Z",
+                f"{r.randint(1, 99999)}.{r.randint(0, 99):02d} EUR",
+                str(r.randint(1, 10**9)),
+            ]
+        ),
+        "json": lambda r: json.dumps(
+            {
+                "usage": {
+                    "prompt_tokens": r.randint(1, 9999),
+                    "completion_tokens": r.randint(1, 999),
+                    "total_tokens": r.randint(1, 99999),
+                },
+                "max_tokens": 1024,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "key": r.choice(["name", "id", "created_at"]),
+                "primary_key": "id",
+                "author": "Jane Doe",
+            }
+        ),
+        "structured": lambda r: {
+            "name": r.choice(["timeout", "region", "replicas"]),
+            "value": str(r.randint(1, 99)),
+            "password_min_length": 12,
+            "keyboard": "us",
+            "tokens": r.randint(1, 10),
+            "monkey": "banana",
+        },
+    }
     return [
         Case(family, family, "", "argument", {"input": make(rng)}, "")
         for family, make in makers.items()
@@ -330,7 +507,7 @@ _CODE = [
     "api_key = get_secret('stripe')",
     'secret = "${{STRIPE_SECRET}}"',
     "kubectl get pods -n default -o wide",
-    "<input type=\"password\" name=\"password\" placeholder=\"Password\">",
+    '<input type="password" name="password" placeholder="Password">',
 ]
 _PROSE = [
     "Please reset your password using the link we sent.",

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003 - look-alike and fullwidth key names are test data here
 """The redactor finds secrets and personal data, bounds everything, and never chokes."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from producers.keynames import Sensitivity, sensitivity
 from producers.redact import Redactor, Walk
 from producers.scanners import LITERALS, Scanner, luhn_ok
 from producers.secret_formats import RULES
@@ -209,3 +211,107 @@ json_values = st.recursive(
 def test_any_value_cleans_to_serialisable_json(value: Any) -> None:
     cleaned = Redactor(max_string=64).clean(value, Walk())
     orjson.dumps(cleaned)  # raises if anything unencodable survived
+
+
+# Issue 15's list of what survived, one line each: (text, the part that must go).
+ISSUE_15 = [
+    ("pw=Tr0ub4dor", "Tr0ub4dor"),
+    ("DB_PASSWORD=hunter2x", "hunter2x"),
+    ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+    ("[db]\npassword = s3cretini", "s3cretini"),
+    ("db:\n  password: s3cretyaml", "s3cretyaml"),
+    ('password = "s3crettoml"', "s3crettoml"),
+    ("client_secret=abc123def", "abc123def"),
+    ("https://api.example.com/x?access_token=tok123abc&page=2", "tok123abc"),
+    ("https://api.example.com/x?key=plainkey9", "plainkey9"),
+    ("run --password=flagpw1 now", "flagpw1"),
+    ("run --password flagpw2 now", "flagpw2"),
+    ("mysql -u root -pflagpw3 db", "flagpw3"),
+    ('{"db_password": "jsonpw1"}', "jsonpw1"),
+    ('{\\"db_password\\": \\"jsonpw2\\"}', "jsonpw2"),
+    ("the password is prosepw1", "prosepw1"),
+    ("password => 'arrowpw1'", "arrowpw1"),
+    ("pwd: pwdvalue1", "pwdvalue1"),
+    ("passphrase: correct horse", "correct"),
+    ("auth=authvalue1", "authvalue1"),
+    ("privateKey: pkvalue1", "pkvalue1"),
+    ("private-key: pkvalue2", "pkvalue2"),
+    ("sessionKey=skvalue1", "skvalue1"),
+    ("Passwort: geheim1", "geheim1"),
+    ("contraseña: secreto1", "secreto1"),
+    ("пароль: parol123", "parol123"),
+    ("раssword=lookalike1", "lookalike1"),  # Cyrillic р and а
+    ("pass\u200bword=zerowidth1", "zerowidth1"),
+    ("ｐａｓｓｗｏｒｄ=fullwidth1", "fullwidth1"),
+    ("Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l", "YWxhZGRpbjpvcGVuc2VzYW1l"),
+    ("curl -H 'Authorization: Token abc123tok'", "abc123tok"),
+    ("github_pat_11AAAAAAA0123456789abc_" + "x" * 59, "0123456789abc"),
+    ("https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/cccccccccccccccccccccccc", "cccccccc"),
+    ("https://maps.googleapis.com/api?key=AIzaSyA1234567890abcdefghijklmnopqrstu", "AIzaSyA123"),
+    (
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0\n-----END PGP PRIVATE KEY BLOCK-----",
+        "lQOYBF0",
+    ),
+    ("iban gb82west12345698765432", "12345698765432"),
+    ("call (415)5552671 today", "5552671"),
+    ("redis://:redispw123@cache:6379/0", "redispw123"),
+    ("postgres://app:pgpw123@db/app", "pgpw123"),
+    ("https://b.s3.amazonaws.com/f?X-Amz-Signature=abcdef0123456789", "abcdef0123456789"),
+]
+
+
+@pytest.mark.parametrize(("text", "leak"), ISSUE_15, ids=[t[:24] for t, _ in ISSUE_15])
+def test_what_issue_15_found_surviving_is_redacted(text: str, leak: str) -> None:
+    out, count = SCANNER.scrub(text)
+    assert leak not in out and count >= 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"env": [{"name": "DB_PASSWORD", "value": "pairpw1"}]},
+        {"headers": [{"key": "Authorization", "value": "Digest pairpw1"}]},
+        {"argv": ["deploy", "--password", "pairpw1"]},
+        {"pair": ["pw", "pairpw1"]},
+        {"secret_split": {"user": "admin", "pass": "pairpw1"}},
+    ],
+)
+def test_a_secret_given_as_a_pair_is_redacted(value: dict[str, Any]) -> None:
+    walk = Walk()
+    assert "pairpw1" not in orjson.dumps(Redactor().clean(value, walk)).decode()
+    assert walk.redactions >= 1
+
+
+def test_a_card_number_given_as_an_integer_is_redacted() -> None:
+    walk = Walk()
+    cleaned = Redactor().clean(
+        {"card": 4111111111111111, "n": 4111111111111112, "t": 1717171717}, walk
+    )
+    assert cleaned == {"card": "[REDACTED:card]", "n": 4111111111111112, "t": 1717171717}
+    assert walk.redactions == 1
+
+
+def test_settings_about_secrets_and_lists_of_field_names_are_kept() -> None:
+    value = {
+        "max_tokens": 1024, "token_type": "Bearer", "password_min_length": 12,
+        "fields": ["password", "email"], "primary_key": "id", "author": "Jane",
+        "shipping_address": "1 Main St", "keyboard": "us",
+    }  # fmt: skip
+    walk = Walk()
+    assert Redactor().clean(value, walk) == value and walk.redactions == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "verdict"),
+    [
+        ("DB_PASSWORD", Sensitivity.STRONG), ("privateKey", Sensitivity.STRONG),
+        ("PRIVATEKEY", Sensitivity.STRONG), ("x-api-key", Sensitivity.STRONG),
+        ("Datenbankpasswort", Sensitivity.STRONG), ("ＡＰＩ＿ＫＥＹ", Sensitivity.STRONG),
+        ("p\u0430ss\u200bword", Sensitivity.STRONG), ("key", Sensitivity.WEAK),
+        ("token_url", Sensitivity.WEAK), ("max_tokens", Sensitivity.NONE),
+        ("secretary", Sensitivity.NONE), ("author", Sensitivity.NONE),
+        ("shipping", Sensitivity.NONE), ("bypass", Sensitivity.NONE),
+    ],
+)  # fmt: skip
+def test_key_names_are_judged_after_folding(key: str, verdict: Sensitivity) -> None:
+    assert sensitivity(key) is verdict

@@ -6,8 +6,6 @@ Recall and false positives per family come from tests/producers/corpus.py; detec
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from producers.redact import Redactor, Walk
@@ -45,17 +43,20 @@ def test_detect_secrets_finds_nothing_in_what_the_redactor_keeps() -> None:
         if (case.name, case.syntax) in seen or case.field != "argument":
             continue
         seen.add((case.name, case.syntax))
-        kept = json.dumps(REDACTOR.clean(case.value, Walk()), ensure_ascii=False)
-        for text in (kept, json.loads(kept)["input"]):
-            found = [f for f in findings(text) if not f[1].startswith("REDACTED")]
-            if found:
-                flagged.append((case.name, case.syntax, found))
+        kept = REDACTOR.clean(case.value, Walk())["input"]
+        found = findings(kept)
+        if found:
+            flagged.append((case.name, case.syntax, found))
     assert not flagged, flagged[:10]
 
 
 def test_detect_secrets_does_flag_the_raw_corpus() -> None:
     # The oracle can fail: on the values before redaction it finds most provider tokens.
-    raw = {c.name: c.value["input"] for c in secret_cases() if (c.syntax, c.field) == ("bare", "argument")}
+    raw = {
+        c.name: c.value["input"]
+        for c in secret_cases()
+        if (c.syntax, c.field) == ("bare", "argument")
+    }
     hits = sum(bool(findings(text)) for text in raw.values())
     assert hits >= len(raw) // 2
 
