@@ -61,7 +61,8 @@ def main() -> str:
             [family, f"{score.cases:,}", "", "", f"{100 * score.rate:.2f}%",
              f"{100 * _outside(raw) / len(raw):.1f}%"]
         )  # fmt: skip
-    header = ["family", "cases", "recall", "detect-secrets recall", "false pos.", "d-s FP"]
+    header = ["family", "cases", "recall", "detect-secrets recall"]
+    header += ["false positives", "detect-secrets false positives"]
     compiled, fallback = Scanner(), Scanner(use_hyperscan=False)
     cost = [
         [name, f"{_cpu_us(compiled, text):.1f}", f"{_cpu_us(fallback, text):.1f}"]

@@ -605,9 +605,14 @@ def _nino_spans(text: str) -> Iterator[Span]:
             yield match.start() - 2, match.end(), "nino"
 
 
+_ITIN = re.compile(r"9\d{2}-(?:5\d|6[0-5]|7\d|8[0-8]|9[0-24-9])-\d{4}")
+
+
 def _classify_number(candidate: str) -> Span | None:
     if _SSN.fullmatch(candidate):
         return 0, len(candidate), "ssn"
+    if _ITIN.fullmatch(candidate):
+        return 0, len(candidate), "itin"
     for run in _CARD_RUN.finditer(candidate):
         found = _card_in(run.group())
         if found is not None:

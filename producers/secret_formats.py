@@ -171,6 +171,9 @@ RULES: tuple[Rule, ...] = (
     Rule("discord_webhook", "discordapp.com/api/webhooks/", r"\d{5,30}/[\w-]{60,68}"),
     Rule("teams_webhook", ".webhook.office.com/", r"webhookb2/[\w@/.-]{40,400}+"),
     Rule("telegram", ":AA", r"[\w-]{33}", before=r"\d{8,10}"),
+    # Crypto wallet addresses (personal data, as Presidio counts them)
+    Rule("crypto_wallet", "bc1", "[ac-hj-np-z02-9]{25,87}+"),
+    Rule("crypto_wallet", "0x", "[0-9a-fA-F]{40}(?![0-9a-fA-F])"),
     # Generic forms
     Rule("jwt", "eyJ", r"[\w-]{5,4096}+\.eyJ[\w-]{2,8192}+\.[\w-]{0,4096}+"),
     Rule("bearer", "Bearer", r"\s{1,4}+[\w.~+/=-]{8,4096}+"),

@@ -292,6 +292,13 @@ _TOKENS: list[tuple[str, str, Callable[[random.Random], str]]] = [
         "iban lower",
         lambda r: _iban("GB", "WEST" + "".join(r.choice(string.digits) for _ in range(14))).lower(),
     ),
+    (
+        "pii",
+        "us itin",
+        lambda r: f"9{r.randint(10, 99)}-{r.randint(70, 88)}-{r.randint(1000, 9999)}",
+    ),
+    ("pii", "bitcoin bech32", lambda r: "bc1q" + _r(r, "acdefghjklmnpqrstuvwxyz023456789", 38)),
+    ("pii", "ethereum", lambda r: "0x" + _r(r, HEX + "ABCDEF", 40)),
     ("pii", "uk nino", lambda r: "AB" + "".join(r.choice(string.digits) for _ in range(6)) + "C"),
 ]
 
