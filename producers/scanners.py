@@ -205,7 +205,8 @@ class Scanner:
         argument values such as paths and names repeat from call to call)."""
         verdict = self._quiet_cache.get(text)
         if verdict is None:
-            verdict = not self._prefilter.present(text)
+            # A \uXXXX escape can spell a key name the pre-filter only sees once decoded.
+            verdict = "\\u" not in text and not self._prefilter.present(text)
             if len(text) <= 256 and len(self._quiet_cache) < 4096:
                 self._quiet_cache[text] = verdict
         return verdict

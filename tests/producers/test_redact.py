@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from producers.keynames import Sensitivity, sensitivity
@@ -78,12 +78,19 @@ def test_flat_arguments_with_nothing_to_redact_come_back_as_they_are() -> None:
         assert redactor.clean(changed, walk) != changed
 
 
-_FRAGMENTS = [lit for lit, _ in LITERALS] + ["a", "/", " ", "report.csv", "7", "=", ":"]
+_FRAGMENTS = [lit for lit, _ in LITERALS] + ["a", "/", " ", "report.csv", "7", "=", ":", '"']
+_FRAGMENTS += [
+    "has\\u0142o",
+    "p\\u0430ssword",
+    "pass\\u200bword",
+    "\\u043f\\u0430\\u0440\\u043e\\u043b\\u044c",
+]
 _ASCII = st.text(st.characters(max_codepoint=127), max_size=8)
 QUIET = Scanner()
 
 
 @given(st.lists(st.sampled_from(_FRAGMENTS) | _ASCII, max_size=6))
+@example(["has\\u0142o", "=", "a"])  # a key spelled with a JSON escape (the corpus found it)
 @settings(max_examples=500, deadline=None)
 def test_the_quiet_pre_test_never_passes_a_text_with_a_finding(parts: list[str]) -> None:
     text = "".join(parts)
