@@ -322,3 +322,22 @@ def test_settings_about_secrets_and_lists_of_field_names_are_kept() -> None:
 )  # fmt: skip
 def test_key_names_are_judged_after_folding(key: str, verdict: Sensitivity) -> None:
     assert sensitivity(key) is verdict
+
+
+def test_the_operators_own_patterns_are_redacted_in_every_text() -> None:
+    scanner = Scanner(["ACME-[0-9]{6}"])
+    assert scanner.quiet is None  # no cheap pre-test can know the operator's patterns
+    assert scanner.scrub("ticket ACME-123456 closed") == ("ticket [REDACTED:custom] closed", 1)
+    walk = Walk()
+    cleaned = Redactor(extra_patterns=["ACME-[0-9]{6}"]).clean({"t": "ACME-654321"}, walk)
+    assert cleaned == {"t": "[REDACTED:custom]"} and walk.redactions == 1
+
+
+def test_threads_share_one_scanner() -> None:
+    # Hyperscan's scratch space is per thread: concurrent scans must not corrupt each other.
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"note: {s} (see above) {i}" for i in range(200) for s in SECRETS.values()]
+    expected = [SCANNER.scrub(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(SCANNER.scrub, texts)) == expected
