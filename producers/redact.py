@@ -128,7 +128,7 @@ class Redactor:
     def _untouched(self, value: dict[Any, Any]) -> bool:
         """Whether a dict is flat tool arguments the walk would leave unchanged: known
         plain keys, and short quiet ASCII strings, in-range ints, bools, floats or None."""
-        if len(value) > self.max_items:
+        if len(value) > self.max_items or _pair_secret(value):
             return False
         plain = self._plain_keys
         for key, item in value.items():
@@ -195,15 +195,17 @@ class Redactor:
             items = islice(items, self.max_items)
         paired = _pair_secret(value)
         for key, item in items:
+            if paired and key in PAIR_VALUES:
+                walk.redactions += 1
+                out[key] = "[REDACTED:key]"
+                continue
             if type(key) is str and key in plain:
                 name = key
             else:
                 name = self._key(key, walk)
                 verdict = sensitivity(name)
-                if (
-                    verdict is Sensitivity.STRONG
-                    or (paired and name in PAIR_VALUES)
-                    or (verdict is Sensitivity.WEAK and type(item) is str and looks_secret(item))
+                if verdict is Sensitivity.STRONG or (
+                    verdict is Sensitivity.WEAK and type(item) is str and looks_secret(item)
                 ):
                     walk.redactions += 1
                     out[name] = "[REDACTED:key]"
@@ -212,8 +214,6 @@ class Redactor:
                     verdict is Sensitivity.NONE
                     and name is key
                     and key in self._clean_keys
-                    and key not in PAIR_NAMES
-                    and key not in PAIR_VALUES
                     and len(plain) < 4096
                 ):
                     plain.add(key)  # clean and not sensitive: next time, one set lookup
@@ -264,14 +264,17 @@ class Redactor:
         return out
 
 
-def _pair_secret(value: Mapping[Any, Any]) -> bool:
+def _pair_secret(value: Any) -> bool:
     """Whether a mapping is a name/value pair whose name announces a secret."""
-    if len(value) > 8:
+    if type(value) is not dict or len(value) > 8:
         return False
-    for name in PAIR_NAMES:
-        item = value.get(name) if type(value) is dict else None
+    keys = value.keys()
+    if keys.isdisjoint(PAIR_VALUES) or keys.isdisjoint(PAIR_NAMES):
+        return False  # the usual case: two set operations in C
+    for name in PAIR_NAMES & keys:
+        item = value[name]
         if type(item) is str and len(item) <= 128 and sensitivity(item) is Sensitivity.STRONG:
-            return any(k in value for k in PAIR_VALUES)
+            return True
     return False
 
 
