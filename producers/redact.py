@@ -7,24 +7,49 @@ sensitive keys are replaced whole, strings pass the :class:`Scanner`, long
 strings are cut with a marker holding the original's SHA-256, depth and
 collection sizes are capped, cycles become ``"<cycle>"`` and anything else
 becomes its type name. A Redactor is immutable and thread-safe.
+
+Key names are judged by :func:`producers.keynames.sensitivity` (one rule for
+dict keys and keys in text). A secret can also be given as a pair: a mapping
+``{"name": "DB_PASSWORD", "value": "..."}`` (Kubernetes env, HAR headers) or a
+list ``["--password", "..."]``; the value of such a pair is redacted too, and an
+integer that is a card number is.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from producers.scanners import Scanner
+from producers.keynames import Sensitivity, looks_secret, sensitivity
+from producers.scanners import Scanner, card_number
 
-SENSITIVE_KEY_PARTS = (
-    "password", "passwd", "secret", "token", "authorization", "api_key", "apikey",
-    "api-key", "cookie", "private_key", "credential", "session_key", "cvv", "pin",
-)  # fmt: skip
 _SCAN_MARGIN = 1024  # longer than any bounded pattern, so a secret across the cut is still found
 _JSON_SCALARS = (bool, float, type(None))
 _INT64 = (-(2**63), 2**64)
+_CARD_MIN = 10**12  # smaller integers cannot be card numbers: kept without a check
+# {"name": "DB_PASSWORD", "value": "..."}: keys that name a pair, and the keys of its value.
+PAIR_NAMES = frozenset(
+    {
+        "name",
+        "key",
+        "field",
+        "header",
+        "param",
+        "parameter",
+        "variable",
+        "var",
+        "env",
+        "flag",
+        "option",
+        "arg",
+        "id",
+        "label",
+    }
+)
+PAIR_VALUES = frozenset({"value", "val", "data", "content", "text", "secret", "default"})
 
 
 class Walk:
@@ -40,9 +65,7 @@ class Walk:
 class Redactor:
     __slots__ = (
         "_clean_keys",
-        "_keys",
         "_plain_keys",
-        "_verdicts",
         "max_depth",
         "max_items",
         "max_string",
@@ -55,26 +78,19 @@ class Redactor:
         max_string: int = 2048,
         max_depth: int = 8,
         max_items: int = 256,
-        sensitive_keys: Sequence[str] = SENSITIVE_KEY_PARTS,
         extra_patterns: Sequence[str] = (),
+        use_hyperscan: bool = True,
     ) -> None:
         self.max_string = max_string
         self.max_depth = max_depth
         self.max_items = max_items
-        self._keys = tuple(k.lower() for k in sensitive_keys)
-        self._verdicts: dict[str, bool] = {}  # key names repeat from call to call
         self._clean_keys: set[str] = set()
         self._plain_keys: set[str] = set()  # clean and not sensitive: kept as they are
-        self.scanner = Scanner(extra_patterns)
+        self.scanner = Scanner(extra_patterns, use_hyperscan=use_hyperscan)
 
-    def sensitive(self, key: str) -> bool:
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            lowered = key.lower()
-            verdict = any(part in lowered for part in self._keys)
-            if len(self._verdicts) < 4096:
-                self._verdicts[key] = verdict
-        return verdict
+    @staticmethod
+    def sensitive(key: str) -> Sensitivity:
+        return sensitivity(key)
 
     def text(self, value: str, walk: Walk) -> str:
         """A scanned, length-bounded copy of ``value`` (time bounded by ``max_string``)."""
@@ -112,7 +128,7 @@ class Redactor:
     def _untouched(self, value: dict[Any, Any]) -> bool:
         """Whether a dict is flat tool arguments the walk would leave unchanged: known
         plain keys, and short quiet ASCII strings, in-range ints, bools, floats or None."""
-        if len(value) > self.max_items:
+        if len(value) > self.max_items or _pair_secret(value):
             return False
         plain = self._plain_keys
         for key, item in value.items():
@@ -134,7 +150,7 @@ class Redactor:
         if kind is str:
             return self.text(value, walk)
         if kind is int:
-            return value if _INT64[0] <= value < _INT64[1] else str(value)
+            return self._integer(value, walk)
         if kind is dict or kind is list:  # before the isinstance chain: ABC checks are slow
             return self._container(value, walk, depth, path)
         if isinstance(value, _JSON_SCALARS):
@@ -145,6 +161,15 @@ class Redactor:
         if isinstance(value, (Mapping, list, tuple, set, frozenset)):
             return self._container(value, walk, depth, path)
         return f"<{kind.__name__}>"
+
+    @staticmethod
+    def _integer(value: int, walk: Walk) -> int | str:
+        if -_CARD_MIN < value < _CARD_MIN:
+            return value
+        if card_number(str(abs(value))):
+            walk.redactions += 1
+            return "[REDACTED:card]"
+        return value if _INT64[0] <= value < _INT64[1] else str(value)
 
     def _container(self, value: Any, walk: Walk, depth: int, path: set[int]) -> Any:
         if id(value) in path:
@@ -168,21 +193,34 @@ class Redactor:
         over = len(value) - self.max_items
         if over > 0:
             items = islice(items, self.max_items)
+        paired = _pair_secret(value)
         for key, item in items:
+            if paired and key in PAIR_VALUES:
+                walk.redactions += 1
+                out[key] = "[REDACTED:key]"
+                continue
             if type(key) is str and key in plain:
                 name = key
             else:
                 name = self._key(key, walk)
-                if self.sensitive(name):
+                verdict = sensitivity(name)
+                if verdict is Sensitivity.STRONG or (
+                    verdict is Sensitivity.WEAK and type(item) is str and looks_secret(item)
+                ):
                     walk.redactions += 1
                     out[name] = "[REDACTED:key]"
                     continue
-                if name is key and key in self._clean_keys and len(plain) < 4096:
+                if (
+                    verdict is Sensitivity.NONE
+                    and name is key
+                    and key in self._clean_keys
+                    and len(plain) < 4096
+                ):
                     plain.add(key)  # clean and not sensitive: next time, one set lookup
             kind = type(item)
             if kind is str:
                 out[name] = self.text(item, walk)
-            elif kind is int and _INT64[0] <= item < _INT64[1]:
+            elif kind is int and -_CARD_MIN < item < _CARD_MIN:
                 out[name] = item
             else:
                 out[name] = self._value(item, walk, depth, path)
@@ -207,14 +245,51 @@ class Redactor:
         return name
 
     def _sequence(self, value: Any, walk: Walk, depth: int, path: set[int]) -> list[Any]:
-        out = []
+        out: list[Any] = []
+        secret_next = argv = False
+        pair = len(value) == 2 if isinstance(value, (list, tuple)) else False
         for index, item in enumerate(value):
             if index >= self.max_items:
                 walk.truncated = True
                 out.append(f"... {len(value) - index} more")
                 break
+            if secret_next and not (type(item) is str and _names_field(item, argv)):
+                walk.redactions += 1
+                out.append("[REDACTED:key]")
+                secret_next = False
+                continue
+            argv = type(item) is str and item.startswith("-")
+            secret_next = type(item) is str and _names_secret(item, pair or argv)
             out.append(self._value(item, walk, depth, path))
         return out
+
+
+def _pair_secret(value: Any) -> bool:
+    """Whether a mapping is a name/value pair whose name announces a secret."""
+    if type(value) is not dict or len(value) > 8:
+        return False
+    keys = value.keys()
+    if keys.isdisjoint(PAIR_VALUES) or keys.isdisjoint(PAIR_NAMES):
+        return False  # the usual case: two set operations in C
+    for name in PAIR_NAMES & keys:
+        item = value[name]
+        if type(item) is str and len(item) <= 128 and sensitivity(item) is Sensitivity.STRONG:
+            return True
+    return False
+
+
+def _names_secret(item: str, argv: bool) -> bool:
+    """Whether a list item is the name half of a pair: ``["--password", x]``, ``("pw", x)``."""
+    return argv and 1 < len(item) <= 64 and sensitivity(item) is Sensitivity.STRONG
+
+
+_FIELD_NAME = re.compile(r"[a-z_]{1,32}")
+
+
+def _names_field(item: str, after_flag: bool) -> bool:
+    """Whether the item after a secret's name is not its value: the next flag, or (in a
+    two-item list such as ``["password", "email"]``) another lower-case field name."""
+    return item.startswith("-") or (not after_flag and _FIELD_NAME.fullmatch(item) is not None)
 
 
 def _bounded_key(key: Any) -> str:
