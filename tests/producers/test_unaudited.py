@@ -199,15 +199,17 @@ def _drain(fd: int, into: bytearray) -> None:
 
 
 class SeenByFastMCP(Middleware):
-    """Outside the audit middleware: which calls reached FastMCP's middleware at all."""
+    """Outside the audit middleware: which calls reached FastMCP's call hooks at all (params
+    it cannot validate into a call are refused before them, and nothing runs)."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    async def on_message(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        if context.method in AUDITED_METHODS:
-            self.calls += 1
+    async def _seen(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
+        self.calls += 1
         return await call_next(context)
+
+    on_call_tool = on_read_resource = on_get_prompt = _seen
 
 
 def notes_server(seen: Middleware) -> FastMCP:
@@ -244,14 +246,24 @@ class SeenBySdk(ServerMiddleware[Any]):
 
 
 async def _raw(client: Any, method: str, request: dict[str, Any], request_id: Any = None) -> bool:
-    """The request as a hostile client sends it: params (and id) as they are, whatever the
-    answer. False when the client library itself refused to send it (a ``_meta`` that is
-    not an object, an id it cannot use): nothing reached the server."""
+    """The request as a hostile client sends it: what the client's session stamps on every
+    request (protocol version, client info in ``_meta`` on 2026-07-28), then the hostile
+    params over it, sent as they are whatever the answer. False when the client library
+    itself refused to send it (a ``_meta`` that is not an object): nothing reached the server."""
+    session = client.session
+    data: dict[str, Any] = {"method": method, "params": {}}
     opts: dict[str, Any] = {"timeout": 10}
+    session._stamp(data, opts)
+    stamped = data["params"]
+    sent = {**stamped, **{k: v for k, v in request.items() if k != "_meta"}}
+    if "_meta" in request:
+        hostile = request["_meta"]
+        meta = stamped.get("_meta", {})
+        sent["_meta"] = {**meta, **hostile} if isinstance(hostile, dict) else hostile
     if request_id is not None:
         opts["request_id"] = request_id
     try:
-        await client.session._dispatcher.send_raw_request(method, request, opts)
+        await session._dispatcher.send_raw_request(method, sent, opts)
     except MCPError:
         pass  # the server's answer: an error is an answer
     except (TypeError, ValueError):
@@ -350,12 +362,12 @@ def test_a_call_whose_full_event_cannot_be_made_is_written_minimal(
     found = calls(sent.take())
     assert len(found) == 1
     (phases,) = found.values()
-    for event in phases.values():
-        assert event["attributes"] == {"audit_failure": "request: TypeError"}
-        assert event["target"]["server_id"] == "test-server"
-        assert event["target"]["tool_name"] == "lookup"
-        assert event["target"]["method"] == "tools/call"
-        assert event["context"]["request_id"] == "42"
+    for written in phases.values():
+        assert written["attributes"] == {"audit_failure": "request: TypeError"}
+        assert written["target"]["server_id"] == "test-server"
+        assert written["target"]["tool_name"] == "lookup"
+        assert written["target"]["method"] == "tools/call"
+        assert written["context"]["request_id"] == "42"
     assert phases["RESULT"]["outcome"]["status"] == "SUCCESS"
     assert auditor.counters.audit_failures == before + 1
 
