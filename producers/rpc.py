@@ -21,6 +21,7 @@ from producers.auditor import Auditor
 from producers.call import Call
 from producers.errors import AuditRefused
 from producers.mcp_meta import (
+    NAME_LIMIT,
     PROTOCOL_VERSION_KEY,
     TARGET_LIMIT,
     ai_context,
@@ -86,8 +87,8 @@ class RpcAudit:
             meta = params.get("_meta")
             if not isinstance(meta, Mapping):
                 meta = None
-            version = protocol_version(meta.get(PROTOCOL_VERSION_KEY)) if meta else None
-            version = version or self.protocol_version
+            stated = meta.get(PROTOCOL_VERSION_KEY) if meta else None
+            version = (stated is not None and protocol_version(stated)) or self.protocol_version
             producer = producer_info(self.integration, self.transport, version)
             return self.auditor.begin(
                 kind, target_name(params.get(name_key)), params.get(args_key) if args_key else {},
@@ -184,6 +185,8 @@ def _content_text(result: Mapping[str, Any]) -> str:
 def target_name(value: Any) -> str:
     """The tool, prompt or resource a request names; what it sent as text if not a string.
     Resource URIs can be long: cut at ``TARGET_LIMIT``, still far below a message's size."""
+    if type(value) is str and len(value) <= TARGET_LIMIT and value.isascii():
+        return value  # nearly every name: checked without a call
     if value is None:
         return ""
     text = wire_text(value, TARGET_LIMIT)
@@ -192,4 +195,7 @@ def target_name(value: Any) -> str:
 
 def request_text(value: Any) -> str | None:
     """A JSON-RPC id as the event's request id (ids are strings or numbers; others as text)."""
-    return None if value is None else wire_text(value if isinstance(value, str) else str(value))
+    if value is None:
+        return None
+    text = value if type(value) is str else str(value)
+    return text if len(text) <= NAME_LIMIT and text.isascii() else wire_text(text)
