@@ -92,7 +92,7 @@ class BatchEnricher:
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
         self.user_partitions[facts.user] = message.partition
         self.streams.add(event)
-        findings = self.detectors.observe(facts)
+        findings = self.detectors.observe(facts, event)
         attempt = self._correlate(message, event, facts, now_us)
         anomalies = [_anomaly(f) for f in findings] if findings else []  # most have none
         fields = enrichment_fields(

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from producers.mcp_meta import wire_text
 from producers.model import Actor, Delegation
 from producers.pseudonym import Pseudonymiser
 
@@ -23,7 +24,12 @@ def make_actor(
     agent_id: str | None = None, agent_name: str | None = None, scopes: Sequence[str] = (),
     **fields: str | None,
 ) -> Actor:  # fmt: skip
-    """An Actor with keyed pseudonyms; ``fields`` are the other Actor fields (client_id, ip ...)."""
+    """An Actor with keyed pseudonyms; ``fields`` are the other Actor fields (client_id, ip ...).
+
+    Texts are bounded like every identifier read from the wire (a client's name from its
+    initialize can be any length); built once per distinct caller (Auditor.actor caches)."""
+    fields = {k: _bounded(v) for k, v in fields.items()}
+    agent_id, agent_name = _bounded(agent_id), _bounded(agent_name)
     delegation = None
     if agent_id or agent_name or on_behalf_of:
         delegation = Delegation(agent_id, agent_name, pseudonymise(on_behalf_of))
@@ -33,6 +39,10 @@ def make_actor(
         user_pseudonym=user, pseudonym_key_id=key_id, scopes=tuple(scopes),
         delegation=delegation, **fields,
     )  # fmt: skip
+
+
+def _bounded(value: str | None) -> str | None:
+    return wire_text(value) if isinstance(value, str) else value
 
 
 @contextmanager

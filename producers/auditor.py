@@ -5,6 +5,12 @@ event) and :meth:`Call.end` after it (a RESULT event sharing the call id).
 Neither ever raises into the call, with one deliberate exception: for a
 fail-closed class while events cannot be persisted, :meth:`begin` audits a
 DENIED event and raises :class:`AuditRefused`. Thread-safe.
+
+No call goes unaudited: when the full event cannot be made (a value the schema
+cannot hold, a bug), a minimal one is written instead, with what is known (server,
+method, target, request id, the user's pseudonym) and the failure's reason in the
+``audit_failure`` attribute, and counted in ``audit_failures``. Only when even that
+cannot be written is the call unaudited: then a fail-closed class is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from producers.actor import make_actor
 from producers.call import Call
 from producers.counters import Counters
 from producers.errors import AuditRefused
+from producers.mcp_meta import TARGET_LIMIT, wire_text
 from producers.model import (
     Actor,
     Annotations,
@@ -38,6 +45,7 @@ from producers.redact import Walk
 from producers.sealer import Sealer
 
 ANONYMOUS = Actor()
+AUDIT_FAILURE = "audit_failure"  # the attribute a minimal event gives its reason in
 
 _KIND_FIELD = {
     "TOOL_CALL": "tool_name",
@@ -92,7 +100,7 @@ class Auditor:
                 annotations=self.annotations.get(name) if kind == "TOOL_CALL" else None,
                 tool_fingerprint=fingerprint,
                 classification=self.policy.rule_for(name).classification,
-                **({_KIND_FIELD[kind]: name} if kind in _KIND_FIELD else {}),
+                **({_KIND_FIELD[kind]: _target_text(name)} if kind in _KIND_FIELD else {}),
             )  # fmt: skip
             if len(self._targets) > 4096:  # resource URIs are unbounded
                 self._targets.clear()
@@ -149,7 +157,7 @@ class Auditor:
         actor: Actor = ANONYMOUS, request_id: str | None = None,
         trace: tuple[str | None, str | None] = (None, None), ai: Mapping[str, Any] | None = None,
     ) -> Call | None:  # fmt: skip
-        """Audit the ATTEMPT of a call; None when auditing failed (the call goes on)."""
+        """Audit the ATTEMPT of a call: in full, else minimal (:meth:`begin_minimal`)."""
         try:
             rule = self.policy.rule_for(name)
             event = CallEvent(
@@ -161,14 +169,55 @@ class Auditor:
             self.minimiser.args(event, args, rule)
             call = Call(self, event, rule)
             self.emit(event)
-            if rule.fail_closed and not self.publisher.healthy:
-                self._refuse(call)
-            return call
-        except AuditRefused:
-            raise
+        except Exception as exc:
+            return self.begin_minimal(
+                kind, name, producer, request_id=request_id, actor=actor,
+                reason=f"attempt: {type(exc).__name__}",
+            )  # fmt: skip
+        if rule.fail_closed and not self.publisher.healthy:
+            self._refuse(call)
+        return call
+
+    def begin_minimal(
+        self, kind: str, name: str, producer: Producer, *, request_id: str | None,
+        reason: str, actor: Actor = ANONYMOUS,
+    ) -> Call | None:  # fmt: skip
+        """The ATTEMPT of a call whose full event could not be made: server, method, target,
+        request id, the user's pseudonym and ``reason`` (no exception text: it may quote
+        the call's data). Counted as an audit failure; its RESULT follows as any call's.
+
+        None when not even this can be written; then a fail-closed class is refused
+        (:class:`AuditRefused`, unaudited: nothing can be). Never raises otherwise.
+        """
+        self.counters.failure("begin")
+        rule = self.policy.default
+        try:
+            rule = self.policy.rule_for(name)
+            named: dict[str, Any] = (
+                {_KIND_FIELD[kind]: _target_text(name)} if kind in _KIND_FIELD else {}
+            )
+            target = Target(
+                self.server_id, self.server_version, method=_METHOD.get(kind),
+                classification=rule.classification, **named,
+            )  # fmt: skip
+            event = CallEvent(
+                kind, "ATTEMPT", "", _pseudonym_only(actor), target, producer,
+                self.compliance(rule), request_id=request_id, attributes={AUDIT_FAILURE: reason},
+            )  # fmt: skip
+            call = Call(self, event, rule)
+            self.emit(event)
         except Exception:
-            self.counters.failure("begin")
+            self.counters.failure("minimal attempt")
+            if rule.fail_closed:
+                raise AuditRefused(
+                    "refused: this call cannot be audited",
+                    tool=_target_text(name),
+                    classification=rule.classification,
+                ) from None
             return None
+        if rule.fail_closed and not self.publisher.healthy:
+            self._refuse(call)
+        return call
 
     def _refuse(self, call: Call) -> None:
         call.end("DENIED")
@@ -194,15 +243,31 @@ class Auditor:
             attempt.producer, attempt.compliance, attempt.arg_keys, attempt.args_json,
             attempt.args_digest, truncated=attempt.truncated, redactions=attempt.redactions,
             request_id=attempt.request_id, trace_id=attempt.trace_id, span_id=attempt.span_id,
-            ai=attempt.ai, shared=attempt.shared,
+            ai=attempt.ai, attributes=attempt.attributes, shared=attempt.shared,
         )  # fmt: skip
         outcome = event.outcome = Outcome(status, duration_us)
         if status == "SUCCESS":
             outcome.result_size = self.minimiser.result(event, result, call.rule)
         if error is not None:
-            outcome.error_type = getattr(error, "audit_type", None) or type(error).__name__
+            named = getattr(error, "audit_type", None)
+            outcome.error_type = named if type(named) is str else type(error).__name__
             outcome.error_message = self.minimiser.error_message(error, event)
         return event
+
+    def result_minimal(self, call: Call, status: str, duration_us: int, reason: str) -> None:
+        """The RESULT of a call whose full RESULT could not be made: status, duration and
+        ``reason``, with the ATTEMPT's actor and target (written, so writable). Counted."""
+        self.counters.failure("end")
+        attempt = call.event
+        event = CallEvent(
+            attempt.event_type, "RESULT", attempt.call_id, attempt.actor, attempt.target,
+            attempt.producer, attempt.compliance, request_id=attempt.request_id,
+            outcome=Outcome(status, duration_us), attributes={AUDIT_FAILURE: reason},
+        )  # fmt: skip
+        try:
+            self.emit(event)
+        except Exception:
+            self.counters.failure("minimal result")
 
     def emit(self, event: CallEvent) -> None:
         """Seal, encode and queue one event (keyed by user pseudonym, else by stream).
@@ -251,3 +316,16 @@ class Auditor:
             self.counters.failure("final heartbeat")
         self.sealer.close()
         self.publisher.close(timeout_s)
+
+
+def _target_text(name: str) -> str:
+    """A target's name as an event can hold it (bounded, UTF-8 encodable)."""
+    return wire_text(name, TARGET_LIMIT) or ""
+
+
+def _pseudonym_only(actor: Actor) -> Actor:
+    """Who called, as far as a minimal event keeps it: the pseudonym, if it is one."""
+    user, key = actor.user_pseudonym, actor.pseudonym_key_id
+    if type(user) is str and (key is None or type(key) is str):
+        return Actor(user_pseudonym=user, pseudonym_key_id=key)
+    return ANONYMOUS

@@ -25,12 +25,13 @@ class Call:
         self._done = False
 
     def end(self, status: str, *, result: Any = None, error: BaseException | None = None) -> None:
-        """Record how the call ended. ``result`` is read only when status is SUCCESS."""
+        """Record how the call ended. ``result`` is read only when status is SUCCESS.
+        Never raises: a RESULT that cannot be made in full is written minimal."""
         if self._done:
             return
         self._done = True
         duration_us = (time.perf_counter_ns() - self._started_ns) // 1000
         try:
             self._auditor.emit(self._auditor.result_event(self, status, duration_us, result, error))
-        except Exception:
-            self._auditor.counters.failure("end")
+        except Exception as exc:  # the RESULT is still written, minimal
+            self._auditor.result_minimal(self, status, duration_us, f"result: {type(exc).__name__}")

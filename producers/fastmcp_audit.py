@@ -74,14 +74,15 @@ class AuditMiddleware(Middleware):
     def _begin(
         self, rpc: RpcAudit, method: str, params: Mapping[str, Any], context: MiddlewareContext[Any]
     ) -> Call | None:
-        """The ATTEMPT; auditing failures are counted, only a fail-closed refusal escapes."""
+        """The ATTEMPT, in full or minimal; only a fail-closed refusal escapes."""
         try:
-            return rpc.begin(method, params, _request_id(context), self._facts(context))
+            try:
+                request_id, facts = _request_id(context), self._facts(context)
+            except Exception as exc:  # who calls is unknown: the call is audited minimal
+                return rpc.failed(method, params, None, f"caller: {type(exc).__name__}")
+            return rpc.begin(method, params, request_id, facts)
         except AuditRefused as refused:
             raise ToolError(str(refused)) from refused
-        except Exception:
-            rpc.auditor.counters.failure("fastmcp")
-            return None
 
     async def on_call_tool(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]

@@ -61,17 +61,18 @@ class AuditServerMiddleware(ServerMiddleware[Any]):
         return result
 
     def _begin(self, rpc: RpcAudit, ctx: ServerRequestContext[Any, Any]) -> Call | None:
-        """The ATTEMPT; auditing failures are counted, only a fail-closed refusal escapes."""
+        """The ATTEMPT, in full or minimal; only a fail-closed refusal escapes."""
         try:
-            session_id = getattr(ctx, "session_id", None)
-            token = sdk_access_token()
-            facts = caller_facts(session=ctx.session, session_id=session_id, token=token)
-            return rpc.begin(ctx.method, dict(ctx.params or {}), ctx.request_id, facts)
+            try:
+                session_id = getattr(ctx, "session_id", None)
+                token = sdk_access_token()
+                facts = caller_facts(session=ctx.session, session_id=session_id, token=token)
+            except Exception as exc:  # who calls is unknown: the call is audited minimal
+                reason = f"caller: {type(exc).__name__}"
+                return rpc.failed(ctx.method, ctx.params, ctx.request_id, reason)
+            return rpc.begin(ctx.method, ctx.params, ctx.request_id, facts)
         except AuditRefused as refused:
             raise MCPError(REFUSED_CODE, str(refused)) from refused
-        except Exception:
-            rpc.auditor.counters.failure("mcp-sdk")
-            return None
 
     def _after(
         self, rpc: RpcAudit, ctx: ServerRequestContext[Any, Any], call: Call | None, result: Any
@@ -83,3 +84,5 @@ class AuditServerMiddleware(ServerMiddleware[Any]):
                 rpc.end(call, wire(result))
         except Exception:
             rpc.auditor.counters.failure("mcp-sdk")
+            if call is not None:  # the result could not be read: the RESULT says so
+                call.end("UNKNOWN")

@@ -6,10 +6,15 @@ client request to its response by JSON-RPC id, ends calls the client cancels,
 and at :meth:`close` records every request that never got an answer. Lines
 that are not JSON-RPC are ignored (the bytes were forwarded anyway). Runs on
 one thread; never raises.
+
+A line orjson refuses is read again with Python's lenient parser: servers'
+parsers accept NaN, infinities and lone surrogates (pydantic's, Python's,
+JavaScript's), so a request written that way still runs and must be audited.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -37,22 +42,29 @@ class ConversationAudit:
         for message in _messages(line):
             method = message.get("method")
             if method == "notifications/cancelled":
-                self._cancelled(message.get("params") or {})
+                params = message.get("params")
+                self._cancelled(params if isinstance(params, Mapping) else {})
             elif isinstance(method, str) and "id" in message:
                 params = message.get("params")
                 params = params if isinstance(params, Mapping) else {}
                 call = self.rpc.begin(method, params, message["id"])
-                self._pending[_key(message["id"])] = (method, call)
+                key = _key(message["id"])
+                _, earlier = self._pending.get(key, ("", None))
+                if (
+                    earlier is not None
+                ):  # an id reused before its answer: which is answered is unknown
+                    earlier.end("UNKNOWN", error=Unanswered("request id reused before a response"))
+                self._pending[key] = (method, call)
 
     def from_server(self, line: bytes) -> None:
         for message in _messages(line):
             if "method" in message or "id" not in message:
                 continue  # server-initiated requests and notifications are not calls
             method, call = self._pending.pop(_key(message["id"]), ("", None))
-            if method == "tools/list" and "result" in message:
-                self.rpc.tools_listed(message["result"])
             if call is not None:
                 self.rpc.end(call, message.get("result"), message.get("error"))
+            if method == "tools/list" and "result" in message:
+                self.rpc.tools_listed(message["result"])
 
     def _cancelled(self, params: Mapping[str, Any]) -> None:
         _, call = self._pending.pop(_key(params.get("requestId")), ("", None))
@@ -76,6 +88,9 @@ def _messages(line: bytes) -> list[Mapping[str, Any]]:
     try:
         decoded = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return []
+        try:
+            decoded = json.loads(line)
+        except (ValueError, RecursionError):
+            return []
     batch = decoded if isinstance(decoded, list) else [decoded]
     return [m for m in batch if isinstance(m, Mapping)]

@@ -5,6 +5,11 @@ on any SDK's models. Never depends on a session id: a request is identified by
 its JSON-RPC id and, when the client sends one, the W3C ``traceparent`` in
 ``_meta``. 2026-07-28 requests carry client info and protocol version in
 ``_meta`` instead of an initialize handshake; both are read from either place.
+
+Every audited request leaves its ATTEMPT: reading the request is total (see
+:mod:`producers.mcp_meta`), and a failure anyway still writes the minimal ATTEMPT
+of :meth:`producers.auditor.Auditor.begin_minimal` (server, method, target, request
+id and the reason), so its RESULT follows.
 """
 
 from __future__ import annotations
@@ -14,13 +19,18 @@ from typing import Any
 
 from producers.auditor import Auditor
 from producers.call import Call
+from producers.errors import AuditRefused
 from producers.mcp_meta import (
+    NAME_LIMIT,
     PROTOCOL_VERSION_KEY,
+    TARGET_LIMIT,
     ai_context,
     annotations_of,
     client_info,
+    protocol_version,
     tool_fingerprint,
     trace_context,
+    wire_text,
 )
 from producers.model import Actor, Annotations
 from producers.origin import producer_info
@@ -60,22 +70,55 @@ class RpcAudit:
         request_id: Any,
         facts: Mapping[str, Any] | None = None,
     ) -> Call | None:
-        """The ATTEMPT of an audited request; None for methods that are not audited."""
+        """The ATTEMPT of an audited request; None for methods that are not audited, and
+        for an audited one only when not even its minimal ATTEMPT could be written.
+
+        Never raises but :class:`AuditRefused`, for a fail-closed class.
+        """
         spec = AUDITED_METHODS.get(method)
-        params = params or {}
-        meta = params.get("_meta") if isinstance(params.get("_meta"), Mapping) else None
-        if method == "initialize":
-            self._initialize(params)
+        if not isinstance(params, Mapping):
+            params = {}
         if spec is None:
+            if method == "initialize":
+                self._initialize(params)
             return None
         kind, name_key, args_key = spec
-        version = (meta or {}).get(PROTOCOL_VERSION_KEY) or self.protocol_version
-        producer = producer_info(self.integration, self.transport, version)
-        return self.auditor.begin(
-            kind, str(params.get(name_key, "")), params.get(args_key) if args_key else {},
-            producer, actor=self.actor(params, facts), request_id=_text(request_id),
-            trace=trace_context(meta), ai=ai_context(meta),
-        )  # fmt: skip
+        try:
+            meta = params.get("_meta")
+            if not isinstance(meta, Mapping):
+                meta = None
+            stated = meta.get(PROTOCOL_VERSION_KEY) if meta else None
+            version = (stated is not None and protocol_version(stated)) or self.protocol_version
+            producer = producer_info(self.integration, self.transport, version)
+            return self.auditor.begin(
+                kind, target_name(params.get(name_key)), params.get(args_key) if args_key else {},
+                producer, actor=self.actor(params, facts), request_id=request_text(request_id),
+                trace=trace_context(meta), ai=ai_context(meta),
+            )  # fmt: skip
+        except AuditRefused:
+            raise
+        except Exception as exc:
+            return self.failed(method, params, request_id, f"request: {type(exc).__name__}")
+
+    def failed(self, method: str, params: Any, request_id: Any, reason: str) -> Call | None:
+        """The minimal ATTEMPT of a request that could not be read in full (``reason``);
+        None for a method that is not audited. Raises only :class:`AuditRefused`."""
+        spec = AUDITED_METHODS.get(method)
+        if spec is None:
+            self.auditor.counters.failure(method)
+            return None
+        try:
+            name = target_name(params.get(spec[1])) if isinstance(params, Mapping) else ""
+        except Exception:  # a JSON value nested past the recursion limit has no text
+            name = ""
+        try:
+            request = request_text(request_id)
+        except Exception:
+            request = None
+        producer = producer_info(self.integration, self.transport)
+        return self.auditor.begin_minimal(
+            spec[0], name, producer, request_id=request, reason=reason
+        )
 
     def actor(self, params: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Actor:
         """The caller: what the framework knows (``facts``), else the client info on the wire."""
@@ -86,12 +129,15 @@ class RpcAudit:
         return self.auditor.actor(**{"client_name": name, "client_version": version, **known})
 
     def _initialize(self, params: Mapping[str, Any]) -> None:
-        self.protocol_version = params.get("protocolVersion")
-        self.client = client_info(params)
-        producer = producer_info(self.integration, self.transport, self.protocol_version)
-        self.auditor.record(
-            "SESSION_START", producer, actor=self.actor(params), method="initialize"
-        )
+        try:
+            self.protocol_version = protocol_version(params.get("protocolVersion"))
+            self.client = client_info(params)
+            producer = producer_info(self.integration, self.transport, self.protocol_version)
+            actor = self.actor(params)
+        except Exception:  # no call to audit: the session start is what is lost
+            self.auditor.counters.failure("initialize")
+            return
+        self.auditor.record("SESSION_START", producer, actor=actor, method="initialize")
 
     def end(self, call: Call, result: Any = None, error: Any = None) -> None:
         """The RESULT: a JSON-RPC error, a tool result flagged isError, or success."""
@@ -136,5 +182,20 @@ def _content_text(result: Mapping[str, Any]) -> str:
     return " ".join(str(c.get("text", "")) for c in content if isinstance(c, Mapping))
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def target_name(value: Any) -> str:
+    """The tool, prompt or resource a request names; what it sent as text if not a string.
+    Resource URIs can be long: cut at ``TARGET_LIMIT``, still far below a message's size."""
+    if type(value) is str and len(value) <= TARGET_LIMIT and value.isascii():
+        return value  # nearly every name: checked without a call
+    if value is None:
+        return ""
+    text = wire_text(value, TARGET_LIMIT)
+    return text if text is not None else wire_text(str(value), TARGET_LIMIT) or ""
+
+
+def request_text(value: Any) -> str | None:
+    """A JSON-RPC id as the event's request id (ids are strings or numbers; others as text)."""
+    if value is None:
+        return None
+    text = value if type(value) is str else str(value)
+    return text if len(text) <= NAME_LIMIT and text.isascii() else wire_text(text)

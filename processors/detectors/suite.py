@@ -5,13 +5,19 @@ pseudonym to that user's JSON-able state (one sub-dict per detector); ``tools``
 maps server+tool to the last definition fingerprint. Plain dicts in tests, the
 app's tables in a worker. :attr:`dirty_users` names users whose state changed
 since the caller last cleared it, so only those are written back.
+
+Heartbeats feed the per-stream audit-failure detector. A producer keys them by
+its stream, so all of one stream's beats reach one worker; that state is kept in
+memory (:attr:`streams`), kept past a final beat (a spool replayed later may hold
+older beats of the stream) and bounded: past ``MAX_STREAMS`` the oldest goes.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from processors.detectors.audit_failures import AuditFailures
 from processors.detectors.base import Finding
 from processors.detectors.bursts import FailureBurst
 from processors.detectors.enumeration import Enumeration
@@ -24,6 +30,7 @@ from processors.features import Features
 
 # Events that are a user's own activity; heartbeats and sessions are not.
 ACTIVITY_TYPES = frozenset({"TOOL_CALL", "RESOURCE_READ", "PROMPT_GET", "AUTH_FAILURE"})
+MAX_STREAMS = 100_000  # producer streams remembered; past it the oldest is forgotten
 
 
 class DetectorSuite:
@@ -42,14 +49,23 @@ class DetectorSuite:
         self.enumeration = Enumeration()
         self.result_size = ResultSizeJump()
         self.tool_definition = ToolDefinitionChanged()
+        self.audit_failures = AuditFailures()
+        self.streams: dict[str, dict[str, Any]] = {}
 
-    def observe(self, facts: Features) -> list[Finding]:
-        """Findings for one event; attempts only feed the tool-definition check."""
+    def observe(self, facts: Features, event: Mapping[str, Any] | None = None) -> list[Finding]:
+        """Findings for one event; attempts only feed the tool-definition check. ``event``,
+        the decoded event, is read only for a heartbeat's counters."""
         found: list[Finding] = []
         changed = self.tool_definition.observe(facts, self.tools)
         if changed is not None:
             found.append(changed)
-        if facts.phase == "ATTEMPT" or not facts.user or facts.event_type not in ACTIVITY_TYPES:
+        if facts.phase == "ATTEMPT":
+            return found
+        if not facts.user or facts.event_type not in ACTIVITY_TYPES:
+            if facts.event_type == "HEARTBEAT" and event is not None:
+                failed = self._heartbeat(facts, event)
+                if failed is not None:
+                    found.append(failed)
             return found
         user = facts.user
         state = self.users.get(user)
@@ -70,3 +86,17 @@ class DetectorSuite:
         self.users[user] = state
         self.dirty_users.add(user)
         return found
+
+    def _heartbeat(self, facts: Features, event: Mapping[str, Any]) -> Finding | None:
+        beat = event.get("heartbeat")
+        if beat is None:
+            return None
+        stream = event["integrity"]["stream_id"]
+        state = self.streams.get(stream)
+        if state is None:
+            if len(self.streams) >= MAX_STREAMS:
+                del self.streams[next(iter(self.streams))]
+            state = self.streams[stream] = {}
+        host = event["context"]["producer"]["host"]
+        count = beat.get("audit_failures") or 0
+        return self.audit_failures.observe(facts, stream, host, count, state)
