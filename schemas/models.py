@@ -189,6 +189,7 @@ class ComplianceFields(_Record):
     retention_days: int = Field(365, ge=RETENTION_DAYS_MIN, le=RETENTION_DAYS_MAX)
     fail_closed: bool = False
     policy_version: str | None = None
+    value_digest_key_id: str | None = None
 
 
 class Integrity(_Record):

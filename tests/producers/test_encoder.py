@@ -87,7 +87,7 @@ def call_events(draw: st.DrawFn) -> CallEvent:
         actor=draw(actors),
         target=draw(targets),
         producer=draw(producers_),
-        compliance=draw(st.builds(Compliance, int32, st.booleans(), opt)),
+        compliance=draw(st.builds(Compliance, int32, st.booleans(), opt, opt)),
         arg_keys=draw(names),
         args_json=draw(opt),
         args_digest=draw(opt),
