@@ -12,11 +12,12 @@ reaches API Activity through the ``ai_operation`` profile, which 1.9.0 put on th
 required; ``uid``, ``type_id``, ``source_id``, ``service`` recommended) are as
 that file defines them.
 
-Which OCSF releases the output validates against: every document validates
-against OCSF 1.1.0 through 1.7.0 as pydantic-ocsf ships them (each version's
-``ApiActivity`` model, no attribute it does not know but ``ai_tool``, and the
-``at_least_one`` constraints of its objects; ``tests/sinks/siem/test_ocsf.py``).
-1.0.0 has no ``metadata.tenant_uid``, so a tenant's alert is not 1.0.0.
+Which OCSF releases the output validates against (docs/siem.md): every document
+validates against OCSF 1.4.0 through 1.7.0 as pydantic-ocsf ships them (each
+version's ``ApiActivity`` model, no attribute it does not know but ``ai_tool``,
+and the ``at_least_one`` constraints of its objects;
+``tests/sinks/siem/test_ocsf.py``); the 1.1.0-1.3.0 models accept it too. Not
+1.0.0: it requires ``actor.user.type_id`` and has no ``metadata.tenant_uid``.
 
 Assumptions (our choices where OCSF leaves one, or could not be checked):
 
