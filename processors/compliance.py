@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from processors.features import Features
+from schemas.retention import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, retention_in_range
 
 FRAMEWORKS = ("GDPR", "HIPAA", "PCI-DSS", "SOC2", "CCPA")
 
@@ -82,7 +83,20 @@ def compliance_rules(section: dict[str, Any]) -> ComplianceRules:
                 categories=frozenset(c.lower() for c in entry.get("categories", [])),
                 classifications=frozenset(entry.get("classifications", [])),
                 event_types=frozenset(entry.get("event_types", [])),
-                retention_days=int(entry.get("retention_days", 0)),
+                # 0: the framework asks for no retention of its own.
+                retention_days=_days(entry, "retention_days", 0),
             )
         )
-    return ComplianceRules(int(section.get("default_retention_days", 365)), tuple(frameworks))
+    return ComplianceRules(_days(section, "default_retention_days", 365), tuple(frameworks))
+
+
+def _days(table: dict[str, Any], key: str, absent: int) -> int:
+    """A retention period from the rules file: an integer in range, never coerced."""
+    if key not in table:
+        return absent
+    days = table[key]
+    if not retention_in_range(days):
+        raise ValueError(
+            f"{key} must be an integer from {RETENTION_DAYS_MIN} to {RETENTION_DAYS_MAX}"
+        )
+    return int(days)

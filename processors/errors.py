@@ -19,7 +19,7 @@ class InvalidEventError(ProcessorError):
     """An event decoded but its values make no sense; it goes to the dead-letter topic.
 
     ``reason`` is the short code the dead-letter header carries
-    (``missing-field``, ``absurd-value``, ``absurd-time``).
+    (``missing-field``, ``absurd-value``, ``absurd-time``, ``out-of-range``).
     """
 
     def __init__(self, message: str, *, reason: str, **fields: Any) -> None:

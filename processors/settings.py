@@ -72,6 +72,12 @@ class ProcessorSettings(PartSettings):
         1, ge=1, description="Replication of the topics Faust creates (use 3 in production)."
     )
     data_dir: Path = Field(Path("mcp-audit-data/processors"), description="Faust data dir.")
+    state_key_file: Path | None = Field(
+        None,
+        description="HMAC key of the tokens detector state keeps instead of URIs, IPs and "
+        "clients; every worker of the group must share it. Unset: data_dir/state.key, "
+        "created 0600.",
+    )
     web_enabled: bool = Field(False, description="Faust's web server (metrics, table views).")
     web_port: int = Field(6066, ge=1, le=65535, description="Faust web port when enabled.")
 

@@ -13,6 +13,17 @@ Faust recovers the table from that changelog when a worker starts, and keeps
 it current from other workers' writes; when partitions are assigned, entries
 for those partitions are taken from the table into the live dict.
 
+What the state remembers of people is never in clear, neither in the live dict
+nor in the changelog topic (which anyone who can read the broker reads): users
+are keyed by their producer pseudonym, and the values detectors remember per
+user (resource URIs, IPs, client ids, tool names) are :class:`StateTokens`,
+keyed HMAC-SHA256 tokens. Keyed, because an unsalted digest of
+``db://patients/42`` is reversed by counting patients; stable across restarts
+and workers, because a token the next worker cannot recompute would make every
+known IP look new. The key is ``MCP_AUDIT_PROCESSORS_STATE_KEY_FILE``, or a key
+the worker creates (0600) in its data directory: every worker of a group must
+share it (:func:`load_state_key`).
+
 Lifecycle: create with the table; call :meth:`adopt` on assignment; at the end
 of each batch take a :meth:`snapshot` of what it changed, and once the batch's
 output is acknowledged send its :meth:`messages` and wait for them before
@@ -22,7 +33,11 @@ state it produced, and state never runs ahead of acknowledged output.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -32,6 +47,59 @@ from schemas.errors import ConfigError
 
 TOOL_PREFIX = "tool\x1f"
 PARTITION_FIELD = "_p"
+STATE_KEY_NAME = "state.key"
+MIN_KEY_BYTES = 16
+_TOKEN_HEX = 32  # 128 bits: no collision among the few hundred values a user has
+_TOKENS_KEPT = 65_536  # remembered tokens before the cache starts over (bounded memory)
+
+
+class StateTokens:
+    """Keyed tokens for values detector state remembers: the first 128 bits of HMAC-SHA256, hex.
+
+    Remembered per value: the same IPs, clients and URIs recur event after event,
+    and an HMAC per event would be a measurable share of the enrichment path.
+    """
+
+    __slots__ = ("_key", "_known")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError("the state key is too short", min_bytes=MIN_KEY_BYTES)
+        self._key = key
+        self._known: dict[str, str] = {}
+
+    @classmethod
+    def ephemeral(cls) -> StateTokens:
+        """A random key: tokens that mean something to this process only (tests, one-offs)."""
+        return cls(os.urandom(32))
+
+    def __call__(self, value: str) -> str:
+        token = self._known.get(value)
+        if token is None:
+            if len(self._known) >= _TOKENS_KEPT:
+                self._known.clear()
+            data = value.encode("utf-8", "surrogatepass")
+            token = hmac.new(self._key, data, hashlib.sha256).hexdigest()[:_TOKEN_HEX]
+            self._known[value] = token
+        return token
+
+
+def load_state_key(key_file: Path | None, data_dir: Path) -> bytes:
+    """The key in ``key_file``; without one, ``data_dir/state.key``, created 0600 if absent."""
+    path = key_file or data_dir / STATE_KEY_NAME
+    try:
+        if key_file is not None or path.exists():
+            return path.read_bytes().rstrip(b"\r\n")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = os.urandom(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        return key
+    except FileExistsError:  # another worker on this data dir made it first
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("cannot read or create the state key", path=str(path)) from exc
 
 
 class ChangelogTopic(Protocol):

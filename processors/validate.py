@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from processors.errors import InvalidEventError
 from processors.features import Features
 from schemas.integrity import DAY_US
+from schemas.retention import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
 
 
 def check_event(
@@ -30,6 +31,18 @@ def check_event(
         raise InvalidEventError("a call's attempt or result has no call_id", reason="missing-field")
     if integrity["seq"] < 1:
         raise InvalidEventError("sequence numbers start at 1", reason="absurd-value")
+    retention = event["compliance"]["retention_days"]
+    if not RETENTION_DAYS_MIN <= retention <= RETENTION_DAYS_MAX:
+        # The store's column would wrap 65,536 to 0 and its TTL would delete the
+        # event at once: refused here, visibly, instead of vanishing there.
+        raise InvalidEventError(
+            "retention period out of range",
+            reason="out-of-range",
+            field="compliance.retention_days",
+            value=retention,
+            low=RETENTION_DAYS_MIN,
+            high=RETENTION_DAYS_MAX,
+        )
     outcome = event.get("outcome")
     if outcome is not None:
         _check_outcome(outcome)

@@ -21,7 +21,7 @@ from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
 from processors.sink_probe import SinkLagProbe
 from processors.stall import StallWatch
-from processors.state import TableBackedState
+from processors.state import StateTokens, TableBackedState, load_state_key
 from processors.watch_agent import watch_topic_name
 from schemas.framing import RegistryFraming
 from schemas.kafka import KafkaSettings
@@ -74,7 +74,9 @@ def build_enricher(
     """Rules, detectors (on ``state``'s mappings when given), correlator and alert folder."""
     return BatchEnricher(
         load_rules(settings.rules_path),
-        DetectorSuite(state.users, state.tools) if state else DetectorSuite({}, {}),
+        DetectorSuite(state.users, state.tools, state_tokens(settings))
+        if state
+        else DetectorSuite({}, {}),
         CallCorrelator(int(settings.call_timeout_s * S), settings.max_pending_calls),
         AlertFolder(int(settings.alert_window_s * S)),
         max_future_us=int(settings.max_future_s * S),
@@ -82,6 +84,11 @@ def build_enricher(
         version=__version__,
         registry_url=registry_url,
     )
+
+
+def state_tokens(settings: ProcessorSettings) -> StateTokens:
+    """Tokens under the state key every worker of the group shares (processors/state.py)."""
+    return StateTokens(load_state_key(settings.state_key_file, settings.data_dir))
 
 
 def build_loop(

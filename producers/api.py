@@ -4,7 +4,8 @@ Resource access with data lineage, context operations (what an agent put into
 or took out of its context), prompt executions, and permission or
 configuration changes. Each function records one event (phase EVENT) through
 the process-wide Auditor, returns None, and never raises: a failure inside
-auditing is counted. Changed values are recorded as digests, never in clear.
+auditing is counted. Changed values are recorded as keyed digests (under the
+digest key, see :mod:`producers.pseudonym`), never in clear.
 """
 
 from __future__ import annotations
@@ -13,21 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from producers.actor import current_actor
-from producers.canonical import canonical, digest
 from producers.model import Lineage
 from producers.origin import producer_info
 from producers.runtime import get_auditor
 
 
-def _digest(value: Any) -> str:
-    return digest(canonical(value) or repr(type(value)).encode())
-
-
-def _record(event_type: str, **fields: Any) -> None:
+def _record(event_type: str, *, digests: dict[str, Any] | None = None, **fields: Any) -> None:
+    """Record one event; ``digests`` are values to record as keyed digests in its attributes."""
     auditor = get_auditor()
     if auditor is None:
         return
     try:
+        if digests:
+            keyed = {name: auditor.minimiser.of_value(v) for name, v in digests.items()}
+            fields["attributes"] = {**fields.get("attributes", {}), **keyed}
         auditor.record(event_type, producer_info("api"), actor=current_actor.get(), **fields)
     except Exception:
         auditor.counters.failure("api")
@@ -55,19 +55,20 @@ def context_operation(
 
 def prompt_executed(name: str, arguments: dict[str, Any] | None = None) -> None:
     """A prompt template was rendered outside an MCP prompts/get (arguments kept as a digest)."""
-    _record(
-        "PROMPT_GET", kind="PROMPT_GET", name=name, attributes={"args_digest": _digest(arguments)}
-    )
+    _record("PROMPT_GET", kind="PROMPT_GET", name=name, digests={"args_digest": arguments})
 
 
 def permission_changed(subject: str, permission: str, *, old: Any, new: Any) -> None:
     """Who gained or lost what; old and new values are recorded as digests only."""
-    attributes = {"subject": subject, "attribute": permission, "old_digest": _digest(old),
-                  "new_digest": _digest(new)}  # fmt: skip
-    _record("PERMISSION_CHANGE", attributes=attributes)
+    _record(
+        "PERMISSION_CHANGE", attributes={"subject": subject, "attribute": permission},
+        digests={"old_digest": old, "new_digest": new},
+    )  # fmt: skip
 
 
 def config_changed(setting: str, *, old: Any, new: Any) -> None:
     """A configuration value changed; old and new values are recorded as digests only."""
-    attributes = {"attribute": setting, "old_digest": _digest(old), "new_digest": _digest(new)}
-    _record("CONFIG_CHANGE", attributes=attributes)
+    _record(
+        "CONFIG_CHANGE", attributes={"attribute": setting},
+        digests={"old_digest": old, "new_digest": new},
+    )  # fmt: skip

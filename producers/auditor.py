@@ -82,7 +82,9 @@ class Auditor:
         self._targets: dict[tuple[str, str, str | None], Target] = {}
         self._compliance: dict[ClassRule, Compliance] = {}
         self._actors: dict[tuple[Any, ...], Actor] = {}
-        self._default_compliance = Compliance(policy.default.retention_days, False, policy.version)
+        self._default_compliance = Compliance(
+            policy.default.retention_days, False, policy.version, minimiser.digest.key_id
+        )
         # The schema's interval is whole seconds; rounding down (0.5 s to 0) would make
         # the pipeline watch call the producer silent between any two beats.
         self._beat_interval_s = max(1, math.ceil(heartbeat_interval_s))
@@ -111,8 +113,9 @@ class Auditor:
         found = self._compliance.get(rule)
         if found is None:
             found = self._compliance[rule] = Compliance(
-                rule.retention_days, rule.fail_closed, self.policy.version
-            )
+                rule.retention_days, rule.fail_closed, self.policy.version,
+                self.minimiser.digest.key_id,
+            )  # fmt: skip
         return found
 
     def actor(self, *, user_id: str | None = None, **fields: Any) -> Actor:

@@ -84,6 +84,7 @@ class Compliance:
     retention_days: int = 365
     fail_closed: bool = False
     policy_version: str | None = None
+    value_digest_key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

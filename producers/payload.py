@@ -1,9 +1,13 @@
-"""Minimise a call's data per policy: digests always, redacted values only where kept.
+"""Minimise a call's data per policy: keyed digests always, redacted values only where kept.
 
 Fills the payload fields of a :class:`CallEvent` from raw arguments, results
-and errors. Never raises on hostile values (see :mod:`producers.redact`);
-keeps the event under ``max_event_bytes`` by dropping bodies first (result,
-then arguments) and flagging ``truncated``, as Kubernetes audit does.
+and errors. Every digest is an HMAC under the digest key
+(:class:`producers.pseudonym.ValueDigester`), kept values' too: a kept value
+can have a secret redacted out of it, and a plain digest of the original would
+let the rest of the kept text narrow a brute force of that secret. Never
+raises on hostile values (see :mod:`producers.redact`); keeps the event under
+``max_event_bytes`` by dropping bodies first (result, then arguments) and
+flagging ``truncated``, as Kubernetes audit does.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import Any
 
 import orjson
 
-from producers.canonical import canonical, digest
+from producers.canonical import canonical
 from producers.model import CallEvent
 from producers.policy import ClassRule
+from producers.pseudonym import ValueDigester
 from producers.redact import Redactor, Walk
 
 _KEY_LIMIT = 128
@@ -23,8 +28,9 @@ _HEADROOM = 16_384  # room for the metadata around the bodies
 
 
 class Minimiser:
-    def __init__(self, redactor: Redactor, max_event_bytes: int) -> None:
+    def __init__(self, redactor: Redactor, max_event_bytes: int, digest: ValueDigester) -> None:
         self.redactor = redactor
+        self.digest = digest
         self.max_body = max_event_bytes - _HEADROOM
         self._keys: dict[tuple[Any, ...], tuple[str, ...]] = {}
 
@@ -42,7 +48,7 @@ class Minimiser:
 
     def _body(self, value: Any, keep: bool, walk: Walk) -> tuple[str, str | None, int]:
         """digest, redacted JSON (when kept) and size of the canonical form."""
-        data = canonical(value)
+        digest, data = self.digest, canonical(value)
         cleaned: Any = None
         if data is None:  # not JSON: the digest covers the sanitised form
             cleaned = self.redactor.clean(value, walk)
@@ -72,6 +78,10 @@ class Minimiser:
         event.truncated = event.truncated or walk.truncated
         self._bound(event)
         return size
+
+    def of_value(self, value: Any) -> str:
+        """The keyed digest of one value (a changed setting's old or new value)."""
+        return self.digest(canonical(value) or repr(type(value)).encode())
 
     def error_message(self, error: BaseException, event: CallEvent) -> str:
         walk = Walk()

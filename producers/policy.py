@@ -13,6 +13,12 @@ A policy file is TOML::
     keep_results = false
     retention_days = 2190
 
+The file is read strictly (:class:`PolicyFile`): booleans must be TOML booleans
+(``keep_values = "false"``, a string, would be truthy and keep health data in
+clear), ``retention_days`` an integer within :mod:`schemas.retention`'s range,
+``version`` a string, and an unknown key anywhere is refused. A refusal names
+each offending key and what was wrong, never the value given.
+
 A :class:`Policy` is immutable once loaded; :meth:`Policy.rule_for` is cached
 per name, so the per-call path pays one dict lookup.
 """
@@ -24,11 +30,21 @@ import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from producers.errors import PolicyError
+from schemas.retention import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, retention_in_range
 
 CLASSES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def _class_name(value: str) -> str:
+    name = value.upper() if isinstance(value, str) else None
+    if name not in CLASSES:
+        raise PolicyError("unknown classification", known=CLASSES)
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +56,22 @@ class ClassRule:
     keep_results: bool
     fail_closed: bool
     retention_days: int
+
+    def __post_init__(self) -> None:
+        # Built once per class, so the checks cost nothing per call; they hold for
+        # rules made in code as well as from a file.
+        _class_name(self.classification)
+        flags = {"keep_values": self.keep_values, "keep_results": self.keep_results}
+        flags["fail_closed"] = self.fail_closed
+        wrong = sorted(name for name, value in flags.items() if type(value) is not bool)
+        if wrong:
+            raise PolicyError("a class rule's flag is not a boolean", fields=wrong)
+        if not retention_in_range(self.retention_days):
+            raise PolicyError(
+                "retention_days out of range",
+                low=RETENTION_DAYS_MIN,
+                high=RETENTION_DAYS_MAX,
+            )
 
 
 BUILTIN_RULES: dict[str, ClassRule] = {
@@ -83,23 +115,50 @@ def _is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
 
-def _class_name(value: str) -> str:
-    name = str(value).upper()
+def _classification(value: str) -> str:
+    """:func:`_class_name` for pydantic, which reports a ValueError against its key."""
+    name = value.upper()
     if name not in CLASSES:
-        raise PolicyError("unknown classification", value=value, known=CLASSES)
+        raise ValueError(f"not a classification; known: {', '.join(CLASSES)}")
     return name
 
 
-def _class_overrides(raw: dict[str, Any]) -> dict[str, ClassRule]:
-    rules = {}
-    fields = {"keep_values", "keep_results", "fail_closed", "retention_days"}
-    for cls, override in raw.items():
-        name = _class_name(cls)
-        unknown = set(override) - fields
-        if unknown:
-            raise PolicyError("unknown field in a class rule", cls=cls, fields=sorted(unknown))
-        rules[name] = replace(BUILTIN_RULES[name], **override)
-    return rules
+ClassName = Annotated[str, AfterValidator(_classification)]
+
+
+class _Strict(BaseModel):
+    # strict: no coercion ("false" stays a string and is refused as a boolean).
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class ClassOverride(_Strict):
+    """``[classes.NAME]``: the fields given replace the built-in rule's."""
+
+    keep_values: bool | None = None
+    keep_results: bool | None = None
+    fail_closed: bool | None = None
+    retention_days: int | None = Field(None, ge=RETENTION_DAYS_MIN, le=RETENTION_DAYS_MAX)
+
+
+class PolicyFile(_Strict):
+    """The policy file's shape, as TOML parses it."""
+
+    version: str | None = Field(None, min_length=1, max_length=256)
+    default_class: ClassName = "MEDIUM"
+    tools: dict[Annotated[str, Field(min_length=1)], ClassName] = Field(default_factory=dict)
+    classes: dict[ClassName, ClassOverride] = Field(default_factory=dict)
+
+    def policy(self) -> Policy:
+        rules = {
+            name: replace(BUILTIN_RULES[name], **override.model_dump(exclude_none=True))
+            for name, override in self.classes.items()
+        }
+        return Policy(
+            tools=dict(self.tools),
+            rules=rules,
+            default_class=self.default_class,
+            version=self.version,
+        )
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -108,14 +167,24 @@ def load_policy(path: Path | None) -> Policy:
         return Policy()
     try:
         raw = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError("cannot read the policy file", path=str(path)) from exc
-    unknown = set(raw) - {"version", "default_class", "tools", "classes"}
-    if unknown:
-        raise PolicyError("unknown key in the policy file", path=str(path), keys=sorted(unknown))
-    return Policy(
-        tools=raw.get("tools", {}),
-        rules=_class_overrides(raw.get("classes", {})),
-        default_class=raw.get("default_class", "MEDIUM"),
-        version=str(raw["version"]) if "version" in raw else None,
+    try:
+        return PolicyFile.model_validate(raw).policy()
+    except ValidationError as exc:
+        problems = _problems(exc)
+    # Raised outside the handler, so the ValidationError, whose text echoes the
+    # values given, is neither the cause nor the context of the refusal.
+    raise PolicyError(
+        "invalid policy file", path=str(path), keys=sorted(problems), problems=problems
     )
+
+
+def _problems(exc: ValidationError) -> dict[str, str]:
+    """Dotted key -> what is wrong with it, without the value given (it may be a secret)."""
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_input=False, include_url=False):
+        # pydantic marks a failed dict key with a trailing "[key]" location entry.
+        loc = [str(part) for part in error["loc"] if part != "[key]"]
+        problems.setdefault(".".join(loc) or "<file>", error["msg"])
+    return problems

@@ -1,10 +1,18 @@
-"""Keyed pseudonyms for user ids: HMAC-SHA256 under a named key.
+"""Keyed pseudonyms for user ids and keyed digests of values: HMAC-SHA256 under named keys.
 
 The key id travels with every pseudonym, so keys can rotate (old events keep
 naming the key that made them) and destroying a key makes its pseudonyms
 unlinkable to anyone (erasure by crypto-shredding). A :class:`Pseudonymiser`
 is immutable and thread-safe; results are cached because one server sees the
 same few users again and again.
+
+A :class:`ValueDigester` makes the digests of arguments, results and changed
+values under a second key: unsalted SHA-256 of a patient id or a card number
+with its CVV fell to brute force in well under a second, an HMAC without its
+key does not. Whoever holds the key still checks a value (``hmac.new(key,
+canonical_json, "sha256").hexdigest()``). The key is kept apart from the
+pseudonym key (:func:`check_apart`): destroying the pseudonym key to erase a
+person must not also end the provability of every value.
 """
 
 from __future__ import annotations
@@ -20,12 +28,16 @@ from producers.errors import ProducerError
 MIN_KEY_BYTES = 16
 
 
+def _check_length(key: bytes, what: str) -> None:
+    if len(key) < MIN_KEY_BYTES:
+        raise ProducerError(f"the {what} is too short", min_bytes=MIN_KEY_BYTES)
+
+
 class Pseudonymiser:
     __slots__ = ("_cached", "_key", "key_id")
 
     def __init__(self, key: bytes, key_id: str) -> None:
-        if len(key) < MIN_KEY_BYTES:
-            raise ProducerError("the HMAC key is too short", min_bytes=MIN_KEY_BYTES)
+        _check_length(key, "HMAC key")
         self._key = key
         self.key_id = key_id
         self._cached = lru_cache(maxsize=4096)(self._compute)
@@ -42,8 +54,53 @@ class Pseudonymiser:
         return self._cached(user_id)
 
 
+# HMAC's inner and outer pads (RFC 2104), as translate tables over a key's bytes.
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+_BLOCK = hashlib.sha256().block_size
+
+
+class ValueDigester:
+    """HMAC-SHA256 hex of a value's bytes under the digest key named ``key_id``.
+
+    The padded key is hashed once: each digest copies the two keyed states
+    instead of keying anew, about half the cost of ``hmac.new`` per call on the
+    call path (3.7 against 7.4 µs for typical arguments on a loaded 2-core
+    machine; plain SHA-256 was 2.4). Immutable and thread-safe.
+    """
+
+    __slots__ = ("_inner", "_outer", "key_id")
+
+    def __init__(self, key: bytes, key_id: str) -> None:
+        _check_length(key, "value digest key")
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        padded = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(padded.translate(_IPAD))
+        self._outer = hashlib.sha256(padded.translate(_OPAD))
+        self.key_id = key_id
+
+    def __call__(self, data: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+def check_apart(pseudonym_key: bytes | None, digest_key: bytes | None) -> None:
+    """Refuse one key for both jobs (see the module's docstring)."""
+    if pseudonym_key is not None and pseudonym_key == digest_key:
+        raise ProducerError("the value digest key must differ from the pseudonym HMAC key")
+
+
+def ephemeral_digester() -> ValueDigester:
+    """A random digest key that dies with this process: its digests can be checked by no one."""
+    return ValueDigester(os.urandom(32), "ephemeral-" + os.urandom(4).hex())
+
+
 def load_key(*, env_var: str | None, key_file: Path | None) -> bytes | None:
-    """The HMAC key from a file (raw bytes, trailing newline dropped) or an env variable.
+    """A key from a file (raw bytes, trailing newline dropped) or an env variable.
 
     Returns None when neither is configured; the caller then makes an
     ephemeral key, whose pseudonyms link only within one process lifetime.
@@ -52,11 +109,11 @@ def load_key(*, env_var: str | None, key_file: Path | None) -> bytes | None:
         try:
             return key_file.read_bytes().rstrip(b"\r\n")
         except OSError as exc:
-            raise ProducerError("cannot read the HMAC key file", path=str(key_file)) from exc
+            raise ProducerError("cannot read the key file", path=str(key_file)) from exc
     if env_var:
         value = os.environ.get(env_var)
         if value is None:
-            raise ProducerError("the HMAC key variable is not set", variable=env_var)
+            raise ProducerError("the key variable is not set", variable=env_var)
         return value.encode("utf-8")
     return None
 

@@ -16,7 +16,14 @@ from producers.auditor import Auditor
 from producers.counters import Counters
 from producers.payload import Minimiser
 from producers.policy import load_policy
-from producers.pseudonym import Pseudonymiser, ephemeral, load_key
+from producers.pseudonym import (
+    Pseudonymiser,
+    ValueDigester,
+    check_apart,
+    ephemeral,
+    ephemeral_digester,
+    load_key,
+)
 from producers.publisher import Publisher
 from producers.redact import Redactor
 from producers.settings import ProducerSettings
@@ -34,6 +41,17 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
     if key is None:
         log.warning("no HMAC key configured: pseudonyms link only within this process")
     pseudonymiser = Pseudonymiser(key, settings.hmac_key_id) if key else ephemeral()
+    digest_key = load_key(
+        env_var=settings.value_digest_key_env, key_file=settings.value_digest_key_file
+    )
+    check_apart(key, digest_key)
+    if digest_key is None:
+        log.warning("no value digest key configured: no one can check a value against its digest")
+    digester = (
+        ValueDigester(digest_key, settings.value_digest_key_id)
+        if digest_key
+        else ephemeral_digester()
+    )
     redactor = Redactor(
         max_string=settings.max_string,
         max_depth=settings.max_depth,
@@ -46,7 +64,7 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         server_version=settings.server_version,
         policy=load_policy(settings.policy_file),
         pseudonymiser=pseudonymiser,
-        minimiser=Minimiser(redactor, settings.max_event_bytes),
+        minimiser=Minimiser(redactor, settings.max_event_bytes, digester),
         publisher=publisher,
         counters=counters,
         heartbeat_interval_s=settings.heartbeat_interval_s,

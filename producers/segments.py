@@ -78,7 +78,7 @@ def encode_producer(producer: Producer) -> bytes:
 def encode_compliance(compliance: Compliance) -> bytes:
     return (
         av.int_(compliance.retention_days) + av.boolean(compliance.fail_closed)
-        + av.opt_string(compliance.policy_version)
+        + av.opt_string(compliance.policy_version) + av.opt_string(compliance.value_digest_key_id)
     )  # fmt: skip
 
 

@@ -31,6 +31,15 @@ class ProducerSettings(PartSettings):
     )
     hmac_key_file: Path | None = Field(None, description="File holding the HMAC key (wins).")
     hmac_key_id: str = Field("k1", description="Stored with pseudonyms, for rotation.")
+    value_digest_key_env: str | None = Field(
+        None, description="Name of the variable holding the value digest HMAC key."
+    )
+    value_digest_key_file: Path | None = Field(
+        None, description="File holding the value digest key (wins)."
+    )
+    value_digest_key_id: str = Field(
+        "d1", min_length=1, description="Stored with value digests, for rotation."
+    )
     spool_dir: Path = Field(default_factory=default_spool_dir, description="Durable local spool.")
     spool_max_bytes: int = Field(256 * 2**20, gt=0, description="Beyond it events drop.")
     spool_warn_fraction: float = Field(0.8, gt=0, le=1, description="Log when this full.")

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.retention import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
@@ -184,9 +186,10 @@ class Heartbeat(_Record):
 
 
 class ComplianceFields(_Record):
-    retention_days: int = 365
+    retention_days: int = Field(365, ge=RETENTION_DAYS_MIN, le=RETENTION_DAYS_MAX)
     fail_closed: bool = False
     policy_version: str | None = None
+    value_digest_key_id: str | None = None
 
 
 class Integrity(_Record):
@@ -230,7 +233,7 @@ class EnrichedEvent(_Record):
     risk_reasons: list[str] = Field(default_factory=list)
     compliance_tags: list[str] = Field(default_factory=list)
     anomalies: list[Anomaly] = Field(default_factory=list)
-    retention_days: int = 365
+    retention_days: int = Field(365, ge=RETENTION_DAYS_MIN, le=RETENTION_DAYS_MAX)
     enriched_time: AwareDatetime
     processor_version: str = ""
 

@@ -19,6 +19,8 @@ def demo_children(kafka: KafkaSettings, data_dir: Path) -> list[Child]:
         "MCP_AUDIT_KAFKA_TOPIC_RAW": kafka.topic_raw,
         "MCP_AUDIT_PRODUCER_HMAC_KEY_ENV": "MCP_AUDIT_DEMO_HMAC_KEY",
         "MCP_AUDIT_DEMO_HMAC_KEY": secrets.token_hex(32),  # pseudonyms link within this run
+        "MCP_AUDIT_PRODUCER_VALUE_DIGEST_KEY_ENV": "MCP_AUDIT_DEMO_VALUE_DIGEST_KEY",
+        "MCP_AUDIT_DEMO_VALUE_DIGEST_KEY": secrets.token_hex(32),  # both producers, one key
         "MCP_AUDIT_PRODUCER_HEARTBEAT_INTERVAL_S": "10",
     }
     server = Child(

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from processors.detectors.base import Finding, short
 from processors.features import Features
+from processors.state import StateTokens
+
+TOKENS = 2  # state version: targets kept as tokens
 
 
 @dataclass(frozen=True)
 class Enumeration:
-    """Counts distinct targets per tumbling window; fires once per window past ``threshold``."""
+    """Counts distinct targets per tumbling window; fires once per window past ``threshold``.
+
+    The state holds keyed tokens of the targets (resource URIs name people), never
+    the targets; the finding names the last target, for the alert.
+    """
 
     name: str = "enumeration"
     window_s: int = 60
     threshold: int = 30
+    token: Callable[[str], str] = field(default_factory=StateTokens.ephemeral)
 
     def observe(self, facts: Features, state: dict[str, Any]) -> Finding | None:
         target = facts.resource or facts.tool
         if not target:
             return None
         window = facts.time_us // (self.window_s * 1_000_000)
-        if state.get("w") != window:
-            state.update(w=window, s={}, f=False)
+        if state.get("w") != window or state.get("v") != TOKENS:
+            # A window of state written before tokens (v absent) held targets in clear.
+            state.update(w=window, s={}, f=False, v=TOKENS)
         seen: dict[str, int] = state["s"]
-        if state["f"] or target in seen:
+        key = self.token(target)
+        if state["f"] or key in seen:
             return None
-        seen[target] = 1
+        seen[key] = 1
         if len(seen) < self.threshold:
             return None
         state["f"] = True

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from processors.detectors.base import Finding, short
 from processors.features import Features
+from processors.state import StateTokens
 
 _SEVERITY = {"tool": "LOW", "ip": "MEDIUM", "client": "MEDIUM"}
+TOKENS = 2  # state version: values kept as tokens
 
 
 @dataclass(frozen=True)
@@ -17,18 +20,26 @@ class FirstSeen:
 
     During the first ``warmup_events`` of a user everything is new, so nothing fires.
     Past ``max_known`` values of one kind the detector stops learning that kind
-    and stays quiet for it (such a user has no useful "usual" set).
+    and stays quiet for it (such a user has no useful "usual" set). The state
+    holds keyed tokens of the values (an IP or a client id is personal data),
+    never the values; a finding names the value, for the alert.
     """
 
     name: str = "first_seen"
     warmup_events: int = 100
     max_known: int = 256
+    token: Callable[[str], str] = field(default_factory=StateTokens.ephemeral)
 
     def observe(self, facts: Features, state: dict[str, Any]) -> list[Finding]:
         if not state:
-            state.update(n=0, tool={}, ip={}, client={})
+            state.update(n=0, tool={}, ip={}, client={}, v=TOKENS)
+        elif state.get("v") != TOKENS:
+            self._to_tokens(state)
         state["n"] += 1
-        tool, ip, client = facts.tool, facts.ip, facts.client
+        token = self.token
+        tool = token(facts.tool) if facts.tool else None
+        ip = token(facts.ip) if facts.ip else None
+        client = token(facts.client) if facts.client else None
         # Nearly every event repeats values the user has: nothing to learn or report.
         if (
             (not tool or tool in state["tool"])
@@ -37,14 +48,23 @@ class FirstSeen:
         ):
             return []
         found = []
-        for kind, value in (("tool", tool), ("ip", ip), ("client", client)):
+        for kind, key, value in (
+            ("tool", tool, facts.tool), ("ip", ip, facts.ip), ("client", client, facts.client),
+        ):  # fmt: skip
             known = state[kind]
-            if not value or value in known or len(known) >= self.max_known:
+            if not key or key in known or len(known) >= self.max_known:
                 continue
-            known[value] = 1
-            if state["n"] > self.warmup_events:
+            known[key] = 1
+            if value and state["n"] > self.warmup_events:
                 found.append(self._finding(kind, value, facts))
         return found
+
+    def _to_tokens(self, state: dict[str, Any]) -> None:
+        """State written before tokens kept the values themselves: made tokens in place,
+        so nothing the user already had looks new."""
+        for kind in ("tool", "ip", "client"):
+            state[kind] = {self.token(value): 1 for value in state.get(kind, {})}
+        state["v"] = TOKENS
 
     def _finding(self, kind: str, value: str, facts: Features) -> Finding:
         return Finding(

@@ -2,7 +2,8 @@
 
 Lifecycle: one :class:`DetectorSuite` per worker. ``users`` maps a user
 pseudonym to that user's JSON-able state (one sub-dict per detector); ``tools``
-maps server+tool to the last definition fingerprint. Plain dicts in tests, the
+maps server+tool to the last definition fingerprint; ``token`` makes the keyed
+tokens the detectors remember instead of values that name people. Plain dicts in tests, the
 app's tables in a worker. :attr:`dirty_users` names users whose state changed
 since the caller last cleared it, so only those are written back.
 
@@ -14,7 +15,7 @@ older beats of the stream) and bounded: past ``MAX_STREAMS`` the oldest goes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from processors.detectors.audit_failures import AuditFailures
@@ -27,6 +28,7 @@ from processors.detectors.rate import RateSpike
 from processors.detectors.result_size import ResultSizeJump
 from processors.detectors.tool_definition import ToolDefinitionChanged
 from processors.features import Features
+from processors.state import StateTokens
 
 # Events that are a user's own activity; heartbeats and sessions are not.
 ACTIVITY_TYPES = frozenset({"TOOL_CALL", "RESOURCE_READ", "PROMPT_GET", "AUTH_FAILURE"})
@@ -38,15 +40,19 @@ class DetectorSuite:
         self,
         users: MutableMapping[str, dict[str, Any]],
         tools: MutableMapping[str, str],
+        token: Callable[[str], str] | None = None,
     ) -> None:
+        # The keyed tokens detectors keep instead of values (processors/state.py);
+        # a random key when none is given, so state means something to this suite only.
+        token = token or StateTokens.ephemeral()
         self.users = users
         self.tools = tools
         self.dirty_users: set[str] = set()
         self.rate = RateSpike()
-        self.first_seen = FirstSeen()
+        self.first_seen = FirstSeen(token=token)
         self.bursts = FailureBurst()
         self.hours = UnusualHour()
-        self.enumeration = Enumeration()
+        self.enumeration = Enumeration(token=token)
         self.result_size = ResultSizeJump()
         self.tool_definition = ToolDefinitionChanged()
         self.audit_failures = AuditFailures()

@@ -12,10 +12,17 @@ reaches API Activity through the ``ai_operation`` profile, which 1.9.0 put on th
 required; ``uid``, ``type_id``, ``source_id``, ``service`` recommended) are as
 that file defines them.
 
+Which OCSF releases the output validates against (docs/siem.md): every document
+validates against OCSF 1.4.0 through 1.7.0 as pydantic-ocsf ships them (each
+version's ``ApiActivity`` model, no attribute it does not know but ``ai_tool``,
+and the ``at_least_one`` constraints of its objects;
+``tests/sinks/siem/test_ocsf.py``); the 1.1.0-1.3.0 models accept it too. Not
+1.0.0: it requires ``actor.user.type_id`` and has no ``metadata.tenant_uid``.
+
 Assumptions (our choices where OCSF leaves one, or could not be checked):
 
 * ``1.10.0-dev`` as the version that will carry ``ai_tool``; a destination that
-  validates strictly against 1.9.0 will see ``ai_tool`` as unknown.
+  validates strictly against a release sees ``ai_tool`` as unknown.
 * ``activity_id`` 99 (Other) with ``activity_name`` "Alert": the CRUD activities
   of API Activity do not fit an alert about a pattern of calls, and the alert
   does not say whether the tool reads or writes.
@@ -29,9 +36,16 @@ Assumptions (our choices where OCSF leaves one, or could not be checked):
 * The detector, the evidence event ids and the detector's attributes go to
   ``unmapped`` (no API Activity attribute means "which analytic fired"; the
   detector also goes to ``metadata.event_code`` so it is searchable).
-* Nothing is invented: ``src_endpoint`` (required by the class) is never set,
-  since an alert has no network source, and ``actor``/``api``/``ai_tool`` are
-  left out when the alert has no user, server or tool (``heartbeat_missing``).
+* The three attributes the class requires are always there, from what the alert
+  knows, else a fixed placeholder (:data:`ANONYMOUS_USER`, :data:`PIPELINE_USER`,
+  :data:`UNKNOWN_OPERATION`, :data:`PIPELINE_OPERATION`, :data:`UNKNOWN_SOURCE`,
+  :data:`PIPELINE_SOURCE`). An alert with no user, server or tool is the
+  pipeline's own (``heartbeat_missing``, ``sequence_gap``, a stall, sink lag):
+  the pipeline is its actor, operation and source; one with a server but no user
+  is the anonymous user's, and one with no tool has the operation ``unknown``.
+  ``src_endpoint`` is the address or host a detector names (``first_seen_ip``'s
+  ``ip``, a producer's ``host``), since an alert does not carry the caller's
+  network source otherwise.
 
 Detection Finding (2004) would describe an alert more faithfully (``finding_info``
 with the analytic, ``evidences``), but the ``ai_operation`` profile, and so
@@ -44,6 +58,7 @@ higher ``count``; readers take the highest count, as the audit store's do.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,11 +83,24 @@ def epoch_ms(value: datetime | int) -> int:
     return value // 1000
 
 
+# Placeholders for what an alert does not know (docs/siem.md lists them).
+ANONYMOUS_USER = {"name": "anonymous", "type_id": 0, "type": "Unknown"}
+PIPELINE_USER = {"name": "mcp-audit", "type_id": 3, "type": "System"}
+UNKNOWN_OPERATION = "unknown"
+PIPELINE_OPERATION, PIPELINE_SERVICE = "pipeline", "mcp-audit"
+UNKNOWN_SOURCE = {"name": "unknown"}
+PIPELINE_SOURCE = {"name": "mcp-audit"}
+
+
 def to_ocsf(alert: dict[str, Any]) -> dict[str, Any]:
     """The OCSF API Activity document for one decoded ``mcp_audit.Alert``."""
     # A severity symbol added to the schema later than this code is Unknown, not a guess.
     severity_id = SEVERITY_IDS.get(alert["severity"], 0)
-    user, server, tool = alert.get("user_pseudonym"), alert.get("server_id"), alert.get("tool_name")
+    # An empty string names no one and nothing, as None does.
+    user = alert.get("user_pseudonym") or None
+    server, tool = alert.get("server_id") or None, alert.get("tool_name") or None
+    attributes = dict(alert.get("attributes") or {})
+    pipeline = user is None and server is None and tool is None
     document: dict[str, Any] = {
         "category_uid": CATEGORY_UID,
         "category_name": CATEGORY_NAME,
@@ -93,20 +121,47 @@ def to_ocsf(alert: dict[str, Any]) -> dict[str, Any]:
         "unmapped": {
             "detector": alert["detector"],
             "evidence_event_ids": list(alert.get("evidence_event_ids") or []),
-            "attributes": dict(alert.get("attributes") or {}),
+            "attributes": attributes,
         },
+        "actor": {"user": _user(user, pipeline)},
+        "api": _api(server, tool, pipeline),
+        "src_endpoint": _source(attributes, pipeline),
     }
-    if user is not None:
-        document["actor"] = {"user": {"uid": user}}
-    api: dict[str, Any] = {}
     if tool is not None:
-        api["operation"] = tool
         document["ai_tool"] = _ai_tool(tool, server)
+    return document
+
+
+def _user(pseudonym: str | None, pipeline: bool) -> dict[str, Any]:
+    if pseudonym is not None:
+        return {"uid": pseudonym}
+    return dict(PIPELINE_USER if pipeline else ANONYMOUS_USER)
+
+
+def _api(server: str | None, tool: str | None, pipeline: bool) -> dict[str, Any]:
+    if pipeline:
+        return {"operation": PIPELINE_OPERATION, "service": {"name": PIPELINE_SERVICE}}
+    api: dict[str, Any] = {"operation": tool if tool is not None else UNKNOWN_OPERATION}
     if server is not None:
         api["service"] = {"name": server}
-    if api:
-        document["api"] = api
-    return document
+    return api
+
+
+def _source(attributes: dict[str, str], pipeline: bool) -> dict[str, Any]:
+    """The network source a detector names, else the placeholder for who raised it."""
+    if _is_ip(attributes.get("ip")):
+        return {"ip": attributes["ip"]}
+    if attributes.get("host"):
+        return {"hostname": attributes["host"]}
+    return dict(PIPELINE_SOURCE if pipeline else UNKNOWN_SOURCE)
+
+
+def _is_ip(value: str | None) -> bool:
+    try:
+        ipaddress.ip_address(value or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _metadata(alert: dict[str, Any], has_tool: bool) -> dict[str, Any]:

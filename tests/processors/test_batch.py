@@ -64,7 +64,12 @@ def test_bad_input_becomes_dead_letters_with_original_bytes_and_reason() -> None
     negative = audit_event()
     negative["outcome"]["duration_us"] = -1
     future = audit_event(event_time=audit_event()["event_time"].replace(year=2031))
-    bad = [b"garbage", unknown, None, ENCODE(audit_event())[:40], ENCODE(negative), ENCODE(future)]
+    wraps = audit_event()
+    wraps["compliance"]["retention_days"] = 65536  # 0 in the store's UInt16 column
+    bad = [
+        b"garbage", unknown, None, ENCODE(audit_event())[:40], ENCODE(negative), ENCODE(future),
+        ENCODE(wraps),
+    ]  # fmt: skip
     out = worker.process([raw(value, offset=i) for i, value in enumerate(bad)], NOW)
     assert out.enriched == []
     reasons = [dict(m.headers or [])[HEADER_DLQ_REASON].decode() for m in out.dead]
@@ -75,6 +80,7 @@ def test_bad_input_becomes_dead_letters_with_original_bytes_and_reason() -> None
         "truncated",
         "absurd-value",
         "absurd-time",
+        "out-of-range",
     ]
     assert [m.value for m in out.dead] == [v or b"" for v in bad]
     headers = dict(out.dead[1].headers or [])
@@ -83,7 +89,7 @@ def test_bad_input_becomes_dead_letters_with_original_bytes_and_reason() -> None
         b"1",
         b"test",
     )
-    assert worker.counters.dead_letters == 6
+    assert worker.counters.dead_letters == 7
     good = worker.process([raw(ENCODE(audit_event()))], NOW)
     assert len(good.enriched) == 1
 

@@ -72,3 +72,26 @@ def test_unknown_compliance_framework_is_refused(tmp_path: Path) -> None:
     path.write_text(default_rules_text().replace('tag = "SOC2"', 'tag = "SOX"'))
     with pytest.raises(RulesError):
         load_rules(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("default_retention_days = 365", "default_retention_days = 65536"),
+        ("default_retention_days = 365", "default_retention_days = 0"),
+        ("default_retention_days = 365", 'default_retention_days = "365"'),
+        ("retention_days = 2190", "retention_days = 70000"),
+        ("retention_days = 2190", "retention_days = 2190.5"),
+        ("retention_days = 2190", "retention_days = true"),
+    ],
+)
+def test_retention_out_of_range_or_of_the_wrong_type_is_refused(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    path = tmp_path / "rules.toml"
+    text = default_rules_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(RulesError) as raised:
+        load_rules(path)
+    assert "retention_days" in str(raised.value.__cause__)

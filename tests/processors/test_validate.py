@@ -31,6 +31,10 @@ def test_a_good_event_passes() -> None:
         (lambda e: e["outcome"].update(duration_us=-5), "absurd-value"),
         (lambda e: e["outcome"].update(result_size=-1), "absurd-value"),
         (lambda e: e["integrity"].update(seq=0), "absurd-value"),
+        (lambda e: e["compliance"].update(retention_days=65536), "out-of-range"),
+        (lambda e: e["compliance"].update(retention_days=36501), "out-of-range"),
+        (lambda e: e["compliance"].update(retention_days=0), "out-of-range"),
+        (lambda e: e["compliance"].update(retention_days=-1), "out-of-range"),
     ],
 )
 def test_absurd_or_missing_values_are_refused(change: Any, reason: str) -> None:
@@ -48,3 +52,10 @@ def test_timestamps_years_away_are_refused(offset_days: int) -> None:
     with pytest.raises(InvalidEventError) as raised:
         _check(event, now)
     assert raised.value.reason == "absurd-time"
+
+
+@pytest.mark.parametrize("days", [1, 36500])
+def test_the_ends_of_the_retention_range_pass(days: int) -> None:
+    event = audit_event()
+    event["compliance"]["retention_days"] = days
+    _check(event)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from pathlib import Path
+
 import pytest
 
-from producers import api
+from producers import api, runtime
 from producers.actor import acting_as
 from producers.auditor import Auditor
+from producers.errors import ProducerError
 from schemas.kafka import KafkaSettings
-from tests.producers.conftest import CANARY, consume
+from tests.producers.conftest import CANARY, consume, producer_settings
 
 pytestmark = pytest.mark.broker
 
@@ -43,3 +48,42 @@ def test_api_events_arrive_with_lineage_and_digests(
     change = events["CONFIG_CHANGE"]["attributes"]
     assert change["attribute"] == "smtp_password" and len(change["new_digest"]) == 64
     assert events["PERMISSION_CHANGE"]["attributes"]["subject"] == "carol"
+
+
+def test_changed_values_are_keyed_digests_the_key_holder_checks(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """A config password was one dictionary lookup away as unsalted SHA-256."""
+    key = tmp_path / "digest.key"
+    key.write_bytes(b"digest-key-0123456789abcdef\n")
+    settings = producer_settings(tmp_path, value_digest_key_file=key, value_digest_key_id="d-2026")
+    assert runtime.configure(settings, kafka_settings) is not None
+    try:
+        api.config_changed("db_password", old="hunter2", new="correct horse")
+        api.permission_changed("carol", "admin", old=False, new=True)
+        assert runtime.get_auditor().publisher.flush(10) == 0  # type: ignore[union-attr]
+    finally:
+        runtime.shutdown()
+    events = {e["event_type"]: e for e in consume(kafka_settings, 2, timeout_s=10)}
+    change = events["CONFIG_CHANGE"]
+    assert change["compliance"]["value_digest_key_id"] == "d-2026"
+    keyed = hmac.new(b"digest-key-0123456789abcdef", b'"hunter2"', hashlib.sha256).hexdigest()
+    assert change["attributes"]["old_digest"] == keyed
+    assert change["attributes"]["old_digest"] != hashlib.sha256(b'"hunter2"').hexdigest()
+    assert "new_digest" in change["attributes"]
+    grant = events["PERMISSION_CHANGE"]["attributes"]
+    assert grant["new_digest"] != hashlib.sha256(b"true").hexdigest()
+    assert (
+        grant["new_digest"]
+        == hmac.new(b"digest-key-0123456789abcdef", b"true", hashlib.sha256).hexdigest()
+    )
+
+
+def test_one_key_for_pseudonyms_and_digests_is_refused(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    key = tmp_path / "one.key"
+    key.write_bytes(b"the-same-key-0123456789")
+    settings = producer_settings(tmp_path, hmac_key_file=key, value_digest_key_file=key)
+    with pytest.raises(ProducerError):
+        runtime.build_auditor(settings, kafka_settings)

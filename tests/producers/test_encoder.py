@@ -65,7 +65,7 @@ def _events(text: Any, small: Any, longs: Any) -> Any:
         actor=actors,
         target=targets,
         producer=st.builds(Producer, text, small, text, text, opt, opt),
-        compliance=st.builds(Compliance, small, st.booleans(), opt),
+        compliance=st.builds(Compliance, small, st.booleans(), opt, opt),
         arg_keys=names,
         args_json=opt,
         args_digest=opt,

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from producers.errors import ProducerError
 from producers.ids import uuid7
-from producers.pseudonym import Pseudonymiser, load_key
+from producers.pseudonym import Pseudonymiser, ValueDigester, check_apart, load_key
 
 
 def test_pseudonym_is_hmac_sha256_under_the_named_key() -> None:
@@ -21,6 +23,22 @@ def test_pseudonym_is_hmac_sha256_under_the_named_key() -> None:
     assert p("alice@example.com") == expected and p.key_id == "2026-q4"
     assert Pseudonymiser(b"x" * 32, "k2")("alice@example.com") != expected
     assert p(None) is None
+
+
+@given(key=st.binary(min_size=16, max_size=200), data=st.binary(max_size=300))
+def test_value_digest_is_the_standard_librarys_hmac_sha256(key: bytes, data: bytes) -> None:
+    """Keys shorter and longer than SHA-256's 64-byte block, any bytes."""
+    expected = hmac.new(key, data, hashlib.sha256).hexdigest()
+    assert ValueDigester(key, "d1")(data) == expected
+
+
+def test_a_digest_key_is_checked_and_kept_apart_from_the_pseudonym_key() -> None:
+    with pytest.raises(ProducerError):
+        ValueDigester(b"short", "d1")
+    with pytest.raises(ProducerError):
+        check_apart(b"k" * 32, b"k" * 32)
+    check_apart(b"k" * 32, b"d" * 32)
+    check_apart(None, None)
 
 
 def test_keys_load_from_file_or_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

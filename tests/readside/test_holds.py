@@ -87,3 +87,23 @@ def test_overlapping_holds_release_one_keeps_the_other(
 
     release(clickhouse, by_time.hold_id, "x")
     assert expire(clickhouse) == {}
+
+
+def test_a_period_past_2106_keeps_the_row_instead_of_wrapping(
+    writer: AvroWriter, clickhouse: Client
+) -> None:
+    """retention_days is added to a 32-bit DateTime: 30,000 days from 2026 wrapped to 1972."""
+    long_kept = []
+    for index in range(3):
+        record = varied_event(index)
+        record["retention_days"] = 30_000 + index * 3_250  # up to the range's 36,500
+        long_kept.append(ENCODE_ENRICHED(record))
+    writer.write(ENRICHED, files_of(long_kept + old_events(4, 90)), "t")
+
+    assert sum(expire(clickhouse).values()) == 3
+    clickhouse.command(
+        "INSERT INTO audit_alerts (alert_id, alert_time, retention_days) VALUES"
+        " (generateUUIDv4(), now64(6), 36500), (generateUUIDv4(), '2020-01-01', 30)"
+    )
+    clickhouse.command("OPTIMIZE TABLE audit_alerts FINAL", settings={"mutations_sync": 2})
+    assert clickhouse.query("SELECT retention_days FROM audit_alerts").result_rows == [(36500,)]

@@ -73,7 +73,12 @@ def audit_event(seq: int = 1, prev_hash: str = "", **overrides: Any) -> dict[str
         },
         "lineage": None,
         "heartbeat": None,
-        "compliance": {"retention_days": 2190, "fail_closed": False, "policy_version": None},
+        "compliance": {
+            "retention_days": 2190,
+            "fail_closed": False,
+            "policy_version": None,
+            "value_digest_key_id": "d1",
+        },
         "attributes": {},
         "integrity": {"stream_id": "stream-1", "seq": seq, "prev_hash": prev_hash, "hash": ""},
     }

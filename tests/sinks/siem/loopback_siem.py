@@ -2,7 +2,9 @@
 
 Not a mock: the forwarder's requests go through the kernel's loopback, the
 server parses them as a SIEM would, and answers with the status ``answer``
-chooses. Every request is recorded with its headers, documents and answer.
+chooses. Every request is recorded with its headers, documents and answer, and
+every document it received is judged by pydantic-ocsf when the server stops
+(a test whose forwarder sent invalid OCSF fails there).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+
+from tests.sinks.siem.ocsf_oracle import COMPLETE, ocsf_problems
 
 # documents of the request and its 0-based number -> status and extra headers
 Answer = Callable[[list[dict[str, Any]], int], tuple[int, dict[str, str]]]
@@ -92,3 +96,16 @@ class LoopbackSiem:
             self._server.shutdown()
             self._server.server_close()
             thread.join(10)
+        invalid = self.invalid_ocsf()
+        assert not invalid, f"the forwarder sent invalid OCSF: {invalid[:3]}"
+
+    def invalid_ocsf(self) -> list[str]:
+        """Problems of every document received, in each OCSF version fully checked."""
+        with self._lock:
+            documents = [d for r in self.requests for d in r.documents]
+        return [
+            f"{d.get('metadata', {}).get('uid')} {version}: {problem}"
+            for d in documents
+            for version in COMPLETE
+            for problem in ocsf_problems(d, version)
+        ]

@@ -18,8 +18,10 @@ import pytest
 from mcp_audit.embedded.broker import free_port
 from sinks.errors import SiemRefusedError, SiemUnavailableError
 from sinks.siem.delivery import Delivery
+from sinks.siem.ocsf import to_ocsf
 from sinks.siem.settings import SiemSettings
 from sinks.siem.webhook import Reply, Verdict, Webhook, retry_after_s
+from tests.schemas.factories import alert
 from tests.sinks.siem.loopback_siem import LoopbackSiem
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,7 +46,8 @@ def sleeping(seconds: float) -> bool:
 
 
 def documents(n: int) -> list[dict[str, Any]]:
-    return [{"metadata": {"uid": f"alert-{i}"}} for i in range(n)]
+    """Real OCSF documents: the loopback SIEM judges what it receives."""
+    return [to_ocsf(alert(alert_id=f"alert-{i}")) for i in range(n)]
 
 
 def uids(found: list[dict[str, Any]]) -> list[str]:
