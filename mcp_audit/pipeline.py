@@ -27,13 +27,12 @@ from mcp_audit.settings import PlatformSettings
 from mcp_audit.supervisor import Child, Supervisor
 from schemas.kafka import KafkaSettings
 from sinks.dashboard.app import build_app
-from sinks.digests import load_or_create_key, seal_closed_periods
+from sinks.sealing import sealer_from_settings
 from sinks.service import Sink, open_store
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 SINK_RETRY_MAX_S = 30.0
-SEAL_EVERY_S = 300
 BROKER_CHECK_S = 1.0
 
 
@@ -164,17 +163,22 @@ class Pipeline:
                 backoff = min(backoff * 2, SINK_RETRY_MAX_S)
 
     def _seal_periodically(self) -> None:
+        """The sealer (:mod:`sinks.digests`) in a thread: chDB lets one process hold the store."""
         settings = self.platform.sink_settings
-        key = load_or_create_key(settings.digest_key_file)
-        while not self.stopping.wait(SEAL_EVERY_S):
+        sealer = None
+        while not self.stopping.wait(settings.seal_every_s):
             try:
-                sealed = self.run_query(
-                    lambda client: seal_closed_periods(client, key, settings.digest_period_s)
-                )
-                if sealed:
-                    log.info("sealed %d periods with signed digests", sealed)
+                if sealer is None:
+                    sealer = self.run_query(
+                        lambda client: sealer_from_settings(
+                            client, settings, self.kafka, self.settings.data_dir
+                        )
+                    )
+                appended, heads = self.run_query(lambda _: sealer.cycle())
+                if heads:
+                    log.info("sealed %d events, signed %d tree heads", appended, len(heads))
             except Exception:
-                log.exception("sealing digests failed; trying again in %d s", SEAL_EVERY_S)
+                log.exception("sealing failed; trying again in %g s", settings.seal_every_s)
 
     def run_query(self, query: Any) -> Any:
         """Run ``query(client)`` on this process's store reader, one at a time."""

@@ -49,12 +49,24 @@ class SinkSettings(PartSettings):
     operator: str = Field(
         default_factory=_operator, description="Who runs people's commands (audited)."
     )
-    digest_key_file: Path = Field(
-        Path("mcp-audit-data/digest-key.pem"),
-        description="Ed25519 key sealing hourly digests (created 0600 if missing); the public"
-        " half is written beside it as .pub for auditors.",
+    signing_key_dir: Path = Field(
+        Path("mcp-audit-keys"),
+        description="Directory of the Ed25519 key that signs tree heads, and of the sealer's"
+        " state; created 0700, refused if others can read it or if it lies inside the"
+        " store's data directory. The public half is written there as tree-head-key.pub.",
     )
-    digest_period_s: int = Field(3600, ge=60, description="Length of a sealed digest period.")
+    tree_heads_file: Path | None = Field(
+        None,
+        description="Every signed tree head is appended here, for auditors to copy off"
+        " (default: tree-heads.jsonl in the signing key directory).",
+    )
+    digest_period_s: int = Field(3600, ge=60, description="Length of a sealed period.")
+    seal_every_s: float = Field(
+        60.0, ge=1, le=3600, description="How often the sealer appends new events and signs."
+    )
+    seal_lateness_s: int = Field(
+        86_400, ge=60, description="Events stored later than this after their time are not sealed."
+    )
     query_port: int = Field(
         0,
         ge=0,
@@ -64,3 +76,7 @@ class SinkSettings(PartSettings):
     query_endpoint: str | None = Field(
         None, description="http://127.0.0.1:PORT of a running sink: commands read through it."
     )
+
+    @property
+    def heads_file(self) -> Path:
+        return self.tree_heads_file or self.signing_key_dir / "tree-heads.jsonl"

@@ -2,15 +2,16 @@
 
 Rows are read back into the shape :func:`schemas.integrity.chain_hash` hashes
 (the store keeps absent values as empty strings, which hash alike), then
-:func:`schemas.verify.verify_stream` names every break. Gaps older than the
-shortest retention period the store has used (``retention_periods``) are
-``expired``, not missing: retention deleted them, or may have.
+:func:`schemas.verify.verify_stream` names every break. A gap is ``expired``,
+not missing, when the sealed log recorded those events with a retention that
+has passed (:mod:`sinks.verify_log`); before sealing began, when it is older
+than the shortest retention period the store has used (``retention_periods``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -87,11 +88,33 @@ def expired_before_us(client: Client, now_us: int | None = None) -> int | None:
     return now_us - int(shortest) * DAY_US
 
 
-def verify_store(client: Client) -> Iterator[tuple[str, int, list[Finding]]]:
+def verify_store(
+    client: Client,
+    expired: Container[tuple[str, int]] = frozenset(),
+    sealed_from_us: int | None = None,
+    extra_streams: Iterable[str] = (),
+) -> Iterator[tuple[str, int, list[Finding]]]:
     """For each stream: its id, how many rows were checked, and what it found
-    (``expired`` gaps among them, which are no :attr:`~schemas.verify.Finding.problem`)."""
+    (``expired`` gaps among them, which are no :attr:`~schemas.verify.Finding.problem`).
+
+    ``expired`` holds the (stream, seq) the sealed log says retention has taken;
+    the retention-period rule applies only to gaps from before ``sealed_from_us``.
+    ``extra_streams`` (streams the log knows) are reported even with no row left."""
     horizon = expired_before_us(client)
-    for stream_id in stream_ids(client):
+    if horizon is not None and sealed_from_us is not None:
+        horizon = min(horizon, sealed_from_us)
+    for stream_id in sorted(set(stream_ids(client)) | set(extra_streams)):
         rows = stream_rows(client, stream_id)
         events = (as_event(row) for row in rows)
-        yield stream_id, len(rows), verify_stream(events, expired_before_us=horizon)
+        seqs = _SeqsOf(expired, stream_id)
+        yield stream_id, len(rows), verify_stream(events, expired_before_us=horizon, expired_seqs=seqs)
+
+
+class _SeqsOf(Container[int]):
+    """One stream's view of a set of (stream, seq)."""
+
+    def __init__(self, pairs: Container[tuple[str, int]], stream_id: str) -> None:
+        self.pairs, self.stream_id = pairs, stream_id
+
+    def __contains__(self, seq: object) -> bool:
+        return (self.stream_id, seq) in self.pairs
