@@ -12,6 +12,7 @@ it (:meth:`Pipeline._watch_broker`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -27,6 +28,7 @@ from mcp_audit.settings import PlatformSettings
 from mcp_audit.supervisor import Child, Supervisor
 from schemas.kafka import KafkaSettings
 from sinks.dashboard.app import build_app
+from sinks.digests import Sealer
 from sinks.sealing import sealer_from_settings
 from sinks.service import Sink, open_store
 from sinks.settings import SinkSettings
@@ -165,7 +167,7 @@ class Pipeline:
     def _seal_periodically(self) -> None:
         """The sealer (:mod:`sinks.digests`) in a thread: chDB lets one process hold the store."""
         settings = self.platform.sink_settings
-        sealer = None
+        sealer: Sealer | None = None
         while not self.stopping.wait(settings.seal_every_s):
             try:
                 if sealer is None:
@@ -174,7 +176,7 @@ class Pipeline:
                             client, settings, self.kafka, self.settings.data_dir
                         )
                     )
-                appended, heads = self.run_query(lambda _: sealer.cycle())
+                appended, heads = self.run_query(functools.partial(_cycle, sealer))
                 if heads:
                     log.info("sealed %d events, signed %d tree heads", appended, len(heads))
             except Exception:
@@ -214,3 +216,8 @@ class Pipeline:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _cycle(sealer: Sealer, client: Client) -> tuple[int, list[Any]]:
+    del client  # the sealer holds this process's reader; the lock is what run_query adds
+    return sealer.cycle()

@@ -57,10 +57,8 @@ class Leaf:
     retention_days: int
 
     def encode(self) -> bytes:
-        return _canonical(
-            ["leaf/v1", self.event_id, self.stream_id, self.seq, self.hash]
-            + [self.event_time_us, self.retention_days]
-        )
+        ids = [self.event_id, self.stream_id, self.seq, self.hash]
+        return _canonical(["leaf/v1", *ids, self.event_time_us, self.retention_days])
 
     def leaf_hash(self) -> bytes:
         return leaf_hash(self.encode())
@@ -186,6 +184,10 @@ def check_inclusion(proof: InclusionProof, public_key: Ed25519PublicKey) -> None
     try:
         path = [bytes.fromhex(h) for h in proof.path]
         root = bytes.fromhex(proof.tree_head.root_hash)
-        verify_inclusion(proof.leaf.leaf_hash(), proof.leaf_index, proof.tree_head.tree_size, path, root)
+        verify_inclusion(
+            proof.leaf.leaf_hash(), proof.leaf_index, proof.tree_head.tree_size, path, root
+        )
     except (ProofError, ValueError) as exc:
-        raise DigestError("the event is not in the signed tree", event_id=proof.leaf.event_id) from exc
+        raise DigestError(
+            "the event is not in the signed tree", event_id=proof.leaf.event_id
+        ) from exc

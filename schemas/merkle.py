@@ -88,7 +88,9 @@ def _subtree_root(hashed: Sequence[bytes], lo: int, hi: int) -> bytes:
     return frontier.root()
 
 
-def inclusion_proof(hashed_leaves: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
+def inclusion_proof(
+    hashed_leaves: Sequence[bytes], index: int, size: int | None = None
+) -> list[bytes]:
     """PATH(index, D[size]) of RFC 6962 section 2.1.1, nearest the leaf first."""
     size = len(hashed_leaves) if size is None else size
     if not 0 <= index < size <= len(hashed_leaves):

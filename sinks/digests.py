@@ -38,7 +38,15 @@ from sinks.head_publishers import HeadPublisher
 log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=5)  # late events of a period are in once it ended this long ago
 STATE_NAME = "sealer-state.json"
-LEAF_COLUMNS = ("leaf_index", "event_id", "stream_id", "seq", "hash", "event_time", "retention_days")
+LEAF_COLUMNS = (
+    "leaf_index",
+    "event_id",
+    "stream_id",
+    "seq",
+    "hash",
+    "event_time",
+    "retention_days",
+)
 HEAD_COLUMNS = (
     "period_start", "period_s", "tree_size", "root_hash", "prev_head_hash", "sealed_at",
     "key_id", "head_hash", "signature",
@@ -156,7 +164,9 @@ class Sealer:
             row["period_start"] = from_micros(row.pop("period_start_us"))
             row["sealed_at"] = from_micros(row.pop("sealed_at_us"))
             self.client.insert(
-                "audit_tree_heads", [[row[c] for c in HEAD_COLUMNS]], column_names=list(HEAD_COLUMNS)
+                "audit_tree_heads",
+                [[row[c] for c in HEAD_COLUMNS]],
+                column_names=list(HEAD_COLUMNS),
             )
             self.state.last_head = previous = head
             self.state.save(self.state_path)
@@ -164,7 +174,9 @@ class Sealer:
                 try:
                     publisher.publish(head)
                 except Exception:  # one unreachable copy must not stop sealing
-                    log.exception("publishing the tree head with %s failed", type(publisher).__name__)
+                    log.exception(
+                        "publishing the tree head with %s failed", type(publisher).__name__
+                    )
             signed.append(head)
             start += period_us
         return signed
@@ -206,19 +218,23 @@ def stored_leaves(client: Client, size: int) -> Iterator[tuple[int, Leaf]]:
     with client.query_row_block_stream(query, parameters={"size": size}) as stream:
         for block in stream:
             for index, event_id, stream_id, seq, hash_, when, days in block:
-                leaf = Leaf(str(event_id), str(stream_id), int(seq), str(hash_), to_micros(when), int(days))
+                leaf = Leaf(
+                    str(event_id), str(stream_id), int(seq), str(hash_), to_micros(when), int(days)
+                )
                 yield int(index), leaf
 
 
 def prove(client: Client, event_id: str) -> InclusionProof:
     """The inclusion proof of one event's leaf under the newest head that covers it."""
     found = client.query(
-        "SELECT min(leaf_index) FROM audit_tree_leaves FINAL WHERE event_id = toUUIDOrZero({e:String})"
-        " HAVING count() > 0",
+        "SELECT min(leaf_index) FROM audit_tree_leaves FINAL"
+        " WHERE event_id = toUUIDOrZero({e:String}) HAVING count() > 0",
         parameters={"e": event_id},
     ).result_rows
     if not found:
-        raise DigestError("no sealed leaf for this event (not stored, or not sealed yet)", event_id=event_id)
+        raise DigestError(
+            "no sealed leaf for this event (not stored, or not sealed yet)", event_id=event_id
+        )
     index = int(found[0][0])
     heads = [h for h in stored_heads(client) if h.tree_size > index]
     if not heads:
@@ -230,7 +246,9 @@ def prove(client: Client, event_id: str) -> InclusionProof:
         leaves.append(leaf)
         hashes.append(leaf.leaf_hash())
     if len(hashes) != head.tree_size:
-        raise DigestError("the store lacks leaves of the signed tree", expected=head.tree_size, found=len(hashes))
+        raise DigestError(
+            "the store lacks leaves of the signed tree", expected=head.tree_size, found=len(hashes)
+        )
     path = [h.hex() for h in inclusion_proof(hashes, index, head.tree_size)]
     return InclusionProof(leaves[index], index, head, path)
 

@@ -107,7 +107,11 @@ def verify_store(
         rows = stream_rows(client, stream_id)
         events = (as_event(row) for row in rows)
         seqs = _SeqsOf(expired, stream_id)
-        yield stream_id, len(rows), verify_stream(events, expired_before_us=horizon, expired_seqs=seqs)
+        yield (
+            stream_id,
+            len(rows),
+            verify_stream(events, expired_before_us=horizon, expired_seqs=seqs),
+        )
 
 
 class _SeqsOf(Container[int]):

@@ -10,6 +10,7 @@ import argparse
 import logging
 import signal
 import threading
+from collections.abc import Sequence
 
 from schemas.kafka import KafkaSettings
 from sinks.digests import Sealer
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
 
 
-def _report(sealer: Sealer, appended: int, heads: list[object]) -> None:
+def _report(sealer: Sealer, appended: int, heads: Sequence[object]) -> None:
     size = sealer.state.frontier.size
     print(
         f"appended {appended} events (log size {size}); signed {len(heads)} tree heads"

@@ -22,11 +22,11 @@ from schemas.merkle import (
     verify_inclusion,
 )
 
-LEAVES = [
-    bytes.fromhex(h)
-    for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657")
-    + ("606162636465666768696a6b6c6d6e6f",)
-]
+LEAF_HEX = (
+    "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
+)  # fmt: skip
+LEAVES = [bytes.fromhex(h) for h in LEAF_HEX]
 ROOTS = [  # MTH(D[1]) .. MTH(D[8])
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -87,8 +87,8 @@ def _path(m: int, leaves: list[bytes]) -> list[bytes]:
     while k * 2 < len(leaves):
         k *= 2
     if m < k:
-        return _path(m, leaves[:k]) + [_mth(leaves[k:])]
-    return _path(m - k, leaves[k:]) + [_mth(leaves[:k])]
+        return [*_path(m, leaves[:k]), _mth(leaves[k:])]
+    return [*_path(m - k, leaves[k:]), _mth(leaves[:k])]
 
 
 def _subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
@@ -98,19 +98,23 @@ def _subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
     while k * 2 < len(leaves):
         k *= 2
     if m <= k:
-        return _subproof(m, leaves[:k], complete) + [_mth(leaves[k:])]
-    return _subproof(m - k, leaves[k:], False) + [_mth(leaves[:k])]
+        return [*_subproof(m, leaves[:k], complete), _mth(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), _mth(leaves[:k])]
 
 
 def test_roots_match_the_published_vectors() -> None:
-    assert root([]) == EMPTY_ROOT == bytes.fromhex(
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert (
+        root([])
+        == EMPTY_ROOT
+        == bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     )
     assert [root(HASHED[:n]).hex() for n in range(1, 9)] == ROOTS
 
 
 @pytest.mark.parametrize(("index", "size", "path"), INCLUSION)
-def test_inclusion_proofs_match_the_published_vectors(index: int, size: int, path: list[str]) -> None:
+def test_inclusion_proofs_match_the_published_vectors(
+    index: int, size: int, path: list[str]
+) -> None:
     assert inclusion_proof(HASHED, index, size) == _h(path)
     verify_inclusion(HASHED[index], index, size, _h(path), bytes.fromhex(ROOTS[size - 1]))
 
@@ -153,8 +157,8 @@ def test_a_frontier_resumes_where_it_stopped() -> None:
 
 def _mutations(proof: list[bytes], root_hash: bytes) -> list[list[bytes]]:
     """Wrong proofs as trillian's verifier tests make them."""
-    wrong = [proof + [b""], proof + [root_hash], [b""] + proof, [root_hash] + proof]
-    wrong += [proof[:i] + [EMPTY_ROOT] + proof[i + 1 :] for i in range(len(proof))]
+    wrong = [[*proof, b""], [*proof, root_hash], [b"", *proof], [root_hash, *proof]]
+    wrong += [[*proof[:i], EMPTY_ROOT, *proof[i + 1 :]] for i in range(len(proof))]
     if proof:
         wrong.append(proof[:-1])
     return wrong
