@@ -100,11 +100,9 @@ def _sealing(settings: SinkSettings, seal: bool, stop: threading.Event) -> Itera
         return
     with tempfile.TemporaryDirectory() as keys:
         client = connect(settings.clickhouse_url, settings.database)
-        # The bench's events are ten days old: a month of lateness lets every cycle see them.
         sealer = sealer_from_settings(
-            client, settings.model_copy(update={"signing_key_dir": Path(keys),
-                                                "seal_lateness_s": 30 * 86_400}), None
-        )  # fmt: skip
+            client, settings.model_copy(update={"signing_key_dir": Path(keys)}), None
+        )
         cycles = []
 
         def run() -> None:

@@ -25,7 +25,4 @@ def sealer_from_settings(
     publishers: list[HeadPublisher] = [HeadsFile(settings.heads_file)]
     if kafka is not None:
         publishers.append(AlertTopic(kafka))
-    return Sealer(
-        client, FileSigner(directory), directory, settings.digest_period_s, publishers,
-        settings.seal_lateness_s,
-    )  # fmt: skip
+    return Sealer(client, FileSigner(directory), directory, settings.digest_period_s, publishers)

@@ -65,7 +65,10 @@ class SinkSettings(PartSettings):
         60.0, ge=1, le=3600, description="How often the sealer appends new events and signs."
     )
     seal_lateness_s: int = Field(
-        86_400, ge=60, description="Events stored later than this after their time are not sealed."
+        86_400,
+        ge=60,
+        description="verify names stored events in no tree head that are this much older"
+        " than the newest head (the sealer appends what is stored every cycle).",
     )
     query_port: int = Field(
         0,

@@ -20,7 +20,7 @@ from mcp_audit.cli import main
 from schemas import registry
 from schemas.digest import DigestError, InclusionProof, check_inclusion
 from schemas.integrity import chain_hash, to_micros
-from sinks.digests import Sealer, now_us, prove, stored_heads
+from sinks.digests import Sealer, prove, stored_heads
 from sinks.enriched import ENRICHED
 from sinks.head_publishers import HeadsFile, read_heads_file
 from sinks.migrate import apply_migrations
@@ -60,6 +60,12 @@ def _hour() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _now() -> int:
+    """Half past this hour: sealing and checking at a fixed point of the hour, so that
+    the hour just ended is closed whatever the clock says."""
+    return to_micros(_hour() + timedelta(minutes=30))
+
+
 def _store(client: Client, url: str) -> None:
     """Two streams, ten events in each of three closed hours (4, 3 and 2 hours ago)."""
     apply_migrations(client)
@@ -78,15 +84,15 @@ class Sealed:
     def check(self, published: bool = True) -> LogReport:
         heads = read_heads_file(self.heads_file) if published else []
         public = load_public_key(self.keys / PUBLIC_NAME)
-        return check_log(self.client, public, self.period_s, now_us(), published=heads)
+        return check_log(self.client, public, self.period_s, _now(), published=heads)
 
 
 @pytest.fixture
 def sealed(clickhouse: Client, clickhouse_url: str, tmp_path: Path) -> Sealed:
     _store(clickhouse, clickhouse_url)
     made = Sealed(clickhouse, tmp_path / "keys")
-    appended, heads = made.sealer.cycle()
-    assert appended == 60 and len(heads) >= 4  # three hours of events and the empty one after
+    appended, heads = made.sealer.cycle(now=_now())
+    assert appended == 60 and len(heads) == 4  # three hours of events and the empty one after
     return made
 
 
@@ -100,7 +106,7 @@ def test_an_honest_store_verifies_and_heads_are_published(sealed: Sealed) -> Non
     heads = stored_heads(sealed.client)
     assert read_heads_file(sealed.heads_file) == heads
     assert [h.prev_head_hash for h in heads[1:]] == [h.head_hash for h in heads[:-1]]
-    assert sealed.sealer.cycle() == (0, [])  # sealed once
+    assert sealed.sealer.cycle(now=_now()) == (0, [])  # sealed once
 
 
 def test_newest_rows_deleted_after_append_before_the_head_is_signed(
@@ -112,7 +118,7 @@ def test_newest_rows_deleted_after_append_before_the_head_is_signed(
     middle = to_micros(_hour() - timedelta(hours=2, minutes=30))
     assert made.sealer.cycle(now=middle)[0] == 60
     _delete(clickhouse, "audit_events", "stream_id = 'stream-a' AND seq >= 28")
-    made.sealer.cycle()
+    made.sealer.cycle(now=_now())
     report = made.check()
     lost = sorted(a.leaf.seq for a in report.absent if not a.expired)
     assert lost == [28, 29, 30], report
@@ -178,7 +184,7 @@ def test_rechained_and_resigned_with_another_key_fails_against_the_auditors_key(
         _delete(sealed.client, table, "1")
     _delete(sealed.client, "audit_events", "stream_id = 'stream-a' AND seq >= 25")
     forged = Sealed(sealed.client, tmp_path / "attacker")
-    forged.sealer.cycle()
+    forged.sealer.cycle(now=_now())
     (forged.keys / PUBLIC_NAME).write_bytes(auditors_copy)
     forged.heads_file.write_bytes(sealed.heads_file.read_bytes())  # what was published
     problems = forged.check().problems
@@ -222,7 +228,7 @@ def test_events_past_their_sealed_retention_are_expired(
     )
     clickhouse.command("ALTER TABLE audit_events MATERIALIZE TTL", settings=SYNC)
     assert clickhouse.query("SELECT count() FROM audit_events").result_rows == [(6,)]
-    made.sealer.cycle()
+    made.sealer.cycle(now=_now())
     report = made.check()
     assert report.problems == []
     assert report.expired == {("stream-r", s) for s in range(1, 5)}
