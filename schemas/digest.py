@@ -62,8 +62,13 @@ class Leaf:
     retention_days: int
 
     def encode(self) -> bytes:
-        ids = [self.event_id, self.stream_id, self.seq, self.hash]
-        return _canonical(["leaf/v1", *ids, self.event_time_us, self.retention_days])
+        """Length-prefixed text, simple enough that ClickHouse makes the same bytes
+        (``sinks.digests.LEAF_SQL``: the sealer and verify hash leaves in SQL)."""
+        stream, digest = self.stream_id.encode(), self.hash.encode()
+        return b"leaf/v1\n%s\n%d:%s\n%d\n%d:%s\n%d\n%d" % (
+            self.event_id.encode(), len(stream), stream, self.seq, len(digest), digest,
+            self.event_time_us, self.retention_days,
+        )  # fmt: skip
 
     def leaf_hash(self) -> bytes:
         return leaf_hash(self.encode())

@@ -18,9 +18,18 @@ from clickhouse_connect.driver.client import Client
 
 from mcp_audit.cli import main
 from schemas import registry
-from schemas.digest import DigestError, InclusionProof, check_inclusion
+from schemas.digest import DigestError, InclusionProof, Leaf, check_inclusion
 from schemas.integrity import chain_hash, to_micros
-from sinks.digests import Sealer, prove, stored_heads
+from schemas.merkle import ProofError, verify_consistency
+from sinks.digests import (
+    Sealer,
+    from_micros,
+    leaf_hashes,
+    prove,
+    prove_consistency,
+    stored_heads,
+    stored_leaves,
+)
 from sinks.enriched import ENRICHED
 from sinks.head_publishers import HeadsFile, read_heads_file
 from sinks.migrate import apply_migrations
@@ -319,3 +328,47 @@ def test_digest_command_seals_and_verify_passes(
     assert main(["digest", "--no-alerts"]) == 0
     assert "appended 60 events" in capsys.readouterr().out
     assert main(["verify", "--quiet"]) == 0
+
+
+def test_consistency_between_any_two_heads(
+    clickhouse: Client, clickhouse_url: str, tmp_path: Path
+) -> None:
+    _store(clickhouse, clickhouse_url)
+    made = Sealed(clickhouse, tmp_path / "keys")
+    # One cycle per hour, as the sealer runs: each head covers a longer log.
+    for hours_ago in (3, 2, 1, 0):
+        made.sealer.cycle(now=to_micros(_hour() - timedelta(hours=hours_ago, minutes=-10)))
+        _write(clickhouse, clickhouse_url, _chained(f"late-{hours_ago}", [_hour()]))
+    heads = stored_heads(clickhouse)
+    sizes = [h.tree_size for h in heads]
+    assert sizes == sorted(sizes) and len(set(sizes)) >= 3, sizes
+    for old in heads:
+        for new in heads:
+            if old.tree_size <= new.tree_size:
+                proof = [bytes.fromhex(h) for h in prove_consistency(clickhouse, old, new)]
+                verify_consistency(
+                    old.tree_size, new.tree_size, bytes.fromhex(old.root_hash),
+                    bytes.fromhex(new.root_hash), proof,
+                )  # fmt: skip
+    first, last = heads[0], heads[-1]
+    proof = [bytes.fromhex(h) for h in prove_consistency(clickhouse, first, last)]
+    with pytest.raises(ProofError):  # a head from another log is not consistent with it
+        verify_consistency(
+            first.tree_size, last.tree_size, bytes(32), bytes.fromhex(last.root_hash), proof
+        )
+
+
+@pytest.mark.parametrize("stream_id", ["stream-a", "strömé:\n:42", "", "x" * 300])
+def test_clickhouse_hashes_leaves_as_python_does(clickhouse: Client, stream_id: str) -> None:
+    """The sealer and verify hash leaves in SQL; a third party checks proofs in Python."""
+    apply_migrations(clickhouse)
+    leaf = Leaf(str(uuid.uuid4()), stream_id, 7, "ab" * 32, -1_234_567, 2555)
+    clickhouse.insert(
+        "audit_tree_leaves",
+        [[0, uuid.UUID(leaf.event_id), stream_id, 7, leaf.hash, from_micros(-1_234_567), 2555]],
+        column_names=["leaf_index", "event_id", "stream_id", "seq", "hash", "event_time",
+                      "retention_days"],
+    )  # fmt: skip
+    assert leaf_hashes(clickhouse, 0) == [leaf.leaf_hash()]
+    [(index, stored)] = list(stored_leaves(clickhouse, 1))
+    assert (index, stored) == (0, leaf)
