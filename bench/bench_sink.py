@@ -28,6 +28,7 @@ from bench.sink_naive import naive_row
 from bench.timing import table
 from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
+from readside.guard import QUERY_SETTINGS
 from schemas import registry
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
@@ -35,7 +36,6 @@ from sinks.clickhouse import connect
 from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_buffers
-from sinks.readonly import QUERY_SETTINGS
 from sinks.sealing import sealer_from_settings
 from sinks.service import Sink
 from sinks.settings import SinkSettings
@@ -305,7 +305,7 @@ def _query_section(url: str) -> str:
         f" merge, then merged (`OPTIMIZE ... FINAL`) and timed again (median and worst of 5);"
         f" {generated:.0f} s in all. Through clickhouse-connect on embedded chDB, `FINAL`"
         " included, with the read-only connection's settings"
-        " (`sinks.readonly.QUERY_SETTINGS`).\n\n"
+        " (`readside.guard.QUERY_SETTINGS`).\n\n"
         + table(QUERY_HEADERS, rows)
         + f"\n\n### Storage\n\nOn-disk bytes per event, compressed: **{per_event:.1f}** "
         f"(goal: <= 40); {without_digests:.1f} without the three SHA-256 hex columns "

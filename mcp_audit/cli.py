@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "erase",
     "retention",
     "hold",
+    "token",
 )
 
 

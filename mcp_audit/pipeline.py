@@ -1,9 +1,10 @@
 """The whole pipeline on one machine, as ``mcp-audit up`` runs it.
 
 Lifecycle: :meth:`Pipeline.start` starts the platform (broker, topics, store),
-the processor workers as supervised child processes, the sink and the
-dashboard as threads of this process (chDB allows one process per data
-directory, so this process owns the store); :meth:`Pipeline.stop` stops them
+the processor workers as supervised child processes, the sink, and the read
+side's doors (dashboard and query endpoint, both behind one
+:class:`~readside.session.ReadSide`) as threads of this process (chDB allows
+one process per data directory, so this process owns the store); :meth:`Pipeline.stop` stops them
 in reverse order and leaves no process behind. A sink that fails is restarted
 after a backoff, never in a tight loop. An embedded broker that dies is
 replaced by a fresh, empty one, and the processors and the sink start over on
@@ -26,8 +27,13 @@ from mcp_audit.embedded.broker import free_port
 from mcp_audit.platform import Platform
 from mcp_audit.settings import PlatformSettings
 from mcp_audit.supervisor import Child, Supervisor
+from readside.dashboard.app import build_app
+from readside.endpoint import QueryEndpoint
+from readside.session import ReadSide
+from readside.settings import ReadSettings
+from readside.tokens import Tokens
+from readside.web import require_loopback
 from schemas.kafka import KafkaSettings
-from sinks.dashboard.app import build_app
 from sinks.digests import Sealer
 from sinks.sealing import sealer_from_settings
 from sinks.service import Sink, open_store
@@ -44,12 +50,21 @@ class Pipeline:
         platform: PlatformSettings,
         kafka: KafkaSettings,
         sink: SinkSettings,
+        read: ReadSettings,
         *,
         demo: bool = False,
     ) -> None:
         self.demo = demo
         self.platform = Platform(platform, kafka, sink)
         self.settings = platform
+        if "token_file" not in read.model_fields_set:
+            read = read.model_copy(
+                update={"token_file": platform.data_dir.resolve() / "read-tokens.json"}
+            )
+        self.read = read
+        self.tokens = Tokens(read.token_file)
+        self._read_side: ReadSide | None = None
+        self._endpoint: QueryEndpoint | None = None
         self.supervisor = Supervisor(platform.data_dir / "logs")
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -67,17 +82,25 @@ class Pipeline:
 
     @property
     def dashboard_url(self) -> str | None:
+        """The dashboard's link, carrying this user's read token in its fragment."""
         if self._dashboard is None:
             return None
-        return f"http://{self.settings.dashboard_host}:{self.settings.dashboard_port}/"
+        base = f"http://{self.settings.dashboard_host}:{self.settings.dashboard_port}/"
+        return f"{base}#token={self.tokens.ensure()}"
+
+    @property
+    def query_endpoint(self) -> str | None:
+        """The query endpoint's URL while it serves."""
+        return f"http://127.0.0.1:{self._endpoint.port}" if self._endpoint else None
 
     def start(self) -> Pipeline:
+        if self.settings.dashboard_port:
+            require_loopback(self.settings.dashboard_host, "dashboard")
         self.platform.start()
         self._reader = open_store(self.platform.sink_settings)
         self._start_consumers()
         self._thread("digests", self._seal_periodically)
-        if self.settings.dashboard_port:
-            self._start_dashboard()
+        self._start_read_side()
         if self.demo:
             for child in demo_children(self.kafka, self.settings.data_dir.resolve()):
                 self.supervisor.start(child)
@@ -187,15 +210,28 @@ class Pipeline:
         with self._store_lock:
             return query(self._reader)
 
-    def _start_dashboard(self) -> None:
-        config = uvicorn.Config(
-            build_app(self.run_query),
-            host=self.settings.dashboard_host,
-            port=self.settings.dashboard_port,
-            log_level="warning",
-        )
-        self._dashboard = uvicorn.Server(config)
-        self._thread("dashboard", self._dashboard.run)
+    def _start_read_side(self) -> None:
+        """The dashboard and the query endpoint: people's doors, behind one read side."""
+        if not (self.settings.dashboard_port or self.read.port):
+            return
+        self.tokens.ensure()
+        assert self.platform.store is not None
+        side = ReadSide(self.platform.store, self.platform.sink_settings, self.read)
+        self._read_side = side
+        if self.read.port:
+            self._endpoint = QueryEndpoint(side, self.tokens, self.read, self.read.port).start()
+        if self.settings.dashboard_port:
+            config = uvicorn.Config(
+                build_app(side, self.tokens, self.settings.dashboard_port),
+                host=self.settings.dashboard_host,
+                port=self.settings.dashboard_port,
+                log_level="warning",
+                limit_concurrency=self.read.max_connections,
+                timeout_keep_alive=int(self.read.idle_timeout_s),
+                h11_max_incomplete_event_size=64 * 1024,  # header bytes
+            )
+            self._dashboard = uvicorn.Server(config)
+            self._thread("dashboard", self._dashboard.run)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -206,6 +242,10 @@ class Pipeline:
             self.supervisor.stop()
         for thread in self._threads:
             thread.join(30)
+        if self._endpoint is not None:
+            self._endpoint.stop()
+        if self._read_side is not None:
+            self._read_side.close()
         if self._reader is not None:
             self._reader.close()
             self._reader = None

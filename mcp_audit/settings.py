@@ -25,6 +25,3 @@ class PlatformSettings(PartSettings):
     dashboard_host: str = Field("127.0.0.1", description="Loopback only by default.")
     dashboard_port: int = Field(8321, ge=0, le=65535, description="0 turns the dashboard off.")
     processor_workers: int = Field(1, ge=0, le=64, description="Processor worker processes.")
-    query_port: int = Field(
-        8124, ge=0, le=65535, description="up serves read-only queries on 127.0.0.1 here; 0: off."
-    )

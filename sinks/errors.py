@@ -21,10 +21,6 @@ class BatchRejectedError(SinkError):
     """ClickHouse refused a batch because of its content; retrying will not help."""
 
 
-class QueryRefusedError(SinkError):
-    """A query was refused before it ran: it is not a single read-only SELECT."""
-
-
 class SiemUnavailableError(SinkError):
     """The SIEM webhook did not accept a batch within the allowed retries; nothing committed."""
 

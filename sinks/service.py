@@ -2,9 +2,9 @@
 
 Lifecycle: ``with Sink(settings, kafka) as sink: sink.run(stop)``. Entering
 opens ClickHouse and applies the migrations (or takes a client from
-:func:`wait_for_store`) and, with ``query_port``, serves read-only queries on
-loopback (:mod:`sinks.endpoint`); leaving closes the consumer (its
-group leaves cleanly), flushes dead letters and removes scratch files.
+:func:`wait_for_store`); leaving closes the consumer (its group leaves
+cleanly), flushes dead letters and removes scratch files. The sink only
+writes: everything that reads the store is :mod:`readside`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from schemas.kafka import KafkaSettings
 from sinks.clickhouse import connect
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
-from sinks.endpoint import QueryEndpoint
 from sinks.loop import Backoff, SinkLoop
 from sinks.migrate import apply_migrations
-from sinks.readonly import read_only_client
 from sinks.settings import SinkSettings
 from sinks.store import AuditStore
 from sinks.writer import AvroWriter
@@ -73,10 +71,6 @@ class Sink:
             self.kafka, settings.consumer_group, self.store.topics(), settings.session_timeout_ms
         )
         self.loop = SinkLoop(self.source, self.store, self.settings)
-        self.endpoint: QueryEndpoint | None = None
-        if settings.query_port:
-            reader = read_only_client(settings.clickhouse_url, settings.database, level=2)
-            self.endpoint = QueryEndpoint(reader, self.writer, settings.query_port).start()
         return self
 
     def run(self, stop: threading.Event) -> None:
@@ -88,8 +82,6 @@ class Sink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.endpoint is not None:
-            self.endpoint.stop()
         self.source.close()
         self.dead_letters.close()
         self.writer.close()

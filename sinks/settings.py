@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from schemas.settings import ENV_PREFIX, PartSettings
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class SinkSettings(PartSettings):
@@ -46,9 +38,6 @@ class SinkSettings(PartSettings):
         None, description="HMAC key the producers pseudonymise user ids with (for erase/export)."
     )
     pseudonym_key_id: str = Field("k1", description="Id of that key, as events carry it.")
-    operator: str = Field(
-        default_factory=_operator, description="Who runs people's commands (audited)."
-    )
     signing_key_dir: Path = Field(
         Path("mcp-audit-keys"),
         description="Directory of the Ed25519 key that signs tree heads, and of the sealer's"
@@ -69,15 +58,6 @@ class SinkSettings(PartSettings):
         ge=60,
         description="verify names stored events in no tree head that are this much older"
         " than the newest head (the sealer appends what is stored every cycle).",
-    )
-    query_port: int = Field(
-        0,
-        ge=0,
-        le=65535,
-        description="The sink serves read-only queries on 127.0.0.1:PORT; 0: off.",
-    )
-    query_endpoint: str | None = Field(
-        None, description="http://127.0.0.1:PORT of a running sink: commands read through it."
     )
 
     @property

@@ -39,9 +39,10 @@ def require_tool(name: str) -> str:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """An ASGI app served by uvicorn on a free loopback port in a thread; yields its base URL."""
-    port = free_port()
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """An ASGI app served by uvicorn on loopback (a free port by default) in a thread;
+    yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

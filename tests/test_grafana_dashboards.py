@@ -15,8 +15,8 @@ import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
 
-from sinks.readonly import check_read_only
-from tests.sinks.dashboard.store import create_tables, insert_alert, insert_event
+from readside.guard import check_read_only
+from tests.readside.dashboard.store import create_tables, insert_alert, insert_event
 
 ROOT = Path(__file__).parent.parent
 GRAFANA = ROOT / "deploy" / "grafana"

@@ -12,10 +12,11 @@ import signal
 import threading
 from collections.abc import Sequence
 
+from readside.session import open_read_side
 from schemas.kafka import KafkaSettings
 from sinks.digests import Sealer
 from sinks.sealing import sealer_from_settings
-from sinks.service import open_store, wait_for_store
+from sinks.service import wait_for_store
 from sinks.settings import SinkSettings
 
 NAME = "digest"
@@ -38,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
     settings = SinkSettings.load()
     kafka = None if args.no_alerts else KafkaSettings.load()
     if not args.every:
-        sealer = sealer_from_settings(open_store(settings), settings, kafka)
-        _report(sealer, *sealer.cycle())
+        with open_read_side(settings) as session:  # recorded as an operation, then run
+            appended, heads = session.operate(
+                "digest", lambda client: sealer_from_settings(client, settings, kafka).cycle()
+            )
+        print(f"appended {appended} events; signed {len(heads)} tree heads", flush=True)
         return 0
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sinks.operator import OperatorSession
+from readside.session import open_read_side
+from readside.subjects import erase, subject_pseudonym
 from sinks.settings import SinkSettings
-from sinks.subjects import erase, subject_pseudonym
 
 NAME = "erase"
 HELP = "erase a data subject's personal values from the audit store (integrity is kept)"
@@ -22,10 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_subject_arguments(parser)
 
 
+def pseudonym_key(settings: SinkSettings) -> bytes | None:
+    secret = settings.pseudonym_key
+    return secret.get_secret_value().encode() if secret else None
+
+
 def run(args: argparse.Namespace) -> int:
-    with OperatorSession(SinkSettings.load()) as session:
-        subject = subject_pseudonym(args.subject, args.pseudonym, session.key())
-        session.audit("erase", subject=subject)
-        rows = erase(session.client, subject, session.settings.operator)
+    settings = SinkSettings.load()
+    subject = subject_pseudonym(args.subject, args.pseudonym, pseudonym_key(settings))
+    with open_read_side(settings) as session:
+        rows = session.operate(
+            "erase", lambda c: erase(c, subject, session.operator), subject=subject
+        )
     print(f"erased personal values of {subject} in {rows} rows")
     return 0

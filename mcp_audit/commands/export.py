@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mcp_audit.commands.erase import add_subject_arguments
-from sinks.operator import OperatorSession
-from sinks.render import FORMATS, render
+from mcp_audit.commands.erase import add_subject_arguments, pseudonym_key
+from readside.render import FORMATS, render
+from readside.session import open_read_side
+from readside.subjects import export, subject_pseudonym
 from sinks.settings import SinkSettings
-from sinks.subjects import export, subject_pseudonym
 
 NAME = "export"
 HELP = "export every stored row of a data subject (JSON lines by default)"
@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with OperatorSession(SinkSettings.load()) as session:
-        subject = subject_pseudonym(args.subject, args.pseudonym, session.key())
-        session.audit("export", subject=subject)
-        columns, rows = export(session.client, subject)
+    settings = SinkSettings.load()
+    subject = subject_pseudonym(args.subject, args.pseudonym, pseudonym_key(settings))
+    with open_read_side(settings) as session:
+        columns, rows = session.read("export", lambda c: export(c, subject), subject=subject)
     sys.stdout.write(render(columns, rows, args.format))
     return 0

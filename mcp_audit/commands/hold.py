@@ -6,9 +6,9 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from sinks.holds import Hold, active, new_hold, place, release
-from sinks.operator import OperatorSession
-from sinks.render import render
+from readside.holds import Hold, active, new_hold, place, release
+from readside.render import render
+from readside.session import open_read_side
 from sinks.settings import SinkSettings
 
 NAME = "hold"
@@ -30,21 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with OperatorSession(SinkSettings.load()) as session:
-        operator = session.settings.operator
+    with open_read_side(SinkSettings.load()) as session:
+        operator = session.operator
         if args.action == "list":
-            session.audit("hold-list")
-            holds = active(session.client)
+            holds = session.read("hold-list", active)
             rows = [(h.hold_id, h.kind, h.value, h.time_from, h.time_to) for h in holds]
             sys.stdout.write(render(["hold_id", "kind", "value", "from", "to"], rows, "table"))
         elif args.action == "release":
-            session.audit("hold-release", hold_id=str(args.hold_id))
-            release(session.client, str(args.hold_id), operator)
+            hold_id = str(args.hold_id)
+            session.operate(
+                "hold-release", lambda c: release(c, hold_id, operator), hold_id=hold_id
+            )
             print(f"released {args.hold_id}")
         else:
             hold = _hold_from(args)
-            session.audit("hold-place", hold_id=hold.hold_id, kind=hold.kind, value=hold.value)
-            place(session.client, hold, operator)
+            session.operate("hold-place", lambda c: place(c, hold, operator),
+                            hold_id=hold.hold_id, kind=hold.kind, value=hold.value)  # fmt: skip
             print(f"placed {hold.hold_id}")
     return 0
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from readside.session import open_read_side
 from schemas.digest import DigestError, InclusionProof, check_inclusion
 from sinks.digests import prove
-from sinks.service import open_store
 from sinks.settings import SinkSettings
 from sinks.signing import PUBLIC_NAME, load_public_key
 
@@ -46,5 +46,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.event_id is None:
         raise DigestError("name an event to prove, or --check a proof file")
-    print(prove(open_store(SinkSettings.load()), args.event_id).to_json())
+    event_id = args.event_id
+    with open_read_side(SinkSettings.load()) as session:
+        proof = session.read("prove", lambda client: prove(client, event_id), lambda _: 1)
+    print(proof.to_json())
     return 0

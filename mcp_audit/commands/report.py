@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from producers.scanners import Scanner
+from readside.report.build import build
+from readside.report.render import render
+from readside.session import open_read_side
 from schemas.errors import ConfigError
-from sinks.report.build import build
-from sinks.report.render import render
-from sinks.service import open_store
 from sinks.settings import SinkSettings
 
 NAME = "report"
@@ -54,7 +54,10 @@ def print_pdf(html: Path, pdf: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     since = datetime.now(UTC) - period(args.since)
-    report = build(open_store(SinkSettings.load()), since, secret_count)
+    with open_read_side(SinkSettings.load()) as session:
+        report = session.read(
+            "report", lambda c: build(c, since, secret_count), lambda _: 0, since=args.since
+        )
     args.out.write_text(render(report))
     print(f"wrote {args.out}")
     if args.pdf:

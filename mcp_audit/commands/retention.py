@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sinks.operator import OperatorSession
-from sinks.render import FORMATS, render
+from readside.render import FORMATS, render
+from readside.session import open_read_side
 from sinks.retention import retention_report
 from sinks.settings import SinkSettings
 
@@ -19,8 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with OperatorSession(SinkSettings.load()) as session:
-        session.audit("retention")
-        columns, rows = retention_report(session.client)
+    with open_read_side(SinkSettings.load()) as session:
+        columns, rows = session.read("retention", retention_report)
     sys.stdout.write(render(columns, rows, args.format))
     return 0

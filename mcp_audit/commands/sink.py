@@ -6,6 +6,8 @@ import argparse
 import signal
 import threading
 
+from readside.endpoint import serve_queries
+from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
 from sinks.service import Sink, wait_for_store
 from sinks.settings import SinkSettings
@@ -28,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
     client = wait_for_store(settings, stop)  # applies the migrations
     if client is None or args.migrate_only:
         return 0
-    with Sink(settings, KafkaSettings.load(), client) as sink:
+    read = ReadSettings.load()
+    with (
+        Sink(settings, KafkaSettings.load(), client) as sink,
+        serve_queries(client, settings, read),
+    ):
         print(f"mcp-audit sink: storing into {settings.database}", flush=True)
         sink.run(stop)
     return 0

@@ -11,6 +11,7 @@ from mcp_audit.pipeline import Pipeline
 from mcp_audit.settings import PlatformSettings
 from mcp_audit.status import Counts, Snapshot, StatusProbe
 from processors.settings import ProcessorSettings
+from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
 from sinks.settings import SinkSettings
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         PlatformSettings.load(**overrides),
         KafkaSettings.load(),
         SinkSettings.load(),
+        ReadSettings.load(),
         demo=args.demo,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mcp-audit up: broker {kafka.bootstrap_servers}, store {store}", flush=True)
         if pipeline.dashboard_url:
             print(f"dashboard: {pipeline.dashboard_url}", flush=True)
+        if pipeline.query_endpoint:
+            print(f'queries: mcp-audit query "SQL" (endpoint {pipeline.query_endpoint})')
         print("producers: send to topic " + kafka.topic_raw + "; Ctrl-C stops everything")
         _report(pipeline, once=args.once)
     print("\nmcp-audit: stopped", flush=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from clickhouse_connect.driver.client import Client
+
+from readside.session import open_read_side
 from schemas.digest import TreeHead
 from sinks.digests import now_us
 from sinks.head_publishers import read_heads_file
-from sinks.service import open_store
 from sinks.settings import SinkSettings
 from sinks.signing import PUBLIC_NAME, load_public_key
 from sinks.verify_log import check_log
@@ -36,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = SinkSettings.load()
-    client = open_store(settings)
+    with open_read_side(settings) as session:
+        return session.read("verify", lambda client: _verify(client, settings, args), lambda _: 0)
+
+
+def _verify(client: Client, settings: SinkSettings, args: argparse.Namespace) -> int:
     key_path = args.public_key or settings.signing_key_dir / PUBLIC_NAME
     published_path = args.published_heads or settings.heads_file
     published: list[TreeHead] = []

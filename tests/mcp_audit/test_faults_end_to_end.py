@@ -25,6 +25,7 @@ from producers import runtime
 from producers.auditor import Auditor
 from producers.decorator import audit_tool
 from producers.model import CallEvent
+from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
 from sinks.settings import SinkSettings
 from tests.producers.conftest import producer_settings
@@ -59,13 +60,13 @@ class Recorded:
 @pytest.fixture
 def pipeline(tmp_path: Path, clickhouse_url: str) -> Iterator[Pipeline]:
     platform = PlatformSettings.load(
-        environ={}, data_dir=tmp_path / "up", broker_port=free_port(), dashboard_port=0,
-        query_port=0,
-    )  # fmt: skip
+        environ={}, data_dir=tmp_path / "up", broker_port=free_port(), dashboard_port=0
+    )
     sink = SinkSettings.load(
         environ={}, clickhouse_url=clickhouse_url, database=f"faults_{uuid.uuid4().hex[:12]}"
     )
-    running = Pipeline(platform, KafkaSettings.load(environ={}), sink)
+    read = ReadSettings.load(environ={}, port=0)
+    running = Pipeline(platform, KafkaSettings.load(environ={}), sink, read)
     try:  # stop() also when start() fails half-way: no broker or worker left behind
         yield running.start()
     finally:

@@ -3,22 +3,27 @@ retention, holds; each use leaves an AUDIT_ACCESS row in a verifiable chain."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from mcp_audit.cli import main
+from readside.endpoint import QueryEndpoint
+from readside.session import ReadSide
+from readside.settings import ReadSettings
+from readside.subjects import pseudonym
+from readside.tokens import Tokens, current_user
 from schemas.integrity import chain_hash
-from sinks.endpoint import QueryEndpoint
 from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
-from sinks.readonly import read_only_client
-from sinks.subjects import pseudonym
+from sinks.settings import SinkSettings
 from sinks.writer import AvroWriter
+from tests.readside.test_subjects import as_event, chain
 from tests.sinks.helpers import files_of, messages
-from tests.sinks.test_subjects import as_event, chain
 
 pytestmark = pytest.mark.clickhouse
 KEY = "k3y"
@@ -34,9 +39,10 @@ def store(
     writer.close()
     for name, value in {
         "CLICKHOUSE_URL": clickhouse_url, "DATABASE": clickhouse.database,
-        "OPERATOR": "alice", "PSEUDONYM_KEY": KEY,
+        "PSEUDONYM_KEY": KEY,
     }.items():  # fmt: skip
         monkeypatch.setenv(f"MCP_AUDIT_SINK_{name}", value)
+    monkeypatch.setenv("MCP_AUDIT_READ_PORT", "0")  # no `up` to ask: open the store directly
     yield clickhouse
 
 
@@ -56,7 +62,10 @@ def test_query_prints_rows_and_is_audited(
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert printed == [{"tool_name": "read_file", "n": 21}]
     (access,) = access_rows(store)
-    assert access["attributes"] == {"operator": "alice", "action": "query", "sql": sql}
+    assert access["attributes"] == {
+        "operator": current_user(), "action": "query", "sql": sql, "via": "cli", "rows": "1",
+        "sql_sha256": hashlib.sha256(sql.encode()).hexdigest(),
+    }  # fmt: skip
     assert chain_hash("", as_event(access)) == access["hash"]
 
 
@@ -66,7 +75,7 @@ def test_writes_are_refused_with_a_clear_error(
     assert main(["query", "ALTER TABLE audit_events DELETE WHERE 1"]) == 2
 
     assert "only reading statements are allowed" in capsys.readouterr().err
-    assert store.query("SELECT count() FROM audit_events").result_rows[0][0] == 21  # no access row
+    assert store.query("SELECT count() FROM audit_events").result_rows[0][0] == 21  # refused early
 
 
 def test_erase_then_export(
@@ -109,16 +118,23 @@ def test_query_goes_through_a_running_sinks_endpoint(
     clickhouse_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
-    writer = AvroWriter(store, clickhouse_url)
-    reader = read_only_client(clickhouse_url, store.database, 2)
-    endpoint = QueryEndpoint(reader, writer, 0).start()
+    tokens = Tokens(tmp_path / "tokens.json")
+    tokens.ensure()  # as `up` does for the user running it
+    limits = ReadSettings.load(environ={})
+    side = ReadSide(store, SinkSettings.load(), limits)
+    endpoint = QueryEndpoint(side, tokens, limits, 0).start()
     try:
-        monkeypatch.setenv("MCP_AUDIT_SINK_QUERY_ENDPOINT", f"http://127.0.0.1:{endpoint.port}")
+        monkeypatch.setenv("MCP_AUDIT_READ_ENDPOINT", f"http://127.0.0.1:{endpoint.port}")
+        monkeypatch.setenv("MCP_AUDIT_READ_TOKEN_FILE", str(tokens.path))
         assert main(["query", "SELECT count() AS n FROM audit_events", "--format", "csv"]) == 0
     finally:
         endpoint.stop()
-        writer.close()
+        side.close()
 
-    assert capsys.readouterr().out == "n\n22\n"  # 21 events and this query's access row
-    assert [row["attributes"]["via"] for row in access_rows(store)] == ["endpoint"]  # type: ignore[index]
+    recorded = access_rows(store)  # the client's connection probes too: every request is
+    # 21 events and the access rows recorded before this query answered (its own comes after)
+    assert capsys.readouterr().out == f"n\n{21 + len(recorded) - 1}\n"
+    assert {r["attributes"]["via"] for r in recorded} == {"endpoint"}  # type: ignore[index]
+    assert {r["attributes"]["operator"] for r in recorded} == {current_user()}  # type: ignore[index]

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import clickhouse_connect
 import pytest
 from confluent_kafka import Producer
 
 from mcp_audit.embedded.broker import free_port
 from mcp_audit.pipeline import Pipeline
 from mcp_audit.settings import PlatformSettings
+from readside.settings import ReadSettings
 from schemas.integrity import chain_hash
 from schemas.kafka import KafkaSettings
 from schemas.wire import SingleObjectSerializer
@@ -36,15 +38,18 @@ def _stream(count: int) -> list[dict[str, Any]]:
     return events
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def _get(link: str, path: str) -> Any:
+    """``path`` of the dashboard whose link (as ``up`` prints it) is ``link``."""
+    base, _, token = link.partition("#token=")
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
 def test_the_processors_watch_the_sinks_actual_group(tmp_path: Path) -> None:
     platform = PlatformSettings.load(environ={}, data_dir=tmp_path)
     sink = SinkSettings.load(environ={}, consumer_group="audit-store-eu")
-    pipeline = Pipeline(platform, KafkaSettings.load(environ={}), sink)
+    pipeline = Pipeline(platform, KafkaSettings.load(environ={}), sink, ReadSettings.load({}))
     child = pipeline._processor_child(0)
     assert child.env["MCP_AUDIT_PROCESSORS_SINK_GROUP"] == "audit-store-eu"
 
@@ -59,7 +64,8 @@ def test_events_flow_through_to_the_store_and_dashboard(
         environ={}, data_dir=tmp_path, broker_port=free_port(), dashboard_port=free_port()
     )
     sink = SinkSettings.load(environ={}, clickhouse_url=clickhouse_url, database="pipeline_test")
-    with Pipeline(platform, KafkaSettings.load(environ={}), sink) as pipeline:
+    read = ReadSettings.load(environ={}, port=free_port())
+    with Pipeline(platform, KafkaSettings.load(environ={}), sink, read) as pipeline:
         producer = Producer(pipeline.kafka.client_config())
         encode = SingleObjectSerializer("AuditEvent")
         for event in _stream(EVENTS):
@@ -74,8 +80,13 @@ def test_events_flow_through_to_the_store_and_dashboard(
                 lambda c: c.command("SELECT uniqExact(event_id) FROM audit_events")
             )
         assert stored == EVENTS
-        summary = _get(f"{pipeline.dashboard_url}api/summary")
+        assert pipeline.dashboard_url
+        summary = _get(pipeline.dashboard_url, "api/page?hours=24")["summary"]
         assert summary["calls"] == EVENTS
         assert summary["tools"] == 1
+        token = pipeline.dashboard_url.partition("#token=")[2]
+        reader = clickhouse_connect.get_client(host="127.0.0.1", port=read.port, password=token)
+        assert reader.query("SELECT uniqExact(event_id) FROM audit_events WHERE"
+                            " event_type = 'TOOL_CALL'").result_rows == [(EVENTS,)]  # fmt: skip
     workers = [child.process for child in pipeline.supervisor.children]
     assert workers and all(w is not None and w.poll() is not None for w in workers)

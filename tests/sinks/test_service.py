@@ -3,6 +3,7 @@ and survives being killed mid-batch and its storage refusing writes (issue 7's s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -73,13 +74,19 @@ def terminate(process: subprocess.Popen[bytes]) -> int:
     return process.wait(30)
 
 
-def stored_ids(query_port: int) -> tuple[Counter[str], int]:
+def serving_queries(env: dict[str, str], port: int, tokens: Path) -> dict[str, str]:
+    """``env`` for a sink command that also serves the query endpoint on ``port``."""
+    return {**env, "MCP_AUDIT_READ_PORT": str(port), "MCP_AUDIT_READ_TOKEN_FILE": str(tokens)}
+
+
+def stored_ids(query_port: int, tokens: Path) -> tuple[Counter[str], int]:
     """Rows per event id with FINAL (right before merges), and rows without it.
 
-    Read through the running sink's query endpoint, as people read while the sink owns
-    the store; the endpoint's own AUDIT_ACCESS rows are left out.
+    Read through the running sink's query endpoint with the token it wrote, as people
+    read while the sink owns the store; the endpoint's own AUDIT_ACCESS rows are left out.
     """
-    client = clickhouse_connect.get_client(host="127.0.0.1", port=query_port)
+    token = next(iter(json.loads(tokens.read_text()).values()))
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=query_port, password=token)
     try:
         per_id = client.query(
             "SELECT toString(event_id), count() FROM audit_events FINAL"
@@ -163,8 +170,9 @@ def test_sink_killed_mid_batch_then_restarted_stores_every_event_once(
     produce(kafka_settings, kafka_settings.topic_enriched, [ENCODE_ENRICHED(e) for e in events])
     port = free_port()
     store = tmp_path / "store"
-    env = sink_env(
-        kafka_settings, store, BATCH_ROWS=str(batch), PARSE_FILES="2", QUERY_PORT=str(port)
+    tokens = tmp_path / "tokens.json"
+    env = serving_queries(
+        sink_env(kafka_settings, store, BATCH_ROWS=str(batch), PARSE_FILES="2"), port, tokens
     )
 
     with sink_command(env, tmp_path / "killed.log") as killed:
@@ -188,7 +196,7 @@ def test_sink_killed_mid_batch_then_restarted_stores_every_event_once(
     with sink_command(env, tmp_path / "restarted.log") as restarted:
         assert wait_until(lambda: stored(kafka_settings, env) == total, 90)
         recovered_s = time.monotonic() - restarted_at
-        per_id, physical = stored_ids(port)
+        per_id, physical = stored_ids(port, tokens)
         assert terminate(restarted) == 0
 
     print(
@@ -215,7 +223,10 @@ def test_storage_unwritable_for_30s_while_events_keep_coming(
     the tables, can still be written. The sink must keep its process, retry with backoff,
     commit nothing while it cannot store, and resume by itself: each event stored once."""
     port, store, retry_max = free_port(), tmp_path / "store", 4.0
-    env = sink_env(kafka_settings, store, QUERY_PORT=str(port), RETRY_MAX_SECONDS=str(retry_max))
+    tokens = tmp_path / "tokens.json"
+    env = serving_queries(
+        sink_env(kafka_settings, store, RETRY_MAX_SECONDS=str(retry_max)), port, tokens
+    )
     sent: list[str] = []
 
     def event(index: int) -> bytes:
@@ -243,7 +254,7 @@ def test_storage_unwritable_for_30s_while_events_keep_coming(
             time.sleep(3)  # and events keep coming after it
         assert wait_until(lambda: stored(kafka_settings, env) == len(sent), 60)
         drained_s = time.monotonic() - restored
-        per_id, physical = stored_ids(port)
+        per_id, physical = stored_ids(port, tokens)
         assert terminate(sink) == 0
 
     retry = re.compile(r"ClickHouse unavailable, retrying in ([\d.]+)s")

@@ -91,7 +91,8 @@ def test_verify_command_reports_and_fails_on_tampering(
     monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(tmp_path / "keys"))
     assert main(["digest", "--no-alerts"]) == 0  # closed periods unsealed would fail verify
     assert main(["verify"]) == 0
-    assert f"1 streams, {len(events)} events, 0 problems" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"stream stream-v: {len(events)} events, ok" in out and " 0 problems" in out
 
     client.command("ALTER TABLE audit_events DELETE WHERE seq = 3", settings={"mutations_sync": 2})
     assert main(["verify", "--quiet"]) == 1

@@ -12,7 +12,7 @@ from clickhouse_connect.driver.client import Client
 
 from mcp_audit.commands.up import _counts
 from mcp_audit.status import Counts
-from tests.sinks.dashboard.store import create_tables, insert_alert, insert_event
+from tests.readside.dashboard.store import create_tables, insert_alert, insert_event
 
 pytestmark = pytest.mark.clickhouse
 

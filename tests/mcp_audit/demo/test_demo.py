@@ -10,6 +10,7 @@ import pytest
 from mcp_audit.embedded.broker import free_port
 from mcp_audit.pipeline import Pipeline
 from mcp_audit.settings import PlatformSettings
+from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
 from sinks.settings import SinkSettings
 
@@ -26,7 +27,8 @@ def test_demo_traffic_is_audited_and_raises_alerts(tmp_path: Path, clickhouse_ur
         environ={}, data_dir=tmp_path, broker_port=free_port(), dashboard_port=0
     )
     sink = SinkSettings.load(environ={}, clickhouse_url=clickhouse_url, database="demo_test")
-    with Pipeline(platform, KafkaSettings.load(environ={}), sink, demo=True) as pipeline:
+    read = ReadSettings.load(environ={}, port=0)
+    with Pipeline(platform, KafkaSettings.load(environ={}), sink, read, demo=True) as pipeline:
         detectors: list[str] = []
         users, tools = 0, []
         deadline = time.monotonic() + 180

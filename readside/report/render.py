@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from sinks.report.build import Report
-from sinks.report.checks import FRAMEWORKS, NOT_MEASURED
+from readside.report.build import Report
+from readside.report.checks import FRAMEWORKS, NOT_MEASURED
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d232b}

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.dashboard import queries
-from tests.sinks.dashboard.store import create_tables, insert_alert
+from readside.dashboard import queries
+from tests.readside.dashboard.store import create_tables, insert_alert
 
 pytestmark = [pytest.mark.clickhouse]
 

@@ -12,12 +12,12 @@ from clickhouse_connect.driver.client import Client
 
 from mcp_audit.cli import main
 from mcp_audit.commands.report import secret_count
+from readside.report.build import build
 from schemas import registry
 from schemas.integrity import chain_hash
 from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
-from sinks.report.build import build
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ENRICHED

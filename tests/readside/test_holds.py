@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from readside.holds import active, new_hold, place, release
 from sinks.enriched import ENRICHED
-from sinks.holds import active, new_hold, place, release
 from sinks.writer import AvroWriter
 from tests.sinks.helpers import ENCODE_ENRICHED, files_of, varied_event
 

@@ -1,5 +1,16 @@
-// The mcp-audit dashboard: fetch each panel's JSON and draw it; no external libraries.
+// The mcp-audit dashboard: fetch one page load's JSON and draw it; no external libraries.
 "use strict";
+
+// The token comes in the link `mcp-audit up` prints (/#token=...); a fragment never reaches a
+// server. It is kept for this tab only and sent as a bearer token, never as a cookie.
+(function takeToken() {
+  const found = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (found) {
+    sessionStorage.setItem("mcp-audit-token", found);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+})();
+const token = () => sessionStorage.getItem("mcp-audit-token") || "";
 
 const COLORS = { SUCCESS: "#2e7d32", ERROR: "#c62828", DENIED: "#ef6c00", TIMEOUT: "#6a1b9a",
                  CANCELLED: "#607d8b", UNKNOWN: "#9e9e9e",
@@ -9,7 +20,12 @@ const hours = () => document.getElementById("hours").value;
 
 async function getJSON(path, params = {}) {
   const query = new URLSearchParams({ hours: hours(), ...params });
-  const response = await fetch(`${path}?${query}`);
+  const response = await fetch(`${path}?${query}`, { headers: { Authorization: `Bearer ${token()}` } });
+  if (response.status === 401) {
+    document.getElementById("updated").textContent =
+      "not signed in: open the link `mcp-audit up` printed (or run `mcp-audit token`)";
+    document.body.dataset.unauthenticated = "true";
+  }
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
 }
@@ -55,8 +71,7 @@ function drawBars(svg, bars, height = 160) {
   });
 }
 
-async function loadSummary() {
-  const s = await getJSON("/api/summary");
+function drawSummary(s) {
   const tiles = [["calls", s.calls], ["failures", s.failures], ["high-risk", s.high_risk],
                  ["users", s.users], ["tools", s.tools]];
   document.getElementById("summary").replaceChildren(...tiles.map(([name, value]) => {
@@ -66,9 +81,9 @@ async function loadSummary() {
   }));
 }
 
-async function loadCalls() {
-  const bucket = hours() <= 1 ? 1 : hours() <= 24 ? 15 : 360;
-  const rows = await getJSON("/api/calls", { bucket });
+const bucket = () => hours() <= 1 ? 1 : hours() <= 24 ? 15 : 360;
+
+function drawCalls(rows) {
   const byBucket = new Map();
   for (const r of rows) {
     if (!byBucket.has(r.bucket)) byBucket.set(r.bucket, new Map());
@@ -85,20 +100,18 @@ async function loadCalls() {
   }));
 }
 
-async function loadRisk() {
-  const rows = await getJSON("/api/risk");
+function drawRisk(rows) {
   drawBars(document.getElementById("risk-chart"),
            rows.map(r => ({ label: r.level, segments: [{ key: r.level, value: r.events }] })));
 }
 
-async function loadTables() {
-  fillTable("tools", await getJSON("/api/tools"),
+function drawTables(tools, users) {
+  fillTable("tools", tools,
             t => [t.tool, t.calls, (100 * t.failure_rate).toFixed(1) + "%", t.p50_ms, t.p95_ms, t.p99_ms]);
-  fillTable("users", await getJSON("/api/users"), u => [short(u.user), u.high_risk, u.max_risk, u.events]);
+  fillTable("users", users, u => [short(u.user), u.high_risk, u.max_risk, u.events]);
 }
 
-async function loadAlerts() {
-  const alerts = await getJSON("/api/alerts", { limit: 50 });
+function drawAlerts(alerts) {
   document.getElementById("alerts").replaceChildren(...alerts.map(a => {
     const li = el("li", { "data-detector": a.detector });
     li.append(el("span", { class: `sev-${a.severity}` }, a.severity), document.createTextNode(
@@ -117,13 +130,16 @@ async function search(event) {
 }
 
 async function refresh() {
-  await Promise.all([loadSummary(), loadCalls(), loadRisk(), loadTables(), loadAlerts()]);
+  const page = await getJSON("/api/page", { bucket: bucket() });  // one load, one audited access
+  drawSummary(page.summary);
+  drawCalls(page.calls);
+  drawRisk(page.risk);
+  drawTables(page.tools, page.users);
+  drawAlerts(page.alerts);
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
-  document.body.dataset.loaded = "true";
 }
 
 document.getElementById("hours").addEventListener("change", refresh);
 document.getElementById("search").addEventListener("submit", search);
-refresh().then(() => search());
-setInterval(loadAlerts, 5000);
+refresh().then(() => search()).then(() => { document.body.dataset.loaded = "true"; });
 setInterval(refresh, 30000);

@@ -8,7 +8,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.report import checks
+from readside.report import checks
 from sinks.tables import LATEST_ALERTS
 from sinks.verify_store import verify_store
 

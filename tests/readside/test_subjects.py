@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from readside.subjects import erase, export, pseudonym, subject_pseudonym
 from schemas.integrity import chain_hash
 from sinks.enriched import ENRICHED
 from sinks.errors import SinkError
-from sinks.subjects import erase, export, pseudonym, subject_pseudonym
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ENRICHED, files_of

@@ -1,6 +1,7 @@
 """The dashboard's questions as SQL, one function each, all parameterised and read-only.
 
-Each takes a clickhouse-connect client and returns JSON-ready rows. Queries
+Each takes a clickhouse-connect client (a read side's guarded, read-only one)
+and returns JSON-ready rows; :func:`page` answers a whole page load at once. Queries
 read ``audit_events`` with ``FINAL``-free deduplication (``LIMIT 1 BY
 event_id``) so they are right before background merges remove duplicates.
 """
@@ -19,11 +20,10 @@ from sinks.tables import LATEST_ALERTS
 EVENTS = (
     "(SELECT * FROM audit_events WHERE event_time >= {since:DateTime64(6)} LIMIT 1 BY event_id)"
 )
-READ_ONLY = {"readonly": "2"}  # 2: reads only, but per-query settings such as limits still apply
 
 
 def _rows(client: Client, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    result = client.query(sql, parameters=parameters, settings=READ_ONLY)
+    result = client.query(sql, parameters=parameters)
     return [dict(zip(result.column_names, _plain(row), strict=True)) for row in result.result_rows]
 
 
@@ -119,3 +119,15 @@ def search(
         ORDER BY event_time DESC LIMIT {{limit:UInt32}}"""
     known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
     return _rows(client, sql, {"since": since, "limit": limit, **known})
+
+
+def page(client: Client, since: datetime, bucket_minutes: int) -> dict[str, Any]:
+    """Every panel of one page load, so that the load is one recorded access."""
+    return {
+        "summary": summary(client, since),
+        "calls": calls_over_time(client, since, bucket_minutes),
+        "tools": tools(client, since),
+        "risk": risk_distribution(client, since),
+        "users": top_users(client, since, 10),
+        "alerts": alerts(client, 50),
+    }
