@@ -11,11 +11,13 @@ files made in advance, no Kafka, no Python per message).
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
@@ -34,6 +36,7 @@ from sinks.clickhouse import connect
 from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_buffers
+from sinks.sealing import sealer_from_settings
 from sinks.service import Sink
 from sinks.settings import SinkSettings
 from sinks.writer import AvroWriter
@@ -60,13 +63,19 @@ def _produce(kafka: KafkaSettings, values: list[bytes]) -> None:
     assert producer.flush(60) == 0
 
 
-def _sink_rate(kafka: KafkaSettings, url: str, total: int) -> tuple[float, float]:
+def _sink_rate(
+    kafka: KafkaSettings, url: str, total: int, database: str = "bench_fast", seal: bool = False
+) -> tuple[float, float]:
+    """Rows/s from the first stored batch to the last, and including the group join.
+
+    With ``seal``, the sealer cycles on the same store meanwhile, every
+    SEAL_EVERY_S (60 times as often as the default), appending what was stored."""
     settings = SinkSettings.load(
-        environ={}, clickhouse_url=url, database="bench_fast",
+        environ={}, clickhouse_url=url, database=database,
         consumer_group=f"bench-{uuid.uuid4().hex[:6]}", batch_rows=BATCH, session_timeout_ms=6000,
     )  # fmt: skip
     stop = threading.Event()
-    with Sink(settings, kafka) as sink:
+    with Sink(settings, kafka) as sink, _sealing(settings, seal, stop):
         thread = threading.Thread(target=sink.run, args=(stop,))
         started = time.monotonic()
         thread.start()
@@ -79,6 +88,43 @@ def _sink_rate(kafka: KafkaSettings, url: str, total: int) -> tuple[float, float
         stop.set()
         thread.join()
     return (total - first_rows) / (done - first), total / (done - started)
+
+
+SEAL_EVERY_S = 1.0
+
+
+@contextlib.contextmanager
+def _sealing(settings: SinkSettings, seal: bool, stop: threading.Event) -> Iterator[None]:
+    if not seal:
+        yield
+        return
+    with tempfile.TemporaryDirectory() as keys:
+        client = connect(settings.clickhouse_url, settings.database)
+        sealer = sealer_from_settings(
+            client, settings.model_copy(update={"signing_key_dir": Path(keys)}), None
+        )
+        cycles = []
+
+        def run() -> None:
+            while not stop.wait(SEAL_EVERY_S):
+                cycles.append(sealer.cycle()[0])
+
+        thread = threading.Thread(target=run, name="sealer")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            assert sum(cycles) > 0, "the sealer appended nothing while the sink ran"
+
+
+def sealing_overhead(kafka: KafkaSettings, url: str, total: int) -> tuple[float, float]:
+    """Median rows/s without and with the sealer, runs alternated (two of each)."""
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for index, seal in enumerate((False, True, False, True)):
+        rates[seal].append(_sink_rate(kafka, url, total, f"bench_seal_{index}", seal)[0])
+    return statistics.median(rates[False]), statistics.median(rates[True])
 
 
 def _consume_only_rate(kafka: KafkaSettings, total: int) -> float:
@@ -268,6 +314,39 @@ def _query_section(url: str) -> str:
     )
 
 
+def _broker_and_topic(tmp: str) -> tuple[EmbeddedBroker, KafkaSettings]:
+    broker = EmbeddedBroker(port=free_port(), log_path=Path(tmp) / "broker.log").start()
+    suffix = uuid.uuid4().hex[:6]
+    kafka = KafkaSettings.load(
+        environ={}, bootstrap_servers=broker.bootstrap_servers, partitions=3,
+        topic_raw=f"raw-{suffix}", topic_enriched=f"enriched-{suffix}",
+        topic_alerts=f"alerts-{suffix}", topic_dead_letter=f"dlq-{suffix}",
+    )  # fmt: skip
+    ensure_topics(kafka)
+    return broker, kafka
+
+
+def sealing_main(rows: int = FAST_ROWS) -> str:
+    """Only the sealing overhead on ingestion: ``python -m bench.bench_sink sealing``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        broker, kafka = _broker_and_topic(tmp)
+        try:
+            _produce(kafka, encoded_events(rows))
+            without, sealed = sealing_overhead(kafka, f"chdb://{tmp}/chdb", rows)
+        finally:
+            broker.stop()
+    return _sealing_text(rows, without, sealed)
+
+
+def _sealing_text(rows: int, without: float, sealed: float) -> str:
+    return (
+        f"### Sealing during ingestion\n\nThe sink on {rows:,} rows, alone and with the sealer"
+        f" cycling every {SEAL_EVERY_S:g} s on the same store (runs alternated, median of 2):"
+        f" {without:,.0f} rows/s without, {sealed:,.0f} with: ingestion time"
+        f" **{(without / sealed - 1) * 100:+.1f}%** (goal: <= +5%)."
+    )
+
+
 def main() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "broker.log"
@@ -286,6 +365,7 @@ def main() -> str:
             naive = _naive_rate(kafka, url, NAIVE_ROWS)
             ceiling = _consume_only_rate(kafka, FAST_ROWS)
             insert_only = _insert_only_rate(url, values)
+            without, sealed = sealing_overhead(kafka, url, FAST_ROWS)
         queries = _query_section(url)
     rows = [
         ["sink: ClickHouse decodes Avro", f"{FAST_ROWS:,}", f"{fast:,.0f}", f"{fast / naive:.1f}x"],
@@ -299,9 +379,14 @@ def main() -> str:
         "## Sink\n\n### Ingestion, enriched topic -> chDB (goal: >= 200,000 rows/s)\n\n"
         + table(["path", "rows", "rows/s", "vs baseline"], rows)
         + f"\n\nIncluding the consumer group join: {with_join:,.0f} rows/s. "
-        f"Batches of {BATCH:,} rows, 3 partitions.\n\n" + queries
+        f"Batches of {BATCH:,} rows, 3 partitions.\n\n"
+        + _sealing_text(FAST_ROWS, without, sealed)
+        + "\n\n"
+        + queries
     )
 
 
 if __name__ == "__main__":
-    print(main())
+    import sys
+
+    print(sealing_main() if sys.argv[1:] == ["sealing"] else main())

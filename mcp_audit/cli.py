@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "alerts",
     "report",
     "digest",
+    "prove",
     "export",
     "erase",
     "retention",

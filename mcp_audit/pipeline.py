@@ -13,6 +13,7 @@ it (:meth:`Pipeline._watch_broker`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -34,13 +35,13 @@ from readside.tokens import Tokens
 from readside.web import require_loopback
 from schemas.backoff import Backoff
 from schemas.kafka import KafkaSettings
-from sinks.digests import load_or_create_key, seal_closed_periods
+from sinks.digests import Sealer
+from sinks.sealing import sealer_from_settings
 from sinks.service import Sink, open_store
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 SINK_RETRY_MAX_S = 30.0
-SEAL_EVERY_S = 300
 BROKER_CHECK_S = 1.0
 
 
@@ -187,17 +188,22 @@ class Pipeline:
                 stop.wait(backoff.wait())
 
     def _seal_periodically(self) -> None:
+        """The sealer (:mod:`sinks.digests`) in a thread: chDB lets one process hold the store."""
         settings = self.platform.sink_settings
-        key = load_or_create_key(settings.digest_key_file)
-        while not self.stopping.wait(SEAL_EVERY_S):
+        sealer: Sealer | None = None
+        while not self.stopping.wait(settings.seal_every_s):
             try:
-                sealed = self.run_query(
-                    lambda client: seal_closed_periods(client, key, settings.digest_period_s)
-                )
-                if sealed:
-                    log.info("sealed %d periods with signed digests", sealed)
+                if sealer is None:
+                    sealer = self.run_query(
+                        lambda client: sealer_from_settings(
+                            client, settings, self.kafka, self.settings.data_dir
+                        )
+                    )
+                appended, heads = self.run_query(functools.partial(_cycle, sealer))
+                if heads:
+                    log.info("sealed %d events, signed %d tree heads", appended, len(heads))
             except Exception:
-                log.exception("sealing digests failed; trying again in %d s", SEAL_EVERY_S)
+                log.exception("sealing failed; trying again in %g s", settings.seal_every_s)
 
     def run_query(self, query: Any) -> Any:
         """Run ``query(client)`` on this process's store reader, one at a time."""
@@ -250,3 +256,8 @@ class Pipeline:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _cycle(sealer: Sealer, client: Client) -> tuple[int, list[Any]]:
+    del client  # the sealer holds this process's reader; the lock is what run_query adds
+    return sealer.cycle()

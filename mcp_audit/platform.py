@@ -37,10 +37,6 @@ class Platform(contextlib.AbstractContextManager["Platform"]):
             self.sink_settings = self.sink_settings.model_copy(
                 update={"clickhouse_url": f"chdb://{data_dir / 'clickhouse'}"}
             )
-        if "digest_key_file" not in sink.model_fields_set:
-            self.sink_settings = self.sink_settings.model_copy(
-                update={"digest_key_file": data_dir / "digest-key.pem"}
-            )
         self.kafka = kafka
         self.runs_embedded_broker = "bootstrap_servers" not in kafka.model_fields_set
         if self.runs_embedded_broker:

@@ -16,19 +16,21 @@ sequence number. What it can tell:
   (its predecessor was altered and re-hashed, or its own link was edited).
 
 Retention deletes rows, and a stream mixes classifications with different
-periods, so given ``expired_before_us`` (now minus the shortest retention the
-store has used) a gap whose next stored row is older than that is ``expired``:
-every missing row is older still and may have expired. ``expired`` is not a
-problem (:attr:`Finding.problem`); a gap in younger rows stays ``missing``.
+periods. A sequence number in ``expired_seqs`` is ``expired``: the sealed log
+(:mod:`schemas.digest`) recorded that event with a retention that has passed.
+For events from before sealing began there is no such record, so given
+``expired_before_us`` a gap whose next stored row is older than that is
+``expired`` too. ``expired`` is not a problem (:attr:`Finding.problem`);
+every other gap is ``missing``.
 
-An attacker who rewrites every hash after the point of change, or appends
-forged rows at the end, is caught only by signed digests, not by the chain.
+An attacker who rewrites every hash after the point of change, or cuts rows
+from the end, is caught only by the signed tree heads, not by the chain.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +57,10 @@ def _integrity(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def verify_stream(
-    events: Iterable[Mapping[str, Any]], first_seq: int = 1, expired_before_us: int | None = None
+    events: Iterable[Mapping[str, Any]],
+    first_seq: int = 1,
+    expired_before_us: int | None = None,
+    expired_seqs: Container[int] = frozenset(),
 ) -> list[Finding]:
     """Every break in one stream's chain; no :attr:`Finding.problem` means it verifies."""
     by_seq: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
@@ -77,7 +82,7 @@ def verify_stream(
     for seq in sorted(by_seq):
         if seq > expected:
             after = to_micros(by_seq[seq][0]["event_time"])
-            findings += _gap(stream_id, expected, seq, after, expired_before_us)
+            findings += _gap(stream_id, expected, seq, after, expired_before_us, expired_seqs)
         picked = _pick_linked(by_seq[seq], previous_hash, linked_to)
         chosen = picked or by_seq[seq][0]
         # After a gap the predecessor is unknown: "missing" already says so.
@@ -94,15 +99,28 @@ def verify_stream(
 
 
 def _gap(
-    stream_id: str, first: int, after: int, after_us: int, expired_before_us: int | None
+    stream_id: str,
+    first: int,
+    after: int,
+    after_us: int,
+    expired_before_us: int | None,
+    expired_seqs: Container[int],
 ) -> list[Finding]:
     """Findings for sequence numbers ``first`` up to ``after`` (excluded) absent from the store;
     the row at ``after``, stamped ``after_us``, is newer than all of them."""
-    if expired_before_us is not None and after_us < expired_before_us:
-        detail = "absent, and old enough that retention may have deleted it"
-        return [Finding("expired", stream_id, s, None, detail) for s in range(first, after)]
-    detail = "no stored event has this sequence number"
-    return [Finding("missing", stream_id, s, None, detail) for s in range(first, after)]
+    old = expired_before_us is not None and after_us < expired_before_us
+    findings = []
+    for seq in range(first, after):
+        if seq in expired_seqs:
+            detail = "absent; the sealed log says its retention has passed"
+            findings.append(Finding("expired", stream_id, seq, None, detail))
+        elif old:
+            detail = "absent, from before sealing began, and old enough for retention"
+            findings.append(Finding("expired", stream_id, seq, None, detail))
+        else:
+            detail = "no stored event has this sequence number"
+            findings.append(Finding("missing", stream_id, seq, None, detail))
+    return findings
 
 
 def _pick_linked(

@@ -39,9 +39,28 @@ class SinkSettings(PartSettings):
         None, description="HMAC key the producers pseudonymise user ids with (for erase/export)."
     )
     pseudonym_key_id: str = Field("k1", description="Id of that key, as events carry it.")
-    digest_key_file: Path = Field(
-        Path("mcp-audit-data/digest-key.pem"),
-        description="Ed25519 key sealing hourly digests (created 0600 if missing); the public"
-        " half is written beside it as .pub for auditors.",
+    signing_key_dir: Path = Field(
+        Path("mcp-audit-keys"),
+        description="Directory of the Ed25519 key that signs tree heads, and of the sealer's"
+        " state; created 0700, refused if others can read it or if it lies inside the"
+        " store's data directory. The public half is written there as tree-head-key.pub.",
     )
-    digest_period_s: int = Field(3600, ge=60, description="Length of a sealed digest period.")
+    tree_heads_file: Path | None = Field(
+        None,
+        description="Every signed tree head is appended here, for auditors to copy off"
+        " (default: tree-heads.jsonl in the signing key directory).",
+    )
+    digest_period_s: int = Field(3600, ge=60, description="Length of a sealed period.")
+    seal_every_s: float = Field(
+        60.0, ge=1, le=3600, description="How often the sealer appends new events and signs."
+    )
+    seal_lateness_s: int = Field(
+        86_400,
+        ge=60,
+        description="verify names stored events in no tree head that are this much older"
+        " than the newest head (the sealer appends what is stored every cycle).",
+    )
+
+    @property
+    def heads_file(self) -> Path:
+        return self.tree_heads_file or self.signing_key_dir / "tree-heads.jsonl"

@@ -2,15 +2,16 @@
 
 Rows are read back into the shape :func:`schemas.integrity.chain_hash` hashes
 (the store keeps absent values as empty strings, which hash alike), then
-:func:`schemas.verify.verify_stream` names every break. Gaps older than the
-shortest retention period the store has used (``retention_periods``) are
-``expired``, not missing: retention deleted them, or may have.
+:func:`schemas.verify.verify_stream` names every break. A gap is ``expired``,
+not missing, when the sealed log recorded those events with a retention that
+has passed (:mod:`sinks.verify_log`); before sealing began, when it is older
+than the shortest retention period the store has used (``retention_periods``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -37,17 +38,29 @@ TARGET_COLUMNS = (
 )
 
 
-def stream_ids(client: Client) -> list[str]:
-    rows = client.query("SELECT DISTINCT stream_id FROM audit_events ORDER BY stream_id")
-    return [row[0] for row in rows.result_rows if row[0]]
+def streams_rows(client: Client) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Every stream's stored rows by sequence number, one stream at a time.
 
-
-def stream_rows(client: Client, stream_id: str) -> list[dict[str, Any]]:
-    result = client.query(
-        f"SELECT {CHAINED_COLUMNS} FROM audit_events WHERE stream_id = {{s:String}} ORDER BY seq",
-        parameters={"s": stream_id},
+    One scan, streamed in blocks: a query per stream scanned the whole table each
+    time (the sorting key starts with the user), 6.0 of 17.7 s verifying 100,000
+    events in 40 streams."""
+    query = (
+        f"SELECT {CHAINED_COLUMNS} FROM audit_events WHERE stream_id != '' ORDER BY stream_id, seq"
     )
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+    current: str | None = None
+    rows: list[dict[str, Any]] = []
+    with client.query_row_block_stream(query) as stream:
+        names = stream.source.column_names
+        for block in stream:
+            for values in block:
+                row = dict(zip(names, values, strict=True))
+                if row["stream_id"] != current:
+                    if current is not None:
+                        yield current, rows
+                    current, rows = row["stream_id"], []
+                rows.append(row)
+    if current is not None:
+        yield current, rows
 
 
 def as_event(row: dict[str, Any]) -> dict[str, Any]:
@@ -87,11 +100,43 @@ def expired_before_us(client: Client, now_us: int | None = None) -> int | None:
     return now_us - int(shortest) * DAY_US
 
 
-def verify_store(client: Client) -> Iterator[tuple[str, int, list[Finding]]]:
+def verify_store(
+    client: Client,
+    expired: Container[tuple[str, int]] = frozenset(),
+    sealed_from_us: int | None = None,
+    extra_streams: Iterable[str] = (),
+) -> Iterator[tuple[str, int, list[Finding]]]:
     """For each stream: its id, how many rows were checked, and what it found
-    (``expired`` gaps among them, which are no :attr:`~schemas.verify.Finding.problem`)."""
+    (``expired`` gaps among them, which are no :attr:`~schemas.verify.Finding.problem`).
+
+    ``expired`` holds the (stream, seq) the sealed log says retention has taken;
+    the retention-period rule applies only to gaps from before ``sealed_from_us``.
+    ``extra_streams`` (streams the log knows) are reported even with no row left."""
     horizon = expired_before_us(client)
-    for stream_id in stream_ids(client):
-        rows = stream_rows(client, stream_id)
+    if horizon is not None and sealed_from_us is not None:
+        horizon = min(horizon, sealed_from_us)
+
+    def check(stream_id: str, rows: list[dict[str, Any]]) -> tuple[str, int, list[Finding]]:
         events = (as_event(row) for row in rows)
-        yield stream_id, len(rows), verify_stream(events, expired_before_us=horizon)
+        seqs = _SeqsOf(expired, stream_id)
+        return stream_id, len(rows), verify_stream(events, 1, horizon, seqs)
+
+    pending = sorted(set(extra_streams))
+    for stream_id, rows in streams_rows(client):
+        while pending and pending[0] < stream_id:
+            yield check(pending.pop(0), [])
+        if pending and pending[0] == stream_id:
+            pending.pop(0)
+        yield check(stream_id, rows)
+    for stream_id in pending:
+        yield check(stream_id, [])
+
+
+class _SeqsOf(Container[int]):
+    """One stream's view of a set of (stream, seq)."""
+
+    def __init__(self, pairs: Container[tuple[str, int]], stream_id: str) -> None:
+        self.pairs, self.stream_id = pairs, stream_id
+
+    def __contains__(self, seq: object) -> bool:
+        return (self.stream_id, seq) in self.pairs

@@ -73,3 +73,18 @@ def test_grafana_reads_clickhouse_as_a_select_only_user() -> None:
     grants = re.findall(r"^GRANT (.*) ON (.*) TO (\w+);$", script.read_text(), re.MULTILINE)
     assert grants == [("SELECT", "${CLICKHOUSE_DB}.*", user)]
     assert _services()["clickhouse"]["environment"]["CLICKHOUSE_DB"] == "mcp_audit"
+
+
+def test_the_stack_seals_with_a_key_volume_of_its_own() -> None:
+    services = _services()
+    sealer = services["sealer"]
+    assert sealer["command"] == ["digest", "--every"]
+    key_dir = sealer["environment"]["MCP_AUDIT_SINK_SIGNING_KEY_DIR"]
+    [mount] = [m for m in sealer["volumes"] if m.endswith(f":{key_dir}")]
+    volume = mount.split(":")[0]
+    assert volume in yaml.safe_load(COMPOSE.read_text())["volumes"]  # named: it persists
+    for name, service in services.items():
+        if name != "sealer":
+            assert all(not str(m).startswith(f"{volume}:") for m in service.get("volumes", []))
+    store_volume = services["clickhouse"]["volumes"][0].split(":")[0]
+    assert volume != store_volume

@@ -1,58 +1,81 @@
-"""Signed digests catch truncation and re-chaining that the hash chain alone cannot."""
+"""Signed tree heads and inclusion proofs, checked with the public key alone."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from schemas.digest import DigestError, check, check_events, check_sequence, seal
+from schemas.digest import (
+    DigestError,
+    InclusionProof,
+    Leaf,
+    TreeHead,
+    check_head,
+    check_inclusion,
+    key_id_of,
+    sign_head,
+)
+from schemas.merkle import Frontier, inclusion_proof
 
 HOUR_US = 3_600_000_000
 
 
-def _events(first: int, last: int) -> list[tuple[int, str]]:
-    return [(seq, f"{seq:064x}") for seq in range(first, last + 1)]
+class KeySigner:
+    """A Signer over an in-memory key, as a KMS client would be one."""
+
+    def __init__(self) -> None:
+        self._key = Ed25519PrivateKey.generate()
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self._key.public_key())
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
 
 
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
+def _leaves(count: int) -> list[Leaf]:
+    return [Leaf(f"e-{i}", "s1", i + 1, f"{i:064x}", i * 1000, 365) for i in range(count)]
 
 
-def test_an_auditor_verifies_with_the_public_key_alone(key: Ed25519PrivateKey) -> None:
-    digest = seal("s1", 0, _events(1, 50), "", key, "k1")
-    check(digest, key.public_key())
-    assert check_events(digest, list(reversed(_events(1, 50)))) == []
+def _head(signer: KeySigner, leaves: list[Leaf]) -> TreeHead:
+    frontier = Frontier()
+    frontier.extend(leaf.leaf_hash() for leaf in leaves)
+    return sign_head(signer, 0, 3600, frontier.size, frontier.root(), "", HOUR_US)
 
 
-def test_truncating_the_newest_events_is_caught(key: Ed25519PrivateKey) -> None:
-    digest = seal("s1", 0, _events(1, 50), "", key, "k1")
-    problems = check_events(digest, _events(1, 47))
-    assert "50 events sealed, 47 stored" in problems
-    assert "sealed seq 1..50, stored 1..47" in problems
+def test_a_head_checks_and_any_change_or_other_key_fails() -> None:
+    signer = KeySigner()
+    head = _head(signer, _leaves(10))
+    check_head(head, signer.public_key())
+    for change in ({"tree_size": 9}, {"root_hash": "00" * 32}, {"period_start_us": HOUR_US}):
+        altered = dataclasses.replace(head, **change)
+        with pytest.raises(DigestError, match="altered"):
+            check_head(altered, signer.public_key())
+    with pytest.raises(DigestError, match="signature"):
+        check_head(head, KeySigner().public_key())
+    assert TreeHead.from_dict(head.as_dict()) == head
 
 
-def test_re_chained_events_are_caught(key: Ed25519PrivateKey) -> None:
-    digest = seal("s1", 0, _events(1, 10), "", key, "k1")
-    forged = [(seq, "f" * 64 if seq >= 5 else h) for seq, h in _events(1, 10)]
-    assert check_events(digest, forged) == ["stored event hashes differ from the sealed ones"]
-
-
-def test_an_altered_digest_or_another_key_fails(key: Ed25519PrivateKey) -> None:
-    digest = seal("s1", 0, _events(1, 10), "", key, "k1")
-    with pytest.raises(DigestError):
-        check(dataclasses.replace(digest, event_count=9), key.public_key())
-    with pytest.raises(DigestError):
-        check(digest, Ed25519PrivateKey.generate().public_key())
-
-
-def test_a_removed_digest_breaks_the_digest_chain(key: Ed25519PrivateKey) -> None:
-    first = seal("s1", 0, _events(1, 10), "", key, "k1")
-    second = seal("s1", HOUR_US, _events(11, 20), first.digest_hash, key, "k1")
-    third = seal("s1", 2 * HOUR_US, _events(21, 30), second.digest_hash, key, "k1")
-    assert check_sequence([third, first, second]) == []
-    assert check_sequence([first, third]) == [
-        f"digest at {2 * HOUR_US} does not follow the previous one"
-    ]
+def test_an_inclusion_proof_round_trips_and_checks() -> None:
+    signer = KeySigner()
+    leaves = _leaves(13)
+    head = _head(signer, leaves)
+    hashes = [leaf.leaf_hash() for leaf in leaves]
+    path = [h.hex() for h in inclusion_proof(hashes, 6)]
+    proof = InclusionProof.from_json(InclusionProof(leaves[6], 6, head, path).to_json())
+    check_inclusion(proof, signer.public_key())
+    for wrong in (
+        dataclasses.replace(proof, leaf_index=7),
+        dataclasses.replace(proof, leaf=dataclasses.replace(leaves[6], retention_days=0)),
+        dataclasses.replace(proof, path=path[:-1]),
+    ):
+        with pytest.raises(DigestError):
+            check_inclusion(wrong, signer.public_key())
+    with pytest.raises(DigestError, match="malformed"):
+        InclusionProof.from_json('{"format": "mcp-audit/inclusion-proof/v1"}')

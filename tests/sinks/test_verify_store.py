@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,15 +77,22 @@ def test_deleted_and_altered_rows_are_named(stored: Stored) -> None:
 
 
 def test_verify_command_reports_and_fails_on_tampering(
-    stored: Stored, clickhouse_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    stored: Stored,
+    clickhouse_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
 ) -> None:
     from mcp_audit.cli import main
 
     client, events = stored
     monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
     monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", client.database or "")
+    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(tmp_path / "keys"))
+    assert main(["digest", "--no-alerts"]) == 0  # closed periods unsealed would fail verify
     assert main(["verify"]) == 0
-    assert f"1 streams, {len(events)} events, 0 problems" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"stream stream-v: {len(events)} events, ok" in out and " 0 problems" in out
 
     client.command("ALTER TABLE audit_events DELETE WHERE seq = 3", settings={"mutations_sync": 2})
     assert main(["verify", "--quiet"]) == 1
