@@ -92,7 +92,7 @@ def register(server: Any, context_type: type) -> None:
     Both frameworks take the same decorators; ``context_type`` is the framework's
     ``Context``, the annotation by which each injects it into a tool.
     """
-    Ctx: Any = context_type  # noqa: N806 - read by the frameworks from the annotations below
+    Ctx: Any = context_type  # read by the frameworks from the annotations below
 
     @server.tool()
     def test_simple_text() -> str:
@@ -225,7 +225,7 @@ def register(server: Any, context_type: type) -> None:
         return [UserMessage(f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")]
 
     @server.prompt()
-    def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:  # noqa: N803
+    def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:
         """A prompt with an embedded resource."""
         resource = _embedded(resourceUri, "Embedded resource content for testing.")
         return [UserMessage(resource), UserMessage("Please process the embedded resource above.")]
