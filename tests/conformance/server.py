@@ -26,7 +26,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
 # A 1x1 PNG and a 44-byte WAV header: the smallest valid media the checks accept.
-IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="  # noqa: E501
 AUDIO = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
 # elicitation-sep1034-defaults checks a default for each primitive type.
@@ -86,12 +86,14 @@ PERSON_SCHEMA: dict[str, Any] = {
 }
 
 
-def register(server: Any, context_type: type) -> None:
+def register(server: Any, context_type: type, user: Any) -> None:
     """Registers the suite's tools, resources and prompts on an MCPServer or a FastMCP.
 
     Both frameworks take the same decorators; ``context_type`` is the framework's
-    ``Context``, the annotation by which each injects it into a tool.
+    ``Context``, the annotation by which each injects it into a tool, and ``user``
+    its user-message type for prompts.
     """
+    UserMessage: Any = user  # the prompts below read the same on either framework
     Ctx: Any = context_type  # read by the frameworks from the annotations below
 
     @server.tool()
@@ -215,23 +217,23 @@ def register(server: Any, context_type: type) -> None:
         return "Watched resource content"
 
     @server.prompt()
-    def test_simple_prompt() -> list[UserMessage]:
+    def test_simple_prompt() -> list[Any]:
         """A prompt without arguments."""
         return [UserMessage("This is a simple prompt for testing.")]
 
     @server.prompt()
-    def test_prompt_with_arguments(arg1: str, arg2: str) -> list[UserMessage]:
+    def test_prompt_with_arguments(arg1: str, arg2: str) -> list[Any]:
         """A prompt with two arguments."""
         return [UserMessage(f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")]
 
     @server.prompt()
-    def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:
+    def test_prompt_with_embedded_resource(resourceUri: str) -> list[Any]:
         """A prompt with an embedded resource."""
         resource = _embedded(resourceUri, "Embedded resource content for testing.")
         return [UserMessage(resource), UserMessage("Please process the embedded resource above.")]
 
     @server.prompt()
-    def test_prompt_with_image() -> list[UserMessage]:
+    def test_prompt_with_image() -> list[Any]:
         """A prompt with an image."""
         image = types.ImageContent(type="image", data=IMAGE, mime_type="image/png")
         return [UserMessage(image), UserMessage("Please analyze the image above.")]
@@ -250,11 +252,40 @@ def build_mcpserver(audited: bool = False) -> MCPServer:
 
         middleware.append(AuditServerMiddleware())
     server = MCPServer("mcp-audit-conformance", middleware=middleware)
-    register(server, Context)
+    register(server, Context, UserMessage)
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> types.Completion:
         return types.Completion(values=[], total=0, has_more=False)
+
+    _subscriptions(server._lowlevel_server)  # the SDK has no public seam for these yet
+    return server
+
+
+def build_fastmcp(audited: bool = False) -> Any:
+    """The same server on FastMCP, with the project's ``AuditMiddleware`` when ``audited``."""
+    from fastmcp import Context as FastContext
+    from fastmcp import FastMCP
+    from fastmcp.prompts import Message
+
+    server = FastMCP("mcp-audit-conformance")
+    if audited:
+        from producers.fastmcp_audit import AuditMiddleware
+
+        server.add_middleware(AuditMiddleware())
+    register(server, FastContext, Message)
+
+    @server.completion
+    async def complete(ref: Any, argument: Any, context: Any) -> types.Completion:
+        return types.Completion(values=[], total=0, has_more=False)
+
+    _subscriptions(server._mcp_server)  # FastMCP serves logging/setLevel itself
+    return server
+
+
+def _subscriptions(low: Any) -> None:
+    """resources/subscribe and unsubscribe (and logging/setLevel where unserved) on the
+    framework's low-level server."""
 
     subscriptions: set[str] = set()
 
@@ -269,17 +300,21 @@ def build_mcpserver(audited: bool = False) -> MCPServer:
     async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
         return types.EmptyResult()
 
-    low = server._lowlevel_server  # the SDK has no public seam for these three yet
     low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
     low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
-    low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
-    return server
+    if low.get_request_handler("logging/setLevel") is None:
+        low.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
 
 
-def http_app(server: MCPServer) -> Any:
-    """The streamable-HTTP app, with an event store so SSE streams can be resumed."""
+def http_app(server: Any) -> Any:
+    """The streamable-HTTP app on /mcp, with an event store so SSE streams can be resumed."""
+    from fastmcp import FastMCP
     from fastmcp.server.event_store import EventStore
 
+    if isinstance(server, FastMCP):
+        return server.http_app(
+            path="/mcp", event_store=EventStore(), retry_interval=100, host_origin_protection=True
+        )
     return server.streamable_http_app(event_store=EventStore(), retry_interval=100)
 
 

@@ -11,11 +11,14 @@ client gave up. docs/mcp-conformance.md keeps the matrix.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -25,9 +28,10 @@ from producers.auditor import Auditor
 from producers.proxy_guard import HostGuard
 from producers.proxy_http import proxy_runner
 from schemas.kafka import KafkaSettings
-from tests.conformance.server import build_mcpserver, http_app
+from tests.conformance.bridge import bridge_app
+from tests.conformance.server import build_fastmcp, build_mcpserver, http_app
 from tests.conformance.suite import Outcome, run_suite
-from tests.conftest import serving
+from tests.conftest import child_env, serving
 from tests.producers.conftest import consume
 
 pytestmark = [pytest.mark.mcp, pytest.mark.slow, pytest.mark.broker]
@@ -45,9 +49,9 @@ RUNS = 3
 
 
 @contextmanager
-def conformance_server(audited: bool = False) -> Iterator[str]:
+def conformance_server(audited: bool = False, build: Any = build_mcpserver) -> Iterator[str]:
     """The conformance server over streamable HTTP in a thread; yields its origin."""
-    with serving(http_app(build_mcpserver(audited=audited))) as url:
+    with serving(http_app(build(audited=audited))) as url:
         yield url.rstrip("/")
 
 
@@ -112,6 +116,38 @@ async def test_with_the_sdk_middleware(
     direct: Outcome, auditor: Auditor, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     with conformance_server(audited=True) as origin:
+        through = await run_suite(f"{origin}/mcp", tmp_path)
+    assert _regressions(direct, through) == {}
+    await asyncio.to_thread(auditor.publisher.flush, 10)
+    assert_every_call_audited(kafka_settings)
+
+
+@pytest.mark.timeout(600)  # two Python processes start per session, 30 sessions
+async def test_through_the_stdio_proxy(
+    direct: Outcome, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """Each session's server runs behind its own ``mcp-audit proxy --``; the suite reaches
+    it through a bridge that passes messages unchanged (tests/conformance/bridge.py)."""
+    server = [sys.executable, "-m", "tests.conformance.server", "--transport", "stdio"]
+    command = [sys.executable, "-m", "mcp_audit.cli", "proxy", "--", *server]
+    env = child_env(
+        kafka_settings,
+        MCP_AUDIT_PRODUCER_SERVER_ID="conformance",
+        MCP_AUDIT_PRODUCER_SPOOL_DIR=str(tmp_path / "spool"),
+        MCP_AUDIT_PRODUCER_LINGER_MS="1",
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
+    with serving(bridge_app(command, env)) as url:
+        through = await run_suite(f"{url}mcp", tmp_path / "suite")
+    # Leaving serving() ended every session's child; each flushed its events first.
+    assert _regressions(direct, through) == {}
+    assert_every_call_audited(kafka_settings)
+
+
+async def test_with_the_fastmcp_middleware(
+    direct: Outcome, auditor: Auditor, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    with conformance_server(audited=True, build=build_fastmcp) as origin:
         through = await run_suite(f"{origin}/mcp", tmp_path)
     assert _regressions(direct, through) == {}
     await asyncio.to_thread(auditor.publisher.flush, 10)
