@@ -15,21 +15,15 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
 
-from mcp_audit.embedded.broker import free_port
 from producers.auditor import Auditor
-from producers.proxy_guard import HostGuard
-from producers.proxy_http import proxy_runner
 from schemas.kafka import KafkaSettings
 from tests.conformance.bridge import bridge_app
-from tests.conformance.server import build_fastmcp, build_mcpserver, http_app
+from tests.conformance.harness import conformance_server, established, http_proxy
+from tests.conformance.server import build_fastmcp
 from tests.conformance.suite import Outcome, run_suite
 from tests.conftest import child_env, serving
 from tests.producers.conftest import consume
@@ -46,26 +40,6 @@ CALLED = {
     "test_prompt_with_image",
 }  # fmt: skip
 RUNS = 3
-
-
-@contextmanager
-def conformance_server(audited: bool = False, build: Any = build_mcpserver) -> Iterator[str]:
-    """The conformance server over streamable HTTP in a thread; yields its origin."""
-    with serving(http_app(build(audited=audited))) as url:
-        yield url.rstrip("/")
-
-
-@asynccontextmanager
-async def http_proxy(upstream: str, auditor: Auditor | None) -> AsyncIterator[str]:
-    """``mcp-audit proxy --upstream`` as the CLI runs it, on this loop; yields its origin."""
-    runner = proxy_runner(upstream, auditor, guard=HostGuard.for_listener("127.0.0.1"))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -154,20 +128,9 @@ async def test_with_the_fastmcp_middleware(
     assert_every_call_audited(kafka_settings)
 
 
-def _established(port: int) -> int:
-    """Open TCP connections to ``port`` on this machine (Linux /proc, no extra package)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
-                count += 1
-    return count
-
-
 async def _settles(port: int, at_most: int, within_s: float) -> int:
     deadline = time.monotonic() + within_s
-    while (count := _established(port)) > at_most and time.monotonic() < deadline:
+    while (count := established(port)) > at_most and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     return count
 

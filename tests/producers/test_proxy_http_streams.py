@@ -17,11 +17,9 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
 from mcp_audit.embedded.broker import free_port
-from producers.proxy_guard import HostGuard
-from producers.proxy_http import proxy_runner
 from schemas.kafka import KafkaSettings
-from tests.conformance.server import build_mcpserver, http_app
-from tests.conftest import child_env, serving
+from tests.conformance.harness import conformance_server, established, http_proxy
+from tests.conftest import child_env
 
 pytestmark = [pytest.mark.mcp]
 ABANDONED = 300  # three times aiohttp's default connection limit, which the old proxy hit
@@ -36,20 +34,14 @@ INITIALIZE = {
 
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    with serving(http_app(build_mcpserver())) as url:
-        yield url.rstrip("/")
+    with conformance_server() as origin:
+        yield origin
 
 
 @asynccontextmanager
 async def proxy(upstream: str) -> AsyncIterator[str]:
-    runner = proxy_runner(upstream, None, guard=HostGuard.for_listener("127.0.0.1"))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        await runner.cleanup()
+    async with http_proxy(upstream, None) as origin:
+        yield f"{origin}/mcp"
 
 
 async def _session(http: ClientSession, url: str) -> str:
@@ -74,12 +66,6 @@ async def _open_and_abandon(url: str, session_id: str) -> int:
     return status
 
 
-def _established(port: int) -> int:
-    from tests.conformance.test_conformance import _established as count
-
-    return count(port)
-
-
 async def test_hundreds_of_abandoned_streams_hold_nothing(upstream: str) -> None:
     port = int(upstream.rsplit(":", 1)[1])
     async with proxy(upstream) as url, ClientSession(timeout=ClientTimeout(total=10)) as http:
@@ -89,9 +75,9 @@ async def test_hundreds_of_abandoned_streams_hold_nothing(upstream: str) -> None
         await _session(http, url)  # still answers, at once
         assert time.monotonic() - began < 2
         deadline = time.monotonic() + 3
-        while _established(port) > 4 and time.monotonic() < deadline:
+        while established(port) > 4 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        assert _established(port) <= 4  # the upstream side of every abandoned stream closed
+        assert established(port) <= 4  # the upstream side of every abandoned stream closed
 
 
 async def test_a_stream_reopened_after_an_abort_is_served(upstream: str) -> None:
