@@ -21,6 +21,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--listen", default="127.0.0.1:8765", metavar="HOST:PORT", help="HTTP mode: listen here"
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT|:*]",
+        help="HTTP mode: also accept this Host (and its http/https Origin); a loopback"
+        " listener accepts only loopback names unless told, another accepts any unless told",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="HTTP mode: upstream connections at most (default 256; each open event stream"
+        " holds one)",
+    )
     parser.add_argument("server", nargs=argparse.REMAINDER, help="the server command, after --")
 
 
@@ -48,12 +63,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_http(args: argparse.Namespace) -> int:
-    from producers.proxy_http import run_http_proxy
+    from producers.proxy_http import run_http_proxy  # aiohttp only for this mode
 
     host, _, port = args.listen.rpartition(":")
+    limits = {"max_connections": args.max_connections} if args.max_connections else {}
     auditor = configure()
     try:
-        run_http_proxy(args.upstream, auditor, host or "127.0.0.1", int(port))
+        run_http_proxy(
+            args.upstream,
+            auditor,
+            host or "127.0.0.1",
+            int(port),
+            allowed_hosts=tuple(args.allowed_host),
+            **limits,
+        )
     finally:
         shutdown()
     return 0
