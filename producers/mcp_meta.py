@@ -41,12 +41,13 @@ def wire(model: Any) -> Any:
 
 
 def wire_text(value: Any, limit: int = NAME_LIMIT) -> str | None:
-    """``value`` if it is a string, cut to ``limit`` characters and made UTF-8 encodable
-    (a lone surrogate, which lenient JSON parsers accept, becomes ``?``); None otherwise."""
+    """``value`` if it is a string, cut to ``limit`` characters; None otherwise.
+
+    A lone surrogate (lenient JSON parsers accept them) stays: the sealer replaces it
+    with U+FFFD and names the field as altered (schemas/repair.py), one rule for all."""
     if not isinstance(value, str):
         return None
-    text: str = value[:limit] if len(value) > limit else value
-    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+    return value[:limit] if len(value) > limit else value
 
 
 def trace_context(meta: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
