@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import uvicorn
@@ -31,11 +31,15 @@ def require_tool(name: str) -> str:
     """The path of an external tool; locally a missing tool skips, in CI it fails."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (CI installs it in .ci/run)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+        missing(f"{name} is not installed (CI installs it in .ci/run)")
+    return str(path)
+
+
+def missing(message: str) -> NoReturn:
+    """Something CI installs is absent: locally the test skips, in CI it fails."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @contextmanager

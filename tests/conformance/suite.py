@@ -13,9 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import IN_CI
+from tests.conftest import missing
 
 HERE = Path(__file__).parent
 BIN = HERE / "node_modules" / ".bin"
@@ -37,10 +35,7 @@ def require_suite() -> tuple[str, str]:
     """Node 22 and the suite's CLI, installed from tests/conformance/package.json."""
     node, cli = BIN / "node", BIN / "conformance"
     if not (node.exists() and cli.exists()):
-        message = "the MCP conformance suite is not installed: npm ci --prefix tests/conformance"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("the MCP conformance suite is not installed: npm ci --prefix tests/conformance")
     return str(node), str(cli)
 
 
