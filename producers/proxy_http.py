@@ -10,7 +10,10 @@ A client that goes away ends its exchange at once and the upstream connection
 is closed with it, so an abandoned event stream holds nothing; upstream
 connections are bounded, and a request that cannot get one within
 ``POOL_WAIT_S`` is answered 503 rather than left hanging. The listener refuses
-foreign Host/Origin names (:mod:`producers.proxy_guard`).
+foreign Host/Origin names (:mod:`producers.proxy_guard`). A session's GET
+event stream is opened upstream as soon as the session is initialized and
+handed to the client's GET, so the server's first requests on it cannot race
+past the client (:mod:`producers.proxy_prefetch`).
 
 Each POST is its own exchange: the JSON-RPC messages in its body are matched
 to the responses in its JSON or server-sent-event reply by request id, so no
@@ -42,6 +45,7 @@ from yarl import URL
 
 from producers.auditor import Auditor
 from producers.proxy_guard import HostGuard
+from producers.proxy_prefetch import Prefetch, announces_initialized
 from producers.proxy_wire import ConversationAudit
 from producers.rpc import RpcAudit
 
@@ -106,11 +110,17 @@ def build_app(
 ) -> web.Application:
     rpc = RpcAudit(auditor, "proxy", "streamable-http") if auditor is not None else None
     base = upstream.rstrip("/")
+    prefetch = Prefetch()
 
     async def forward(request: web.Request) -> web.StreamResponse:
         if guard is not None and (refused := guard.refusal(request.headers)) is not None:
             return refused
         body = await request.read()
+        if (
+            stream := prefetch.claim(request.method, request.raw_path, request.headers)
+        ) is not None:
+            return await _hand_over(request, stream)
+        prefetch.forget(request.method, request.raw_path, request.headers)
         conversation = _conversation(rpc, request, body)
         try:
             return await _relay(request, body, conversation)
@@ -126,21 +136,31 @@ def build_app(
         request: web.Request, body: bytes, conversation: ConversationAudit | None
     ) -> web.StreamResponse:
         headers = _toward_upstream(request, base, audited=conversation is not None)
+        url = URL(base + request.raw_path, encoded=True)  # same path, as the client spelled it
         async with request.app[CLIENT].request(
             request.method,
-            URL(base + request.raw_path, encoded=True),  # same path, as the client spelled it
+            url,
             headers=headers,
             data=body or None,
             skip_auto_headers=_AUTO,
             allow_redirects=False,
         ) as upstream_reply:
+            if upstream_reply.status == 202 and announces_initialized(request.method, body):
+                # before the client hears the notification was taken (proxy_prefetch)
+                await prefetch.open(request.app[CLIENT], url, request.raw_path, headers)
             try:
                 return await _stream_back(request, upstream_reply, conversation)
             finally:
-                # Ended early (the client left, the proxy stops): the upstream side must
-                # close too, never go back to the pool half-read.
-                if not upstream_reply.content.at_eof():
-                    upstream_reply.close()
+                _close_unfinished(upstream_reply)
+
+    async def _hand_over(request: web.Request, stream: ClientResponse) -> web.StreamResponse:
+        try:
+            return await _stream_back(request, stream, None)
+        except ClientError:  # the upstream ended it: the client sees its stream close
+            return web.Response(status=502, text="upstream stream ended")
+        finally:
+            _close_unfinished(stream)
+            stream.release()
 
     async def _stream_back(
         request: web.Request, upstream_reply: ClientResponse, conversation: ConversationAudit | None
@@ -173,6 +193,7 @@ def build_app(
             cookie_jar=DummyCookieJar(),
         )
         yield
+        prefetch.close()
         await app[CLIENT].close()
 
     app = web.Application(client_max_size=64 * 2**20)
@@ -197,6 +218,13 @@ class _Relayed(web.StreamResponse):
         await super()._prepare_headers()
         if not self._had_server:  # aiohttp names itself where the upstream named nobody
             self.headers.popall(hdrs.SERVER, None)
+
+
+def _close_unfinished(upstream_reply: ClientResponse) -> None:
+    """Ended early (the client left, the proxy stops): the upstream side must close too,
+    never go back to the pool half-read."""
+    if not upstream_reply.content.at_eof():
+        upstream_reply.close()
 
 
 def _toward_upstream(request: web.Request, base: str, audited: bool) -> CIMultiDict[str]:

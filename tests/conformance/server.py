@@ -86,12 +86,13 @@ PERSON_SCHEMA: dict[str, Any] = {
 }
 
 
-def register(server: Any, context_type: type, user: Any) -> None:
+def register(server: Any, context_type: type, user: Any, related: bool = True) -> None:
     """Registers the suite's tools, resources and prompts on an MCPServer or a FastMCP.
 
     Both frameworks take the same decorators; ``context_type`` is the framework's
     ``Context``, the annotation by which each injects it into a tool, and ``user``
-    its user-message type for prompts.
+    its user-message type for prompts. ``related=False`` sends sampling and
+    elicitation on the session's GET stream, as the reference everything-server does.
     """
     UserMessage: Any = user  # the prompts below read the same on either framework
     Ctx: Any = context_type  # read by the frameworks from the annotations below
@@ -154,17 +155,19 @@ def register(server: Any, context_type: type, user: Any) -> None:
         message = types.SamplingMessage(
             role="user", content=types.TextContent(type="text", text=prompt)
         )
-        # Related to the call, so it goes on the call's POST stream, as the spec says it
-        # SHOULD: sent unrelated (on the GET stream, as the reference server does) it races
-        # the client's GET, and is lost when it wins (docs/mcp-conformance.md).
+        # Related to the call, it goes on the call's POST stream, as the spec says it
+        # SHOULD; sent unrelated (on the GET stream, as the reference server does) it races
+        # the client's GET (docs/mcp-conformance.md).
+        related_id = ctx.request_id if related else None
         result = await ctx.session.create_message(
-            messages=[message], max_tokens=100, related_request_id=ctx.request_id
+            messages=[message], max_tokens=100, related_request_id=related_id
         )
         text = getattr(result.content, "text", None)
         return f"LLM response: {text}"
 
     async def elicit(ctx: Any, message: str, schema: dict[str, Any]) -> str:
-        result = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+        related_id = ctx.request_id if related else None
+        result = await ctx.session.elicit_form(message, schema, related_request_id=related_id)
         return f"action={result.action}, content={json.dumps(result.content or {})}"
 
     @server.tool()
@@ -244,15 +247,16 @@ def _embedded(uri: str, text: str, mime_type: str = "text/plain") -> types.Embed
     return types.EmbeddedResource(type="resource", resource=contents)
 
 
-def build_mcpserver(audited: bool = False) -> MCPServer:
-    """The MCP SDK server, with the project's ``AuditServerMiddleware`` when ``audited``."""
+def build_mcpserver(audited: bool = False, related: bool = True) -> MCPServer:
+    """The MCP SDK server, with the project's ``AuditServerMiddleware`` when ``audited``;
+    ``related`` as :func:`register` takes it."""
     middleware: list[Any] = []
     if audited:
         from producers.mcpserver_audit import AuditServerMiddleware
 
         middleware.append(AuditServerMiddleware())
     server = MCPServer("mcp-audit-conformance", middleware=middleware)
-    register(server, Context, UserMessage)
+    register(server, Context, UserMessage, related)
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> types.Completion:

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from producers.auditor import Auditor
 from schemas.kafka import KafkaSettings
 from tests.conformance.bridge import bridge_app
 from tests.conformance.harness import conformance_server, established, http_proxy
-from tests.conformance.server import build_fastmcp
+from tests.conformance.server import build_fastmcp, build_mcpserver
 from tests.conformance.suite import Outcome, run_suite
 from tests.conftest import child_env, serving
 from tests.producers.conftest import consume
@@ -40,6 +41,7 @@ CALLED = {
     "test_prompt_with_image",
 }  # fmt: skip
 RUNS = 3
+GET_STREAM_RUNS = 6  # the old proxy lost a server request in 4 of 6
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +149,18 @@ async def test_the_whole_suite_repeatedly_through_one_proxy(
                 assert _regressions(direct, through) == {}, run
                 # Every client of the run has gone: the proxy holds no stream for them.
                 assert await _settles(port, at_most=8, within_s=3) <= 8, run
+
+
+async def test_server_requests_on_the_get_stream_are_not_lost_through_the_proxy(
+    direct: Outcome, tmp_path: Path
+) -> None:
+    """Sampling and elicitation sent unrelated to the call, on the session's GET stream, as
+    the reference everything-server sends them. The client's GET raced its first call
+    through the proxy and lost them in 4 of 6 whole runs; the proxy now opens that stream
+    upstream when the session is initialized (producers/proxy_prefetch.py)."""
+    unrelated = partial(build_mcpserver, related=False)
+    with conformance_server(build=unrelated) as upstream:
+        async with http_proxy(upstream, None) as proxy:
+            for run in range(GET_STREAM_RUNS):
+                through = await run_suite(f"{proxy}/mcp", tmp_path / f"run-{run}")
+                assert _regressions(direct, through) == {}, run
