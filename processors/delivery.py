@@ -29,7 +29,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from processors.messages import BatchOutput, OutMessage
 from schemas.backoff import Backoff
-from schemas.framing import RegistryFraming, single_object_header
+from schemas.framing import RegistryFraming, reframe, single_object_header
 
 log = logging.getLogger(__name__)
 RENEW_AFTER = 2  # attempts in a row in which the broker accepted nothing
@@ -132,7 +132,7 @@ class Delivery:
         for topic, messages in groups:
             frame = frames.get(topic)
             for message in messages:
-                value = message.value if frame is None else _reframed(message.value, *frame)
+                value = message.value if frame is None else reframe(message.value, *frame)
                 while True:
                     try:
                         if message.headers:
@@ -182,10 +182,3 @@ class Delivery:
         for framing in self._framings:
             framing.stop()
         self.producer.flush(10.0)
-
-
-def _reframed(value: bytes, single: bytes, confluent: bytes) -> bytes:
-    """The same body behind the Confluent header (a retried message already has it)."""
-    if value.startswith(single):
-        return confluent + memoryview(value)[len(single) :]
-    return value
