@@ -20,6 +20,7 @@ from producers.pseudonym import Pseudonymiser, ephemeral, load_key
 from producers.publisher import Publisher
 from producers.redact import Redactor
 from producers.settings import ProducerSettings
+from schemas.integrity import read_origin_key
 from schemas.kafka import KafkaSettings
 
 log = logging.getLogger("producers")
@@ -34,6 +35,11 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
     if key is None:
         log.warning("no HMAC key configured: pseudonyms link only within this process")
     pseudonymiser = Pseudonymiser(key, settings.hmac_key_id) if key else ephemeral()
+    origin = None
+    if settings.origin_key_file is not None:
+        origin = read_origin_key(settings.origin_key_file, settings.origin_key_id)
+    else:
+        log.warning("no origin key configured: processors that check origin refuse these events")
     redactor = Redactor(
         max_string=settings.max_string,
         max_depth=settings.max_depth,
@@ -50,6 +56,7 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         publisher=publisher,
         counters=counters,
         heartbeat_interval_s=settings.heartbeat_interval_s,
+        origin=origin,
     )
 
 

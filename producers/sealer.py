@@ -17,6 +17,7 @@ from collections.abc import Callable
 from producers.chain import Stream
 from producers.encoder import EventEncoder
 from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent, Outcome
+from schemas.integrity import OriginKey
 
 try:
     from producers._sealc import Sealer as _CompiledSealer
@@ -31,14 +32,21 @@ class Sealer:
 
     Calling it gives ``event`` its ``event_id``, ``event_time_us``, ``stream_id``,
     ``seq``, ``prev_hash`` and ``hash`` (and an ATTEMPT its ``call_id``) and returns
-    the event's single-object bytes. A refused event (a value the schema cannot
+    the event's single-object bytes; with an ``origin`` key also ``origin_key_id``
+    and ``origin_mac``. A refused event (a value the schema cannot
     hold) raises before the stream advances, so it leaves no gap in the chain.
     """
 
-    def __init__(self, stream_id: str | None = None, *, native: bool = NATIVE) -> None:
+    def __init__(
+        self,
+        stream_id: str | None = None,
+        *,
+        native: bool = NATIVE,
+        origin: OriginKey | None = None,
+    ) -> None:
         if native and _CompiledSealer is None:
             raise ImportError("producers._sealc was not built: install with a C compiler")
-        self.stream = Stream(stream_id)
+        self.stream = Stream(stream_id, origin)
         self.encoder = EventEncoder()
         self.stream_id = self.stream.stream_id
         self._numbering: Stream | _CompiledSealer = self.stream  # whichever counts seq
@@ -47,6 +55,8 @@ class Sealer:
             self._compiled = _CompiledSealer(
                 self.stream_id, self.encoder.header, EVENT_TYPES, PHASES, STATUSES,
                 CallEvent, Outcome, make_shape,
+                key_id=None if origin is None else origin.key_id,
+                key=None if origin is None else origin.key,
             )  # fmt: skip
             self._numbering = self._compiled
             self.seal: Callable[[CallEvent], bytes] = self._compiled.seal
