@@ -76,9 +76,13 @@ def audit_event(seq: int = 1, prev_hash: str = "", **overrides: Any) -> dict[str
         "compliance": {"retention_days": 2190, "fail_closed": False, "policy_version": None},
         "attributes": {},
         "integrity": {
-            "stream_id": "stream-1", "seq": seq, "prev_hash": prev_hash, "hash": "",
-            "key_id": None, "mac": None,
-        },  # fmt: skip
+            "stream_id": "stream-1",
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "hash": "",
+            "key_id": None,
+            "mac": None,
+        },
     }
     event.update(overrides)
     event["integrity"]["hash"] = chain_hash(prev_hash, event)
