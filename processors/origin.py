@@ -3,7 +3,7 @@
 Anyone who can write the raw topic can make a validly chained stream: the chain
 needs no key. A producer holding an origin key adds ``integrity.key_id`` and
 ``integrity.mac``, the HMAC-SHA256 of the event's chain link under that key
-(:func:`schemas.integrity.origin_mac`). :class:`OriginCheck` recomputes it; an
+(:mod:`schemas.integrity`). :class:`OriginCheck` recomputes it; an
 event without one, under a key id the processors do not hold, or with a MAC that
 does not match is refused (:class:`UnverifiedOriginError`, dead-letter reason
 ``unverified-origin``) and alerted, never enriched or stored.
@@ -20,7 +20,6 @@ event under it can still arrive).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +29,7 @@ from processors.detectors.base import Finding
 from processors.errors import UnverifiedOriginError
 from schemas.errors import ConfigError
 from schemas.integrity import KEY_ID, OriginKey, read_origin_key
+from schemas.keyed import PaddedHmac
 
 DETECTOR = "unverified_origin"
 
@@ -50,12 +50,11 @@ class OriginCheck:
     """Checks each event's origin MAC against the keys held. Stateless per event."""
 
     def __init__(self, keys: Iterable[OriginKey]) -> None:
-        # The pads of each key hashed once; a check copies them (as the producer does).
-        self._pads = {k.key_id: hmac.new(k.key, digestmod=hashlib.sha256) for k in keys}
+        self._macs = {k.key_id: PaddedHmac(k.key) for k in keys}
 
     @property
     def key_ids(self) -> list[str]:
-        return sorted(self._pads)
+        return sorted(self._macs)
 
     def check(self, event: dict[str, Any]) -> None:
         """Raise :class:`UnverifiedOriginError` unless a held key made the event's MAC."""
@@ -63,16 +62,14 @@ class OriginCheck:
         key_id, mac = integrity.get("key_id"), integrity.get("mac")
         if key_id is None or mac is None:
             _refuse(event, "no origin MAC: no key vouches for the event", "unsigned")
-        pads = self._pads.get(key_id)
-        if pads is None:
+        mac_of = self._macs.get(key_id)
+        if mac_of is None:
             _refuse(event, "origin MAC under a key the processors do not hold", "unknown-key")
         try:
             link = bytes.fromhex(integrity["hash"])
         except ValueError:
             _refuse(event, "the chain link is not hex", "malformed-link")
-        expected = pads.copy()
-        expected.update(link)
-        if not hmac.compare_digest(expected.hexdigest(), mac):
+        if not hmac.compare_digest(mac_of(link), mac):
             _refuse(event, "origin MAC does not match: forged or altered", "bad-mac")
 
 

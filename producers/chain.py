@@ -7,19 +7,19 @@ events were sealed. The material hashed is exactly what
 recomputes it), built from cached per-actor and per-target pieces. The compiled
 sealer (:mod:`producers.sealer`) does the same work in C and must agree: this is
 its reference and its fallback. With an origin key, each event also gets the
-key's id and the MAC of its hash (:func:`schemas.integrity.origin_mac`).
+key's id and the MAC of its hash (see :mod:`schemas.integrity`, "Origin").
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import threading
 import time
 
 from producers.ids import uuid7
 from producers.model import Actor, CallEvent, Target
 from schemas.integrity import OriginKey
+from schemas.keyed import PaddedHmac
 
 _SEP = "\x1f"
 
@@ -41,9 +41,7 @@ class Stream:
 
     def __init__(self, stream_id: str | None = None, origin: OriginKey | None = None) -> None:
         self.stream_id = stream_id or uuid7()
-        # The key's pads hashed once: each MAC copies them (hmac.new would hash them again).
-        self._origin = None if origin is None else (
-            origin.key_id, hmac.new(origin.key, digestmod=hashlib.sha256))  # fmt: skip
+        self._origin = None if origin is None else (origin.key_id, PaddedHmac(origin.key))
         self.seq = 0
         self.last_hash = ""
         self._lock = threading.Lock()
@@ -83,7 +81,5 @@ class Stream:
             digest = hashlib.sha256(material.encode("utf-8", "surrogatepass"))
             self.last_hash = e.hash = digest.hexdigest()
         if self._origin is not None:
-            key_id, pads = self._origin
-            mac = pads.copy()
-            mac.update(digest.digest())
-            e.origin_key_id, e.origin_mac = key_id, mac.hexdigest()
+            key_id, mac = self._origin
+            e.origin_key_id, e.origin_mac = key_id, mac(digest.digest())

@@ -9,7 +9,9 @@ it; ``mcp-audit verify`` recomputes it from stored rows with the same function.
 The chain needs no key, so anyone able to write the raw topic could make a new,
 validly chained stream. Origin closes that: a producer holding an origin key
 adds ``integrity.mac`` = HMAC-SHA256(key, the 32 bytes of ``hash``) and the
-key's id, and the processors refuse what no key they hold vouches for
+key's id (the link's bytes, not its hex text: each half of the HMAC then hashes one
+block after its key pad, :class:`schemas.keyed.PaddedHmac`), and the processors
+refuse what no key they hold vouches for
 (:mod:`processors.origin`). The MAC covers the chain link, hence every chained
 field; it is over the link rather than the material so the chain itself stays
 checkable without any secret.
@@ -18,7 +20,6 @@ checkable without any secret.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ CHAINED_FIELDS: tuple[tuple[str, ...], ...] = (
 _SEPARATOR = "\x1f"
 # A key id is stored per event and names a key file: short, and safe as a file name.
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MIN_KEY_BYTES = 32  # HMAC-SHA256's own output size: a shorter key weakens the MAC
+MIN_ORIGIN_KEY_BYTES = 32  # HMAC-SHA256's own output size: a shorter key weakens the MAC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_US = 86_400_000_000
 
@@ -109,20 +110,10 @@ class OriginKey:
     def __post_init__(self) -> None:
         if not KEY_ID.match(self.key_id):
             raise ValueError(f"origin key id {self.key_id!r} is not 1-64 of [A-Za-z0-9_.-]")
-        if len(self.key) < MIN_KEY_BYTES:
-            raise ValueError(f"origin key {self.key_id} is shorter than {MIN_KEY_BYTES} bytes")
-
-    def mac(self, link: str) -> str:
-        return origin_mac(self.key, link)
-
-
-def origin_mac(key: bytes, link: str) -> str:
-    """The origin MAC of a chain link (``integrity.hash``, 64 hex digits): HMAC-SHA256, hex.
-
-    Over the link's 32 bytes, not its hex text: then each half of the HMAC hashes
-    one block after its key pad, two compressions per event (the pads are computed
-    once per key). Raises ValueError for a link that is not hex."""
-    return hmac.new(key, bytes.fromhex(link), hashlib.sha256).hexdigest()
+        if len(self.key) < MIN_ORIGIN_KEY_BYTES:
+            raise ValueError(
+                f"origin key {self.key_id} is shorter than {MIN_ORIGIN_KEY_BYTES} bytes"
+            )
 
 
 def read_origin_key(path: Path, key_id: str) -> OriginKey:
@@ -137,7 +128,7 @@ def read_origin_key(path: Path, key_id: str) -> OriginKey:
         return OriginKey(key_id, bytes.fromhex(text.strip()))
     except ValueError as exc:
         raise ConfigError(
-            f"an origin key file holds at least {MIN_KEY_BYTES} bytes as hex",
+            f"an origin key file holds at least {MIN_ORIGIN_KEY_BYTES} bytes as hex",
             path=str(path),
             key_id=key_id,
         ) from exc
