@@ -202,5 +202,5 @@ ENRICHED = TableSpec(
     "event_time",
     PERSONAL_COLUMNS,
     insert_table="audit_events_incoming",
-    unsealed=("enriched_time",),
+    outside_hash=("enriched_time",),
 )

@@ -13,9 +13,11 @@ unless it fails):
   itself an audited access) and every personal value is what erasure leaves;
   anything else is an alteration.
 
-Rows stored before migration 120 have no hashes and are counted apart. The
-digests seal ``content_hash`` (:func:`sealed_hash_sql`), so rewriting a row and
-its hash together still fails against a sealed tree head.
+Rows stored before migration 120 have no hashes and are counted apart.
+``mcp-audit verify`` runs the check. Not yet: the tree heads do not seal
+``content_hash`` (their leaves hold the chain hash), so someone who rewrites a row
+and recomputes its hashes is caught only in the chained fields (docs/security.md,
+"Origin").
 """
 
 from __future__ import annotations
@@ -28,11 +30,6 @@ from sinks.enriched import ENRICHED
 from sinks.tables import ERASED, TableSpec, alerts_spec
 
 _ID = {"audit_events": "event_id", "audit_alerts": "alert_id"}
-
-
-def sealed_hash_sql() -> str:
-    """The column holding each row's hash to seal, the same in both tables."""
-    return "content_hash"
 
 
 @dataclass(frozen=True)

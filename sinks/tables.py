@@ -6,9 +6,8 @@ holds the two halves of ``INSERT INTO table (columns) SELECT expressions FROM
 
 Each row also gets two hashes at insert (migration 120): ``personal_hash`` over
 the personal values as they arrived, and ``content_hash`` over everything else a
-reader relies on plus ``personal_hash``. ``content_hash`` is what the digests
-seal (:meth:`TableSpec.content_hash_sql`); :mod:`sinks.row_check` recomputes both
-from stored rows.
+reader relies on plus ``personal_hash`` (:meth:`TableSpec.content_hash_sql`);
+:mod:`sinks.row_check` recomputes both from stored rows.
 """
 
 from __future__ import annotations
@@ -85,7 +84,7 @@ class TableSpec:
     insert_table: str | None = None
     # Columns outside content_hash besides the personal ones: enriched_time says when
     # a replay re-enriched, not what the enrichment said (the same copy stays a copy).
-    unsealed: tuple[str, ...] = ()
+    outside_hash: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -98,9 +97,9 @@ class TableSpec:
     def content_hash_sql(self) -> str:
         """``content_hash`` of a row: every column a reader relies on (not the personal
         values, which it covers through ``personal_hash``; not ``legal_hold``, which holds
-        change, nor the unsealed ones). The row hash the digests seal."""
+        change, nor those in outside_hash)."""
         personal = self.personal or {}
-        names = [n for n, _ in self.columns if n not in personal and n not in self.unsealed]
+        names = [n for n, _ in self.columns if n not in personal and n not in self.outside_hash]
         return sha256_row_sql([*names, "personal_hash"])
 
     def cleared_sql(self) -> str:
