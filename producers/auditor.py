@@ -44,6 +44,7 @@ from producers.pseudonym import Pseudonymiser
 from producers.publisher import Publisher
 from producers.redact import Redactor, Walk
 from producers.sealer import Sealer
+from schemas.integrity import OriginKey
 
 ANONYMOUS = Actor()
 AUDIT_FAILURE = "audit_failure"  # the attribute a minimal event gives its reason in
@@ -74,11 +75,12 @@ class Auditor:
         publisher: Publisher,
         counters: Counters,
         heartbeat_interval_s: float,
+        origin: OriginKey | None = None,
     ) -> None:
         self.server_id, self.server_version = server_id, server_version
         self.policy, self.pseudonymise, self.minimiser = policy, pseudonymiser, minimiser
         self.publisher, self.counters = publisher, counters
-        self.sealer = Sealer()
+        self.sealer = Sealer(origin=origin)
         self._stream_key = self.sealer.stream_id.encode()  # the key of events with no user
         self.fingerprints: dict[str, str] = {}
         self.annotations: dict[str, Annotations] = {}

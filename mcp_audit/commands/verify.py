@@ -11,6 +11,7 @@ from readside.session import open_read_side
 from schemas.digest import TreeHead
 from sinks.digests import now_us
 from sinks.head_publishers import read_heads_file
+from sinks.row_check import check_rows
 from sinks.settings import SinkSettings
 from sinks.signing import PUBLIC_NAME, load_public_key
 from sinks.verify_log import check_log
@@ -18,8 +19,8 @@ from sinks.verify_store import verify_store
 
 NAME = "verify"
 HELP = (
-    "check every stream's sequence and hash chain and the signed tree heads; name each"
-    " missing, altered or unsealed row and period"
+    "check every stream's sequence and hash chain, every row's content hash and the signed"
+    " tree heads; name each missing, altered or unsealed row and period"
 )
 
 
@@ -75,6 +76,14 @@ def _verify(client: Client, settings: SinkSettings, args: argparse.Namespace) ->
             detail = f"sealed as leaf {a.leaf_index}, not in the store (deleted or re-chained)"
             print(f"  {'missing':<11} seq {a.leaf.seq:<8} event {a.leaf.event_id}: {detail}")
     print(f"{streams} streams, {rows} events, {problems} problems")
+    hashed = check_rows(client)
+    for altered in hashed.altered:
+        print(f"  row: {altered.describe()}")
+    problems += len(hashed.altered)
+    print(
+        f"{hashed.checked} rows hashed, {len(hashed.altered)} altered, {hashed.erased} erased"
+        f" on record, {hashed.unhashed} stored before row hashes (not checked)"
+    )
     if expired:
         print(f"{expired} older sequence numbers absent, as retention deletes them (not checked)")
     for problem in report.problems:
