@@ -227,25 +227,30 @@ def _new_parts(client: Client, table: str, seen_block: int) -> tuple[list[str], 
 
 
 # Stored event versions in the new parts that are not among the first ``size`` leaves
-# become version 2 leaves ``size``, ``size + 1``, ... oldest first. A version is the
-# event with its content_hash: a copy stored twice (a redelivery) is one leaf; the
-# processors' INCOMPLETE version of a sealed attempt is a leaf of its own. An event
-# sealed before leaves held content (version 1) is not sealed again, but its INCOMPLETE
-# version is. Both IN sets are the same subquery, which ClickHouse builds once.
+# become version 2 leaves ``size``, ``size + 1``, ... oldest first. An event already
+# sealed (either version) is not appended again (a redelivery, a merge of parts already
+# read; a forged copy inserted anew stays unsealed and verify names it), but for the
+# one version that legitimately follows: the processors' INCOMPLETE version of an
+# attempt (its chained phase ATTEMPT), if its content is not sealed yet. The first set
+# is of event ids, as before leaves held content; the second only of the few ids of
+# INCOMPLETE rows.
 _SEALED_SQL = (
-    "(SELECT event_id, content_hash FROM audit_tree_leaves WHERE leaf_index < {size:UInt64}"
+    "(SELECT event_id FROM audit_tree_leaves WHERE leaf_index < {size:UInt64}"
     " AND kind = '%s' AND event_time >= (SELECT min(event_time) FROM fresh))"
 )
 _APPEND_SQL = (
     f"INSERT INTO audit_tree_leaves ({', '.join(LEAF_COLUMNS)})"
     " SELECT {size:UInt64} + row_number() OVER (ORDER BY t, s, q, e, i, c) - 1,"
     " e, s, q, h, t, d, 2, 'event', c FROM (WITH fresh AS (SELECT event_id, stream_id, seq,"
-    " hash, event_time, retention_days, content_hash, call_state = 'INCOMPLETE' AS incomplete"
+    " hash, event_time, retention_days, content_hash,"
+    " call_state = 'INCOMPLETE' AND phase = 'ATTEMPT' AS incomplete"
     " FROM audit_events WHERE _part IN {parts:Array(String)} AND stream_id != '')"
     " SELECT event_id AS e, stream_id AS s, seq AS q, any(hash) AS h, min(event_time) AS t,"
     " any(retention_days) AS d, content_hash AS c, max(incomplete) AS i FROM fresh"
-    f" WHERE (event_id, content_hash) NOT IN {_SEALED_SQL % 'event'}"
-    f" AND (incomplete OR (event_id, '') NOT IN {_SEALED_SQL % 'event'}) GROUP BY e, s, q, c)"
+    f" WHERE event_id NOT IN {_SEALED_SQL % 'event'} OR (incomplete AND (event_id,"
+    " content_hash) NOT IN (SELECT event_id, content_hash FROM audit_tree_leaves"
+    " WHERE leaf_index < {size:UInt64} AND kind = 'event'"
+    " AND event_id IN (SELECT event_id FROM fresh WHERE incomplete))) GROUP BY e, s, q, c)"
 )
 # Alert versions likewise: each (alert, content_hash) once; a folded alert stored again
 # with its final count is a new version. Alerts stored before row hashes are not sealed.
@@ -256,8 +261,9 @@ _APPEND_ALERTS_SQL = (
     " count, alert_time AS event_time, retention_days, content_hash FROM audit_alerts"
     " WHERE _part IN {parts:Array(String)} AND content_hash != '')"
     " SELECT event_id AS e, count AS q, min(event_time) AS t, any(retention_days) AS d,"
-    " content_hash AS c FROM fresh"
-    f" WHERE (event_id, content_hash) NOT IN {_SEALED_SQL % 'alert'} GROUP BY e, q, c)"
+    " content_hash AS c FROM fresh WHERE (event_id, content_hash) NOT IN (SELECT event_id,"
+    " content_hash FROM audit_tree_leaves WHERE leaf_index < {size:UInt64} AND kind = 'alert'"
+    " AND event_time >= (SELECT min(event_time) FROM fresh)) GROUP BY e, q, c)"
 )
 
 

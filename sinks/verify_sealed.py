@@ -10,7 +10,8 @@ its leaves, in one scan in ClickHouse. Per event or alert (``kind``):
   and is not a legitimate new version still waiting for the sealer;
 * ``rolled back``: the newest sealed version is no longer stored, and no newer one is;
 * ``resealed``: sealed again with other content, not as the pipeline does (an event:
-  more than the attempt and its INCOMPLETE version, or the second not INCOMPLETE; an
+  more than the attempt and its INCOMPLETE version, or the second not an INCOMPLETE
+  attempt, its chained phase ATTEMPT; an
   alert: the newest version not the highest count);
 * ``deleted`` (alerts; events are named by :mod:`sinks.verify_log`): no version
   stored, although the sealed retention has not passed;
@@ -55,8 +56,9 @@ class _Kind:
 
 _EVENTS = _Kind(
     "event", "audit_events", "event_id", "stream_id != ''",
-    "toUInt64(call_state = 'INCOMPLETE')",
-    "call_state = 'INCOMPLETE' AND event_time BETWEEN {cut:DateTime64(6)} AND {now:DateTime64(6)}",
+    "toUInt64(call_state = 'INCOMPLETE' AND phase = 'ATTEMPT')",
+    "call_state = 'INCOMPLETE' AND phase = 'ATTEMPT'"
+    " AND event_time BETWEEN {cut:DateTime64(6)} AND {now:DateTime64(6)}",
     "x.2",
     "versions = 2 AND arrayExists(x -> x.1 = newest AND x.3 = 1, stored)",
 )  # fmt: skip

@@ -158,22 +158,25 @@ def test_a_sealed_row_rewritten_with_both_hashes_is_named(
     assert "stream stream-c" not in out  # the chain itself still verifies
 
 
-def test_a_rewritten_row_inserted_anew_and_sealed_again_is_named(store: Store) -> None:
-    # A new part, so the sealer appends the forged version too: a second version of a
-    # completed event is not one the pipeline makes.
+@pytest.mark.parametrize("incomplete", [False, True])
+def test_a_rewritten_row_inserted_anew_is_named(store: Store, incomplete: bool) -> None:
+    # A new part, which the sealer reads: a completed event sealed already is not sealed
+    # again, so the forged copy stays unsealed and altered; nor is one that claims to be
+    # the processors' INCOMPLETE version, since the chained phase says it was no attempt.
     client = store.client
     victim = store.events[2]["event"]["event_id"]
     where = f"event_id = toUUID('{victim}')"
+    state = ", 'INCOMPLETE' AS call_state" if incomplete else ""
     client.command(
         "INSERT INTO audit_events SELECT * REPLACE (toUInt8(0) AS risk_score, 'LOW' AS"
-        f" risk_level, now64(6) AS enriched_time) FROM audit_events WHERE {where}"
+        f" risk_level, now64(6) AS enriched_time{state}) FROM audit_events WHERE {where}"
     )
     client.command(f"ALTER TABLE audit_events DELETE WHERE {where} AND risk_score != 0",
                    settings=SYNC)  # fmt: skip
     _rehash(client, "audit_events", where)
     assert check_rows(client).ok
-    assert store.seal(hours=1) == 1
-    assert store.named() == {("audit_events", victim, "resealed")}
+    assert store.seal(hours=1) == 0
+    assert store.named() == {("audit_events", victim, "altered")}
 
 
 @pytest.mark.parametrize("attack", ["alter", "delete", "roll back"])
