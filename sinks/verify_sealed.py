@@ -11,8 +11,8 @@ its leaves, in one scan in ClickHouse. Per event or alert (``kind``):
 * ``rolled back``: the newest sealed version is no longer stored, and no newer one is;
 * ``resealed``: sealed again with other content, not as the pipeline does (an event:
   more than the attempt and its INCOMPLETE version, or the second not an INCOMPLETE
-  attempt, its chained phase ATTEMPT; an
-  alert: the newest version not the highest count);
+  attempt, its chained phase ATTEMPT; an alert: the newest version not the one
+  highest count);
 * ``deleted`` (alerts; events are named by :mod:`sinks.verify_log`): no version
   stored, although the sealed retention has not passed;
 * ``pending``: a legitimate new version not sealed yet (the processors' INCOMPLETE
@@ -66,7 +66,7 @@ _ALERTS = _Kind(
     "alert", "audit_alerts", "alert_id", "content_hash != ''", "toUInt64(count)",
     "window_end BETWEEN {cut:DateTime64(6)} AND {now:DateTime64(6)}",
     "x.2 AND x.3 > top_seq",
-    "newest_seq = top_seq",
+    "newest_seq = top_seq AND countEqual(sealed_seqs, top_seq) = 1",
 )  # fmt: skip
 
 
@@ -100,6 +100,7 @@ def _query(spec: _Kind, limit: int) -> str:
 SELECT verdict, count(), groupArray({int(limit)})((toString(id), newest_leaf)) FROM (
   SELECT id,
     groupArrayIf(c, src = 0 AND v = 2) AS sealed,
+    groupArrayIf(q, src = 0 AND v = 2) AS sealed_seqs,
     countIf(src = 0 AND v = 2) AS versions,
     countIf(src = 0 AND v = 1) AS old_versions,
     argMaxIf(c, idx, src = 0 AND v = 2) AS newest,

@@ -179,7 +179,7 @@ def test_a_rewritten_row_inserted_anew_is_named(store: Store, incomplete: bool) 
     assert store.named() == {("audit_events", victim, "altered")}
 
 
-@pytest.mark.parametrize("attack", ["alter", "delete", "roll back"])
+@pytest.mark.parametrize("attack", ["alter", "delete", "roll back", "reinsert"])
 def test_a_sealed_alert_altered_or_deleted_is_named(store: Store, attack: str) -> None:
     client = store.client
     victim = store.alerts[1]["alert_id"]
@@ -190,6 +190,16 @@ def test_a_sealed_alert_altered_or_deleted_is_named(store: Store, attack: str) -
         assert check_rows(client).ok
     elif attack == "delete":
         client.command(f"ALTER TABLE audit_alerts DELETE WHERE {where}", settings=SYNC)
+    elif attack == "reinsert":  # a new row, which the sealer reads: same count, other content
+        client.command(
+            "INSERT INTO audit_alerts SELECT * REPLACE ('LOW' AS severity) FROM audit_alerts"
+            f" WHERE {where}"
+        )
+        client.command(f"ALTER TABLE audit_alerts DELETE WHERE {where} AND severity != 'LOW'",
+                       settings=SYNC)  # fmt: skip
+        _rehash(client, "audit_alerts", where)
+        assert check_rows(client).ok
+        assert store.seal(hours=1) == 1
     else:  # the folded version sealed, then removed: the first version is what is left
         folded = store.alerts[0]
         store.write_alerts([dict(folded, count=7, window_end=_hour())])
@@ -199,7 +209,8 @@ def test_a_sealed_alert_altered_or_deleted_is_named(store: Store, attack: str) -
             f"ALTER TABLE audit_alerts DELETE WHERE alert_id = toUUID('{victim}') AND count = 7",
             settings=SYNC,
         )
-    verdict = {"alter": "altered", "delete": "deleted", "roll back": "rolled back"}[attack]
+    verdict = {"alter": "altered", "delete": "deleted", "roll back": "rolled back",
+               "reinsert": "resealed"}[attack]  # fmt: skip
     assert store.named() == {("audit_alerts", victim, verdict)}
 
 
