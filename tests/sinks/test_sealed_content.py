@@ -158,6 +158,15 @@ def test_a_sealed_row_rewritten_with_both_hashes_is_named(
     assert "stream stream-c" not in out  # the chain itself still verifies
 
 
+def _reinsert(client: Client, table: str, where: str, replace: str, original: str) -> None:
+    """A forged copy inserted as a new row (a new part, which the sealer reads), the
+    original deleted, both hashes made anew: the row check passes it."""
+    client.command(f"INSERT INTO {table} SELECT * REPLACE ({replace}) FROM {table} WHERE {where}")
+    client.command(f"ALTER TABLE {table} DELETE WHERE {where} AND {original}", settings=SYNC)
+    _rehash(client, table, where)
+    assert check_rows(client).ok
+
+
 @pytest.mark.parametrize("incomplete", [False, True])
 def test_a_rewritten_row_inserted_anew_is_named(store: Store, incomplete: bool) -> None:
     # A new part, which the sealer reads: a completed event sealed already is not sealed
@@ -167,14 +176,8 @@ def test_a_rewritten_row_inserted_anew_is_named(store: Store, incomplete: bool) 
     victim = store.events[2]["event"]["event_id"]
     where = f"event_id = toUUID('{victim}')"
     state = ", 'INCOMPLETE' AS call_state" if incomplete else ""
-    client.command(
-        "INSERT INTO audit_events SELECT * REPLACE (toUInt8(0) AS risk_score, 'LOW' AS"
-        f" risk_level, now64(6) AS enriched_time{state}) FROM audit_events WHERE {where}"
-    )
-    client.command(f"ALTER TABLE audit_events DELETE WHERE {where} AND risk_score != 0",
-                   settings=SYNC)  # fmt: skip
-    _rehash(client, "audit_events", where)
-    assert check_rows(client).ok
+    replace = f"toUInt8(0) AS risk_score, 'LOW' AS risk_level, now64(6) AS enriched_time{state}"
+    _reinsert(client, "audit_events", where, replace, "risk_score != 0")
     assert store.seal(hours=1) == 0
     assert store.named() == {("audit_events", victim, "altered")}
 
@@ -191,14 +194,7 @@ def test_a_sealed_alert_altered_or_deleted_is_named(store: Store, attack: str) -
     elif attack == "delete":
         client.command(f"ALTER TABLE audit_alerts DELETE WHERE {where}", settings=SYNC)
     elif attack == "reinsert":  # a new row, which the sealer reads: same count, other content
-        client.command(
-            "INSERT INTO audit_alerts SELECT * REPLACE ('LOW' AS severity) FROM audit_alerts"
-            f" WHERE {where}"
-        )
-        client.command(f"ALTER TABLE audit_alerts DELETE WHERE {where} AND severity != 'LOW'",
-                       settings=SYNC)  # fmt: skip
-        _rehash(client, "audit_alerts", where)
-        assert check_rows(client).ok
+        _reinsert(client, "audit_alerts", where, "'LOW' AS severity", "severity != 'LOW'")
         assert store.seal(hours=1) == 1
     else:  # the folded version sealed, then removed: the first version is what is left
         folded = store.alerts[0]
