@@ -14,10 +14,9 @@ unless it fails):
   anything else is an alteration.
 
 Rows stored before migration 120 have no hashes and are counted apart.
-``mcp-audit verify`` runs the check. Not yet: the tree heads do not seal
-``content_hash`` (their leaves hold the chain hash), so someone who rewrites a row
-and recomputes its hashes is caught only in the chained fields (docs/security.md,
-"Origin").
+``mcp-audit verify`` runs the check. A row rewritten together with both of its
+hashes passes it; the sealed leaves hold each row version's ``content_hash``, and
+:mod:`sinks.verify_sealed` compares the stored rows with them.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from sinks.row_check import check_rows
 from sinks.settings import SinkSettings
 from sinks.signing import PUBLIC_NAME, load_public_key
 from sinks.verify_log import check_log
+from sinks.verify_sealed import check_sealed
 from sinks.verify_store import verify_store
 
 NAME = "verify"
@@ -86,6 +87,19 @@ def _verify(client: Client, settings: SinkSettings, args: argparse.Namespace) ->
     )
     if expired:
         print(f"{expired} older sequence numbers absent, as retention deletes them (not checked)")
+    if report.heads:
+        newest = report.heads[-1]
+        cut = newest.sealed_at_us - settings.seal_lateness_s * 1_000_000
+        sealed = check_sealed(client, newest.tree_size, cut, now_us())
+        for mismatch in sealed.named:
+            print(f"  sealed: {mismatch.describe()}")
+        problems += sealed.problems
+        print(
+            f"sealed content: {sealed.problems} altered, rolled back, resealed or deleted;"
+            f" {sealed.count('superseded')} superseded legitimately (INCOMPLETE, folded alert);"
+            f" {sealed.count('pending')} new versions waiting for the next seal;"
+            f" {sealed.count('sealed before content')} sealed before leaves held content"
+        )
     for problem in report.problems:
         print(f"  log: {problem}")
     heads = report.heads
