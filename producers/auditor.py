@@ -211,15 +211,16 @@ class Auditor:
         try:
             rule = self.policy.rule_for(name)
             target, found = self._target(kind, name)
-            cleaned, walk = self._actor(actor), Walk()
+            caller, cleaned = self._actor(actor)
+            walk = Walk()
             event = CallEvent(
-                kind, "ATTEMPT", "", cleaned[0], target, producer,
+                kind, "ATTEMPT", "", caller, target, producer,
                 self.compliance(rule), request_id=request_id, trace_id=trace[0], span_id=trace[1],
             )  # fmt: skip
             if ai:
                 event.ai = self._ai(ai, walk)
             self.minimiser.args(event, args, rule)
-            event.redactions += found + cleaned[1] + walk.redactions
+            event.redactions += found + cleaned + walk.redactions
             call = Call(self, event, rule)
             self.emit(event)
         except Exception as exc:

@@ -93,7 +93,7 @@ class RegistryFraming:
             return
 
 
-def reframe(value: bytes, single: bytes, confluent: bytes) -> bytes:
+def _reframe(value: bytes, single: bytes, confluent: bytes) -> bytes:
     """The same body behind the Confluent header (a value that has it already is kept)."""
     if value.startswith(single):
         return confluent + memoryview(value)[len(single) :]
@@ -108,10 +108,15 @@ class Framer:
         self._single = single_object_header(record)
         self._confluent: bytes | None = None
 
+    @property
+    def ready(self) -> bool:
+        """Whether the registry's id is known (messages leave in Confluent framing)."""
+        return self._confluent is not None
+
     def use(self, confluent: bytes) -> None:
         """What :class:`RegistryFraming` hands over once the registry answered."""
         self._confluent = confluent
 
     def __call__(self, value: bytes) -> bytes:
         confluent = self._confluent
-        return value if confluent is None else reframe(value, self._single, confluent)
+        return value if confluent is None else _reframe(value, self._single, confluent)
