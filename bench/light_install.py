@@ -70,20 +70,24 @@ def base_requirements(wheel: Path) -> list[Requirement]:
 
 
 def closure(requirements: Iterable[Requirement]) -> dict[str, int]:
-    """Each distribution the requirements pull, transitively, with its installed bytes,
-    read from this environment's installed metadata (RECORD)."""
+    """Each distribution the requirements pull, transitively and with the extras they
+    ask for, with its installed bytes, read from this environment's installed metadata."""
     sizes: dict[str, int] = {}
+    done: set[tuple[str, str]] = set()
     todo = list(requirements)
     while todo:
         requirement = todo.pop()
         name = canonical_name(requirement.name)
-        if name in sizes:
+        extras = ("", *sorted(requirement.extras))
+        if all((name, extra) in done for extra in extras):
             continue
+        done.update((name, extra) for extra in extras)
         found = distribution(requirement.name)
         sizes[name] = installed_bytes(found)
         for line in found.requires or []:
             nested = Requirement(line)
-            if nested.marker is None or nested.marker.evaluate({"extra": ""}):
+            marker = nested.marker
+            if marker is None or any(marker.evaluate({"extra": e}) for e in extras):
                 todo.append(nested)
     return sizes
 
