@@ -37,6 +37,7 @@ from bench.timing import table
 # A checkout of the single distribution before the split (e.g. ``git worktree add --detach
 # ../base 13d89a1``); without one the table has the light side only.
 DEFAULT_BASELINE = Path(os.environ.get("MCP_AUDIT_BENCH_BASELINE", "/work/wt-light-base"))
+ROUNDS = 25  # best of: wall time on a shared machine needs a quiet moment
 STATEMENTS = ("import producers.decorator", "import producers.api")
 
 
@@ -57,7 +58,7 @@ def main(baseline: Path = DEFAULT_BASELINE) -> str:
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         installed = {canonical_name(line.split("==")[0]) for line in listed.splitlines()}
-        light = {s: startup_times(light_python, s) for s in STATEMENTS}
+        light = {s: startup_times(light_python, s, rounds=ROUNDS) for s in STATEMENTS}
     if not (baseline / "pyproject.toml").exists():
         rows = [["venv size added (MB)", f"{added / 1e6:.1f}", "-", "-"]]
         rows += [[f"`{s}` added, {kind} ms", f"{getattr(t, f'added_{kind}') * 1e3:.0f}", "-", "-"]
@@ -86,7 +87,7 @@ def _against(
     ]
     full_bytes = sum(closure(Requirement(r) for r in requirements).values())
     prefix = f"import sys; sys.path.insert(0, {str(baseline)!r}); "
-    full = {s: startup_times(sys.executable, prefix + s) for s in STATEMENTS}
+    full = {s: startup_times(sys.executable, prefix + s, rounds=ROUNDS) for s in STATEMENTS}
     rows = [["venv size added (MB)", f"{added / 1e6:.1f}", f"{full_bytes / 1e6:.0f}",
              f"{added / full_bytes:.3f}"]]  # fmt: skip
     for statement in STATEMENTS:
