@@ -117,12 +117,15 @@ def configure(
 
 def get_auditor() -> Auditor | None:
     """The process-wide Auditor, built from the environment on first call."""
+    global _loaded
     if _loaded:
         return _auditor
     try:
         return configure()
     except Exception:
         log.exception("mcp-audit producer could not start; calls run unaudited")
+        # Once: a bad setting must not cost every later call another load and log.
+        _loaded = True
         return None
 
 
