@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -46,11 +47,28 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# What the build reads; copied, so that no build/ or extension left in the working tree
+# by an editable install can slip into the wheel.
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
+PACKAGES = ("schemas", "producers", "processors", "sinks", "readside", "mcp_audit")
+
+
 def build_wheel(out_dir: Path, python: str = sys.executable) -> Path:
-    """The project's wheel, built by ``python``'s pip without build isolation (no network)."""
+    """The project's wheel, built from a clean copy of its sources by ``python``'s pip
+    without build isolation (no network)."""
+    source = out_dir / "source"
+    source.mkdir(parents=True)
+    for name in BUILD_INPUTS:
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, source / name)
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, source / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info"),
+        )  # fmt: skip
     subprocess.run(
         [python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(out_dir), str(ROOT)],
+         "-w", str(out_dir), str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     return next(out_dir.glob("mcp_audit-*.whl"))

@@ -102,6 +102,7 @@ def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LightVenv]:
 
 
 @pytest.mark.wheel
+@pytest.mark.slow
 def test_the_wheel_requires_nothing_heavy_and_weighs_under_40_mb(light_venv: LightVenv) -> None:
     requirements = base_requirements(light_venv.wheel)
     assert {canonical_name(r.name) for r in requirements} >= {"confluent-kafka", "pydantic"}
@@ -113,6 +114,7 @@ def test_the_wheel_requires_nothing_heavy_and_weighs_under_40_mb(light_venv: Lig
 
 
 @pytest.mark.wheel
+@pytest.mark.slow
 def test_the_installed_wheel_audits_from_its_own_files_with_the_compiled_sealer(
     light_venv: LightVenv,
 ) -> None:
@@ -135,6 +137,7 @@ def test_the_installed_wheel_audits_from_its_own_files_with_the_compiled_sealer(
 
 
 @pytest.mark.wheel
+@pytest.mark.slow
 def test_the_installed_proxy_command_runs_and_platform_commands_say_what_to_install(
     light_venv: LightVenv,
 ) -> None:
@@ -148,6 +151,7 @@ def test_the_installed_proxy_command_runs_and_platform_commands_say_what_to_inst
 
 
 @pytest.mark.wheel
+@pytest.mark.slow
 def test_the_installed_decorator_imports_within_120_ms_of_a_bare_python(
     light_venv: LightVenv,
 ) -> None:
@@ -156,6 +160,7 @@ def test_the_installed_decorator_imports_within_120_ms_of_a_bare_python(
 
 
 @pytest.mark.wheel
+@pytest.mark.slow
 def test_the_installed_proxy_audits_a_call_that_the_platform_reads_back(
     light_venv: LightVenv, tmp_path: Path
 ) -> None:
