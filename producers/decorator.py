@@ -30,8 +30,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def status_of(error: BaseException) -> str:
     """CANCELLED, TIMEOUT or ERROR for the exception a call ended with."""
     # Not ``import asyncio``: it is the largest import a sync server would pay for
-    # this module (about 25 ms), and no asyncio.CancelledError exists before asyncio
-    # is imported.
+    # this module (about 50 ms of CPU measured here, as much as the rest of the import),
+    # and no asyncio.CancelledError exists before asyncio is imported.
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None and isinstance(error, asyncio.CancelledError):
         return "CANCELLED"
@@ -72,7 +72,8 @@ def audit_tool(fn: Any = None, *, name: str | None = None) -> Any:
         if auditor is None:
             return None
         # producer_info per call, not per decoration: decorating stays as light as the
-        # import, and a hit in its cache costs about 0.1 µs.
+        # import (it reads the hostname and the installed version), and a hit in its
+        # cache costs under 0.4 µs (measured on a loaded machine).
         return auditor.begin(
             "TOOL_CALL", tool, bind(args, kwargs), producer_info("decorator", "inproc"),
             actor=current_actor.get(),
