@@ -19,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from bench.light_install import (
     HEAVY_DISTRIBUTIONS,
@@ -26,7 +27,6 @@ from bench.light_install import (
     SIZE_BAR_BYTES,
     StartupTimes,
     build_wheel,
-    canonical_name,
     closure,
     fresh_venv,
     startup_times,
@@ -57,7 +57,7 @@ def main(baseline: Path = DEFAULT_BASELINE) -> str:
             [str(light_python), "-m", "pip", "list", "--format=freeze"],
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
-        installed = {canonical_name(line.split("==")[0]) for line in listed.splitlines()}
+        installed = {canonicalize_name(line.split("==")[0]) for line in listed.splitlines()}
         light = {s: startup_times(light_python, s, rounds=ROUNDS) for s in STATEMENTS}
     if not (baseline / "pyproject.toml").exists():
         rows = [["venv size added (MB)", f"{added / 1e6:.1f}", "-", "-"]]

@@ -9,7 +9,6 @@ dependencies, which are sized from their installed metadata instead: no network)
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from zipfile import ZipFile
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).parent.parent
 
@@ -41,10 +41,6 @@ SIZE_BAR_BYTES = 40_000_000
 # Measured as CPU time in the test (a shared machine's load inflates wall time several
 # times over), and both ways in the bench.
 IMPORT_BAR_S = 0.120
-
-
-def canonical_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # What the build reads; copied, so that no build/ or extension left in the working tree
@@ -95,7 +91,7 @@ def closure(requirements: Iterable[Requirement]) -> dict[str, int]:
     todo = list(requirements)
     while todo:
         requirement = todo.pop()
-        name = canonical_name(requirement.name)
+        name = canonicalize_name(requirement.name)
         extras = ("", *sorted(requirement.extras))
         if all((name, extra) in done for extra in extras):
             continue
