@@ -8,6 +8,6 @@ COPY producers ./producers
 COPY processors ./processors
 COPY sinks ./sinks
 COPY mcp_audit ./mcp_audit
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[all]"
 USER mcpaudit
 ENTRYPOINT ["mcp-audit"]

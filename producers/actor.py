@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from producers.mcp_meta import wire_text
 from producers.model import Actor, Delegation
-from producers.pseudonym import Pseudonymiser
+
+if TYPE_CHECKING:
+    from producers.pseudonym import Pseudonymiser
 
 ANONYMOUS = Actor()
 current_actor: ContextVar[Actor] = ContextVar("mcp_audit_actor", default=ANONYMOUS)

@@ -11,22 +11,29 @@ before the tool runs.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from producers.actor import current_actor
-from producers.call import Call
 from producers.origin import producer_info
 from producers.runtime import get_auditor
+
+if TYPE_CHECKING:
+    from producers.call import Call
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def status_of(error: BaseException) -> str:
-    if isinstance(error, asyncio.CancelledError):
+    """CANCELLED, TIMEOUT or ERROR for the exception a call ended with."""
+    # Not ``import asyncio``: it is the largest import a sync server would pay for
+    # this module (about 50 ms of CPU measured here, as much as the rest of the import),
+    # and no asyncio.CancelledError exists before asyncio is imported.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(error, asyncio.CancelledError):
         return "CANCELLED"
     if isinstance(error, TimeoutError):
         return "TIMEOUT"
@@ -59,15 +66,18 @@ def audit_tool(fn: Any = None, *, name: str | None = None) -> Any:
         return functools.partial(audit_tool, name=name)
     tool = name or fn.__name__
     bind = _binder(fn)
-    producer = producer_info("decorator", "inproc")
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         auditor = get_auditor()
         if auditor is None:
             return None
+        # producer_info per call, not per decoration: decorating stays as light as the
+        # import (it reads the hostname and the installed version), and a hit in its
+        # cache costs under 0.4 µs (measured on a loaded machine).
         return auditor.begin(
-            "TOOL_CALL", tool, bind(args, kwargs), producer, actor=current_actor.get()
-        )
+            "TOOL_CALL", tool, bind(args, kwargs), producer_info("decorator", "inproc"),
+            actor=current_actor.get(),
+        )  # fmt: skip
 
     if inspect.iscoroutinefunction(fn):
 

@@ -15,9 +15,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from fastavro import parse_schema
-from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
-
+from schemas import avsc
 from schemas.codegen import Decoder, Encoder, generate
 from schemas.errors import SchemaError, UnknownSchemaError
 
@@ -29,16 +27,26 @@ RECORD_NAMES = ("AuditEvent", "EnrichedEvent", "Alert")
 
 @dataclass(frozen=True)
 class WriterSchema:
-    """One known version of a record: its expanded JSON, parsed form and fingerprint."""
+    """One known version of a record: its expanded JSON and fingerprint."""
 
     record: str
     fingerprint: bytes
     schema: dict[str, Any]
-    parsed: Any
 
     @property
     def fingerprint_hex(self) -> str:
         return self.fingerprint.hex()
+
+    @cached_property
+    def parsed(self) -> Any:
+        """fastavro's parsed form, for schema resolution by the readers; fastavro is
+        imported here, so the producer (which never resolves) does not need it."""
+        from fastavro import parse_schema
+
+        try:
+            return parse_schema(self.schema)
+        except Exception as exc:
+            raise SchemaError("schema does not parse", record=self.record) from exc
 
     @cached_property
     def codec(self) -> tuple[Decoder, Encoder]:
@@ -53,15 +61,11 @@ class WriterSchema:
 
 def rabin_fingerprint(schema: dict[str, Any] | str) -> bytes:
     """The CRC-64-AVRO fingerprint of a schema's parsing canonical form, 8 bytes little-endian."""
-    return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+    return avsc.fingerprint(schema)
 
 
 def _writer_schema(record: str, schema: dict[str, Any]) -> WriterSchema:
-    try:
-        parsed = parse_schema(schema)
-    except Exception as exc:
-        raise SchemaError("schema does not parse", record=record) from exc
-    return WriterSchema(record, rabin_fingerprint(schema), schema, parsed)
+    return WriterSchema(record, rabin_fingerprint(schema), schema)
 
 
 @cache
@@ -71,20 +75,10 @@ def current(record: str) -> WriterSchema:
         raise SchemaError("no such record in the contract", record=record, known=RECORD_NAMES)
     path = AVRO_DIR / f"{NAMESPACE}.{record}.avsc"
     try:
-        expanded = load_schema(str(path), _write_hint=False)
-    except Exception as exc:
+        expanded = avsc.load(path)
+    except SchemaError as exc:
         raise SchemaError("cannot load schema file", record=record, path=str(path)) from exc
-    # load_schema returns the parsed form; re-parse a plain copy so the fingerprint
-    # is over the Avro schema itself, not fastavro's annotations.
-    return _writer_schema(record, _strip_fastavro_keys(expanded))
-
-
-def _strip_fastavro_keys(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _strip_fastavro_keys(v) for k, v in node.items() if not k.startswith("__")}
-    if isinstance(node, list):
-        return [_strip_fastavro_keys(v) for v in node]
-    return node
+    return _writer_schema(record, expanded)
 
 
 @cache

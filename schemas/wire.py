@@ -18,8 +18,6 @@ import json
 import threading
 from typing import Any
 
-from fastavro import schemaless_reader
-
 from schemas import registry
 from schemas.errors import DeserializationError, SerializationError
 from schemas.projection import Projection, projection_decoder
@@ -194,6 +192,9 @@ class Deserializer:
 
     def _resolve(self, writer: registry.WriterSchema, data: bytes) -> tuple[dict[str, Any], int]:
         """Another version wrote it: fastavro resolves it into the reader schema."""
+        # Imported here: the producer imports this module and never resolves (schemas/avsc.py).
+        from fastavro import schemaless_reader
+
         buffer = io.BytesIO(memoryview(data)[_SINGLE_OBJECT_HEADER:])
         record = schemaless_reader(buffer, writer.parsed, self._reader.parsed)
         if not isinstance(record, dict):

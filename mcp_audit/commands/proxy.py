@@ -7,6 +7,7 @@ import signal
 
 from producers.proxy_stdio import run_proxy
 from producers.runtime import configure, shutdown
+from schemas.errors import ConfigError
 
 NAME = "proxy"
 HELP = "run an MCP server behind a transparent stdio proxy that audits every call"
@@ -63,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_http(args: argparse.Namespace) -> int:
-    from producers.proxy_http import run_http_proxy  # aiohttp only for this mode
+    try:
+        from producers.proxy_http import run_http_proxy  # aiohttp only for this mode
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        raise ConfigError(
+            "the HTTP proxy needs aiohttp", install="pip install 'mcp-audit[proxy-http]'"
+        ) from exc
 
     host, _, port = args.listen.rpartition(":")
     limits = {"max_connections": args.max_connections} if args.max_connections else {}
