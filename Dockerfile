@@ -2,11 +2,12 @@
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 mcpaudit
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY schemas ./schemas
 COPY producers ./producers
 COPY processors ./processors
 COPY sinks ./sinks
+COPY readside ./readside
 COPY mcp_audit ./mcp_audit
 RUN pip install --no-cache-dir ".[all]"
 USER mcpaudit

@@ -161,3 +161,22 @@ def test_processors_refuse_what_no_mounted_origin_key_vouches_for() -> None:
     processors = _services()["processors"]
     keys = processors["environment"]["MCP_AUDIT_PROCESSORS_ORIGIN_KEYS_DIR"]
     assert any(m.endswith(f":{keys}:ro") for m in processors["volumes"])
+
+
+def test_image_copies_every_package_and_the_build_files() -> None:
+    """The image is built with ``pip install`` from copied sources: a package or build file
+    left out (readside/ and setup.py once were) installs an image that fails at its first
+    import, which no compose validation can see."""
+    import tomllib
+
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    copied = {
+        part.rstrip("/").removeprefix("./")
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for part in line.split()[1:-1]
+    }
+    project = tomllib.loads((COMPOSE.parent / "pyproject.toml").read_text())
+    packages = set(project["tool"]["mypy"]["packages"])
+    assert packages <= copied, sorted(packages - copied)
+    assert {"pyproject.toml", "setup.py", "MANIFEST.in"} <= copied
