@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +168,6 @@ def test_image_copies_every_package_and_the_build_files() -> None:
     """The image is built with ``pip install`` from copied sources: a package or build file
     left out (readside/ and setup.py once were) installs an image that fails at its first
     import, which no compose validation can see."""
-    import tomllib
-
     dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
     copied = {
         part.rstrip("/").removeprefix("./")
