@@ -40,9 +40,22 @@ LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT
 
 ERASED = "user_id IN (SELECT user_id FROM erased_subjects)"
 
-# Personal values outside the hash chain (schemas.integrity): erasure clears
-# these and keeps every chained field, so the integrity check still passes.
+
+def _unless_chained(column: str, digest: str) -> str:
+    """What erasure leaves in a personal column the hash chain covers through a keyed
+    digest (schemas.integrity.DIGESTED): '' when the row holds the digest, else the
+    value, which an event from an older producer chained in clear (docs/security.md)."""
+    return f"if({digest} = '', {column}, '')"
+
+
+# Every personal value: erasure clears these (the one list; `mcp-audit erase`, the
+# sink's insert for subjects already erased and verify's row check all read it). The
+# hash chain covers none of them in clear but for rows from older producers, so the
+# integrity check still passes after erasure.
 PERSONAL_COLUMNS: dict[str, str] = {
+    "session_id": _unless_chained("session_id", "session_digest"),
+    "resource_uri": _unless_chained("resource_uri", "resource_uri_digest"),
+    "prompt_name": _unless_chained("prompt_name", "prompt_name_digest"),
     "ip": "''",
     "user_agent": "''",
     "client_name": "''",
