@@ -9,9 +9,14 @@ no outcome, so a verifier can rebuild the hash chain's fields from a row.
 
 from __future__ import annotations
 
-from sinks.tables import PERSONAL_COLUMNS, TableSpec
+import dataclasses
+
+from sinks.tables import DIGEST_COLUMNS, PERSONAL_COLUMNS, TableSpec
 
 _S = "String"
+# The row-hash formula the sink writes (sinks.tables.TableSpec.earlier_hashes, migration
+# 150): 1 hashed session id, resource URI and prompt name as content, 2 as personal.
+HASH_VERSION = 2
 _TS = "DateTime64(6, 'UTC')"
 _OUTCOME = (
     "Nullable(Tuple(status String, duration_us Int64, error_type Nullable(String),"
@@ -195,9 +200,10 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("prev_hash", "`event.integrity.prev_hash`"),
     ("hash", "`event.integrity.hash`"),
     ("origin_key_id", "`event.integrity.key_id`"),  # '' for events no origin key vouched for
+    ("hash_version", f"toUInt8({HASH_VERSION})"),
 )
 
-ENRICHED = TableSpec(
+_CURRENT = TableSpec(
     "EnrichedEvent",
     "audit_events",
     ENRICHED_STRUCTURE,
@@ -207,3 +213,14 @@ ENRICHED = TableSpec(
     insert_table="audit_events_incoming",
     outside_hash=("enriched_time",),
 )
+# How the sink mapped and hashed events before migration 150 (hash_version 1, the
+# column's default for rows stored then): session id, resource URI and prompt name
+# hashed as content (their events chained them in clear), no digest or version
+# columns. Column order is kept: the hash is over the columns in this order.
+_ADDED_IN_150 = {*DIGEST_COLUMNS.values(), "hash_version"}
+HASHED_BEFORE_150 = dataclasses.replace(
+    _CURRENT,
+    columns=tuple(c for c in ENRICHED_COLUMNS if c[0] not in _ADDED_IN_150),
+    personal={k: v for k, v in PERSONAL_COLUMNS.items() if k not in DIGEST_COLUMNS},
+)
+ENRICHED = dataclasses.replace(_CURRENT, earlier_hashes=((1, HASHED_BEFORE_150),))
