@@ -127,7 +127,17 @@ class Auditor:
         """The Target field naming what a call of ``kind`` acts on, redacted."""
         if kind not in _KIND_FIELD:
             return {}
-        return {_KIND_FIELD[kind]: self.minimiser.redactor.field(_target_text(name), walk)}
+        field = _KIND_FIELD[kind]
+        text = self.minimiser.redactor.field(_target_text(name), walk)
+        if field == "tool_name":
+            return {field: text}
+        return {field: text, f"{field}_digest": self._keyed(text)}
+
+    def _keyed(self, value: str) -> str:
+        """The keyed digest the hash chain covers instead of a personal identifier
+        (schemas.integrity.DIGESTED), so erasure can clear the value itself. Callers
+        cache it with what holds it: a session's Actor, a resource's Target."""
+        return self.minimiser.digest(value.encode("utf-8", "surrogatepass"))
 
     def _actor(self, actor: Actor) -> tuple[Actor, int]:
         """``actor`` with the texts its client wrote redacted, and how many values that
@@ -147,6 +157,8 @@ class Auditor:
             text = field(agent.agent_name, walk)
             if text != agent.agent_name:
                 changed["delegation"] = dataclasses.replace(agent, agent_name=text)
+        if type(actor.session_id) is str:
+            changed["session_digest"] = self._keyed(actor.session_id)
         cleaned = dataclasses.replace(actor, **changed) if changed else actor
         if len(self._cleaned) > 4096:
             self._cleaned.clear()

@@ -25,13 +25,16 @@ _SEP = "\x1f"
 
 
 def _actor_part(actor: Actor) -> str:
+    # A personal identifier is chained as its keyed digest when it has one (DIGESTED).
     fields = (actor.user_pseudonym, actor.pseudonym_key_id, actor.client_id,
-              actor.session_id, actor.tenant_id)  # fmt: skip
+              actor.session_digest or actor.session_id, actor.tenant_id)  # fmt: skip
     return _SEP.join("" if v is None else v for v in fields)
 
 
 def _target_part(target: Target) -> str:
-    fields = (target.server_id, target.tool_name, target.resource_uri, target.prompt_name,
+    fields = (target.server_id, target.tool_name,
+              target.resource_uri_digest or target.resource_uri,
+              target.prompt_name_digest or target.prompt_name,
               target.method, target.tool_fingerprint, target.classification)  # fmt: skip
     return _SEP.join("" if v is None else v for v in fields)
 

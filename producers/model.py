@@ -46,6 +46,8 @@ class Actor:
     scopes: tuple[str, ...] = ()
     tenant_id: str | None = None
     delegation: Delegation | None = None
+    # Keyed digest the hash chain covers instead of session_id (schemas.integrity).
+    session_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,9 @@ class Target:
     annotations: Annotations | None = None
     tool_fingerprint: str | None = None
     classification: str = "MEDIUM"
+    # Keyed digests the hash chain covers instead of the clear values (schemas.integrity).
+    resource_uri_digest: str | None = None
+    prompt_name_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,10 @@ def encode_actor(actor: Actor) -> bytes:
         actor.session_id,
         actor.auth_method,
     )
-    return b"".join(map(s, head)) + av.strings(actor.scopes) + s(actor.tenant_id) + tail
+    return (
+        b"".join(map(s, head)) + av.strings(actor.scopes) + s(actor.tenant_id) + tail
+        + s(actor.session_digest)
+    )  # fmt: skip
 
 
 def encode_target(target: Target) -> tuple[bytes, bytes]:
@@ -62,7 +65,10 @@ def encode_target(target: Target) -> tuple[bytes, bytes]:
     if notes is not None:
         flags = (notes.read_only, notes.destructive, notes.idempotent, notes.open_world)
         annotations = b"\x02" + b"".join(av.opt_boolean(f) for f in flags)
-    tail = annotations + s(target.tool_fingerprint) + _CLASSIFICATION[target.classification]
+    tail = (
+        annotations + s(target.tool_fingerprint) + _CLASSIFICATION[target.classification]
+        + s(target.resource_uri_digest) + s(target.prompt_name_digest)
+    )  # fmt: skip
     return av.string(target.server_id) + head, tail
 
 

@@ -6,6 +6,15 @@ and digests, never raw personal data (IP, user agent, argument and result
 values, error text), so erasing those keeps every hash valid. Producers compute
 it; ``mcp-audit verify`` recomputes it from stored rows with the same function.
 
+Three chained identifiers are personal (:data:`DIGESTED`): the session id, the
+resource URI and the prompt name. An event carrying a keyed digest of one
+(``actor.session_digest``, ``target.resource_uri_digest``,
+``target.prompt_name_digest``: HMAC-SHA256 under the value digest key) is chained
+over the digest in that field's place, so erasure can clear the value; an event
+without it (producers before schema ``AuditEvent.<this release>``, or a value
+that is absent) is chained over the value as before. The rule is per field and
+per event, picked by the digest's presence: no version field to trust.
+
 The chain needs no key, so anyone able to write the raw topic could make a new,
 validly chained stream. Origin closes that: a producer holding an origin key
 adds ``integrity.mac`` = HMAC-SHA256(key, the 32 bytes of ``hash``) and the
@@ -55,6 +64,12 @@ CHAINED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("integrity", "stream_id"),
     ("integrity", "seq"),
 )
+# A chained personal value -> the field beside it holding its keyed digest.
+DIGESTED: dict[tuple[str, ...], str] = {
+    ("actor", "session_id"): "session_digest",
+    ("target", "resource_uri"): "resource_uri_digest",
+    ("target", "prompt_name"): "prompt_name_digest",
+}
 _SEPARATOR = "\x1f"
 # A key id is stored per event and names a key file: short, and safe as a file name.
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -88,8 +103,13 @@ def chained_values(event: Mapping[str, Any]) -> list[str]:
     values = []
     for path in CHAINED_FIELDS:
         node: Any = event
+        parent: Any = None
         for key in path:
+            parent = node
             node = node.get(key) if isinstance(node, Mapping) else None
+        digest_field = DIGESTED.get(path)
+        if digest_field is not None and isinstance(parent, Mapping):
+            node = parent.get(digest_field) or node  # the digest, when the event has one
         values.append(_text(node))
     return values
 

@@ -105,6 +105,7 @@ class Actor(_Record):
     scopes: list[str] = Field(default_factory=list)
     tenant_id: str | None = None
     delegation: Delegation | None = None
+    session_digest: str | None = None
 
 
 class ToolAnnotations(_Record):
@@ -125,6 +126,8 @@ class Target(_Record):
     annotations: ToolAnnotations | None = None
     tool_fingerprint: str | None = None
     classification: Classification = Classification.MEDIUM
+    resource_uri_digest: str | None = None
+    prompt_name_digest: str | None = None
 
 
 class Payload(_Record):

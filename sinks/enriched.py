@@ -9,9 +9,14 @@ no outcome, so a verifier can rebuild the hash chain's fields from a row.
 
 from __future__ import annotations
 
-from sinks.tables import PERSONAL_COLUMNS, TableSpec
+import dataclasses
+
+from sinks.tables import DIGEST_COLUMNS, PERSONAL_COLUMNS, TableSpec
 
 _S = "String"
+# The row-hash formula the sink writes (sinks.tables.TableSpec.earlier_hashes, migration
+# 150): 1 hashed session id, resource URI and prompt name as content, 2 as personal.
+HASH_VERSION = 2
 _TS = "DateTime64(6, 'UTC')"
 _OUTCOME = (
     "Nullable(Tuple(status String, duration_us Int64, error_type Nullable(String),"
@@ -41,11 +46,11 @@ _STRINGS = {
     "event": ("event_id", "event_type", "phase", "call_id"),
     "event.actor": (
         "user_pseudonym", "pseudonym_key_id", "client_id", "client_name", "client_version",
-        "ip", "user_agent", "session_id", "auth_method", "tenant_id",
+        "ip", "user_agent", "session_id", "auth_method", "tenant_id", "session_digest",
     ),
     "event.target": (
         "server_id", "server_version", "tool_name", "resource_uri", "prompt_name", "method",
-        "tool_fingerprint", "classification",
+        "tool_fingerprint", "classification", "resource_uri_digest", "prompt_name_digest",
     ),
     "event.payload": ("args_json", "args_digest", "result_json", "result_digest"),
     "event.context": ("request_id", "trace_id", "span_id", "protocol_version", "transport"),
@@ -128,6 +133,7 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ip", "`event.actor.ip`"),
     ("user_agent", "`event.actor.user_agent`"),
     ("session_id", "`event.actor.session_id`"),
+    ("session_digest", "`event.actor.session_digest`"),
     ("auth_method", "`event.actor.auth_method`"),
     ("scopes", "`event.actor.scopes`"),
     ("tenant_id", "`event.actor.tenant_id`"),
@@ -139,6 +145,8 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tool_name", "`event.target.tool_name`"),
     ("resource_uri", "`event.target.resource_uri`"),
     ("prompt_name", "`event.target.prompt_name`"),
+    ("resource_uri_digest", "`event.target.resource_uri_digest`"),
+    ("prompt_name_digest", "`event.target.prompt_name_digest`"),
     ("method", "`event.target.method`"),
     ("arg_keys", "`event.target.arg_keys`"),
     ("tool_read_only", "tupleElement(`event.target.annotations`, 'read_only')"),
@@ -192,9 +200,10 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("prev_hash", "`event.integrity.prev_hash`"),
     ("hash", "`event.integrity.hash`"),
     ("origin_key_id", "`event.integrity.key_id`"),  # '' for events no origin key vouched for
+    ("hash_version", f"toUInt8({HASH_VERSION})"),
 )
 
-ENRICHED = TableSpec(
+_CURRENT = TableSpec(
     "EnrichedEvent",
     "audit_events",
     ENRICHED_STRUCTURE,
@@ -204,3 +213,14 @@ ENRICHED = TableSpec(
     insert_table="audit_events_incoming",
     outside_hash=("enriched_time",),
 )
+# How the sink mapped and hashed events before migration 150 (hash_version 1, the
+# column's default for rows stored then): session id, resource URI and prompt name
+# hashed as content (their events chained them in clear), no digest or version
+# columns. Column order is kept: the hash is over the columns in this order.
+_ADDED_IN_150 = {*DIGEST_COLUMNS.values(), "hash_version"}
+HASHED_BEFORE_150 = dataclasses.replace(
+    _CURRENT,
+    columns=tuple(c for c in ENRICHED_COLUMNS if c[0] not in _ADDED_IN_150),
+    personal={k: v for k, v in PERSONAL_COLUMNS.items() if k not in DIGEST_COLUMNS},
+)
+ENRICHED = dataclasses.replace(_CURRENT, earlier_hashes=((1, HASHED_BEFORE_150),))

@@ -13,7 +13,10 @@ unless it fails):
   itself an audited access) and every personal value is what erasure leaves;
   anything else is an alteration.
 
-Rows stored before migration 120 have no hashes and are counted apart.
+Rows stored before migration 120 have no hashes and are counted apart. Rows hashed
+before migration 150 (session id, resource URI and prompt name hashed as content)
+read ``hash_version`` 1 and are recomputed by that formula
+(:data:`sinks.enriched.HASHED_BEFORE_150`); rows since, by the current one.
 ``mcp-audit verify`` runs the check. A row rewritten together with both of its
 hashes passes it; the sealed leaves hold each row version's ``content_hash``, and
 :mod:`sinks.verify_sealed` compares the stored rows with them.
@@ -65,10 +68,14 @@ def check_rows(client: Client, limit: int = 100) -> RowCheck:
 
 
 def _verdicts(spec: TableSpec) -> str:
+    # Each row by the formula it was hashed with (its hash_version, migration 150).
+    content = spec.by_hash_version(TableSpec.content_hash_sql)
+    personal = spec.by_hash_version(TableSpec.personal_hash_sql)
+    cleared = spec.by_hash_version(TableSpec.cleared_sql)
     return (
-        f"content_hash != {spec.content_hash_sql()} AS content_altered,"
-        f" personal_hash != {spec.personal_hash_sql()} AS personal_changed,"
-        f" personal_changed AND {ERASED} AND ({spec.cleared_sql()}) AS erased"
+        f"content_hash != {content} AS content_altered,"
+        f" personal_hash != {personal} AS personal_changed,"
+        f" personal_changed AND {ERASED} AND ({cleared}) AS erased"
     )
 
 

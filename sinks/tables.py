@@ -7,12 +7,16 @@ holds the two halves of ``INSERT INTO table (columns) SELECT expressions FROM
 Each row also gets two hashes at insert (migration 120): ``personal_hash`` over
 the personal values as they arrived, and ``content_hash`` over everything else a
 reader relies on plus ``personal_hash`` (:meth:`TableSpec.content_hash_sql`);
-:mod:`sinks.row_check` recomputes both from stored rows.
+:mod:`sinks.row_check` recomputes both from stored rows, each row by the formula
+it was hashed with (``hash_version``, :attr:`TableSpec.earlier_hashes`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from schemas.integrity import DIGESTED
 
 
 def held(time_column: str) -> str:
@@ -40,9 +44,24 @@ LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT
 
 ERASED = "user_id IN (SELECT user_id FROM erased_subjects)"
 
-# Personal values outside the hash chain (schemas.integrity): erasure clears
-# these and keeps every chained field, so the integrity check still passes.
+
+def _unless_chained(column: str, digest: str) -> str:
+    """What erasure leaves in a personal column the hash chain covers through a keyed
+    digest (schemas.integrity.DIGESTED): '' when the row holds the digest, else the
+    value, which an event from an older producer chained in clear (docs/security.md)."""
+    return f"if({digest} = '', {column}, '')"
+
+
+# A personal column the hash chain covers through a keyed digest -> the column keeping
+# the digest (schemas.integrity.DIGESTED: the field names are the column names).
+DIGEST_COLUMNS: dict[str, str] = {path[-1]: digest for path, digest in DIGESTED.items()}
+
+# Every personal value: erasure clears these (the one list; `mcp-audit erase`, the
+# sink's insert for subjects already erased and verify's row check all read it). The
+# hash chain covers none of them in clear but for rows from older producers, so the
+# integrity check still passes after erasure.
 PERSONAL_COLUMNS: dict[str, str] = {
+    **{column: _unless_chained(column, digest) for column, digest in DIGEST_COLUMNS.items()},
     "ip": "''",
     "user_agent": "''",
     "client_name": "''",
@@ -85,6 +104,10 @@ class TableSpec:
     # Columns outside content_hash besides the personal ones: enriched_time says when
     # a replay re-enriched, not what the enrichment said (the same copy stays a copy).
     outside_hash: tuple[str, ...] = ()
+    # Row-hash formulas the table used before this one, by the ``hash_version`` a row
+    # stored then reads (migration 150): a row is checked by the formula it was hashed
+    # with. Empty: every row is hashed as this spec says (no version column).
+    earlier_hashes: tuple[tuple[int, TableSpec], ...] = ()
 
     @property
     def target(self) -> str:
@@ -101,6 +124,14 @@ class TableSpec:
         personal = self.personal or {}
         names = [n for n, _ in self.columns if n not in personal and n not in self.outside_hash]
         return sha256_row_sql([*names, "personal_hash"])
+
+    def by_hash_version(self, part: Callable[[TableSpec], str]) -> str:
+        """``part`` (a hash or cleared expression) of a row as its own hash version
+        says: an earlier spec's for a row stored under it, this spec's otherwise."""
+        if not self.earlier_hashes:
+            return part(self)
+        branches = "".join(f"hash_version = {v}, {part(s)}, " for v, s in self.earlier_hashes)
+        return f"multiIf({branches}{part(self)})"
 
     def cleared_sql(self) -> str:
         """True when every personal value of a row is what erasure leaves."""

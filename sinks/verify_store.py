@@ -23,10 +23,14 @@ CHAINED_COLUMNS = (
     "toString(event_id) AS event_id, event_time, event_type, phase, call_id, user_id,"
     " pseudonym_key_id, client_id, session_id, tenant_id, server_id, tool_name, resource_uri,"
     " prompt_name, method, tool_fingerprint, classification, args_digest, result_digest,"
-    " status, duration_us, error_type, stream_id, seq, prev_hash, hash"
+    " status, duration_us, error_type, stream_id, seq, prev_hash, hash, session_digest,"
+    " resource_uri_digest, prompt_name_digest"
 )
 
 
+# A row keeps the keyed digests the chain covers in place of the personal values
+# erasure clears (schemas.integrity.DIGESTED); '' in a row of an older event.
+ACTOR_COLUMNS = ("pseudonym_key_id", "client_id", "session_id", "tenant_id", "session_digest")
 TARGET_COLUMNS = (
     "server_id",
     "tool_name",
@@ -35,6 +39,8 @@ TARGET_COLUMNS = (
     "method",
     "tool_fingerprint",
     "classification",
+    "resource_uri_digest",
+    "prompt_name_digest",
 )
 
 
@@ -74,7 +80,7 @@ def as_event(row: dict[str, Any]) -> dict[str, Any]:
         **{k: row[k] for k in ("event_id", "event_time", "event_type", "phase", "call_id")},
         "actor": {
             "user_pseudonym": row["user_id"],
-            **{k: row[k] for k in ("pseudonym_key_id", "client_id", "session_id", "tenant_id")},
+            **{k: row[k] for k in ACTOR_COLUMNS},
         },
         "target": {k: row[k] for k in TARGET_COLUMNS},
         "payload": {"args_digest": row["args_digest"], "result_digest": row["result_digest"]},

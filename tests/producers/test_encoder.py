@@ -46,12 +46,12 @@ def _events(text: Any, small: Any, longs: Any) -> Any:
     names = st.lists(text, max_size=4).map(tuple)
     actors = st.builds(
         Actor, opt, opt, opt, opt, opt, opt, opt, opt, opt, names, opt,
-        st.none() | st.builds(Delegation, opt, opt, opt),
+        st.none() | st.builds(Delegation, opt, opt, opt), opt,  # session_digest
     )  # fmt: skip
     targets = st.builds(
         Target, text, opt, opt, opt, opt, opt,
         st.none() | st.builds(Annotations, opt_bool, opt_bool, opt_bool, opt_bool), opt,
-        st.sampled_from(CLASSIFICATIONS),
+        st.sampled_from(CLASSIFICATIONS), opt, opt,  # resource_uri and prompt_name digests
     )  # fmt: skip
     outcome = st.none() | st.builds(
         Outcome, st.sampled_from(STATUSES), longs, opt, opt, st.none() | longs

@@ -29,6 +29,7 @@ def audit_event(seq: int = 1, prev_hash: str = "", **overrides: Any) -> dict[str
             "scopes": ["files:read"],
             "tenant_id": "acme",
             "delegation": {"agent_id": "agent-7", "agent_name": None, "delegator_pseudonym": None},
+            "session_digest": "5" * 64,
         },
         "target": {
             "server_id": "files",
@@ -46,6 +47,8 @@ def audit_event(seq: int = 1, prev_hash: str = "", **overrides: Any) -> dict[str
             },
             "tool_fingerprint": "f" * 64,
             "classification": "HIGH",
+            "resource_uri_digest": None,
+            "prompt_name_digest": None,
         },
         "payload": {
             "args_json": None,
