@@ -25,22 +25,30 @@ from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
 
 TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 _SINCE = "{since:DateTime64(6)}"
+# events_first holds versions: sign 1 for each, -1 for one a later version replaced
+# (migration 120). Counts sum the signs; a state that cannot take a value back (a
+# quantile) takes each event's first version, as the views do.
+FIRST = "sign = 1 AND NOT replaces"
+CURRENT = (
+    "sign = 1 AND (event_time, event_id, enriched_time) NOT IN (SELECT event_time, event_id,"
+    f" enriched_time FROM events_first WHERE sign = -1 AND event_time >= {_SINCE})"
+)
 # events_hourly's and user_activity_daily's columns as one event's values (their
 # views count the same conditions), for the part of the window's first hour or day.
 _EVENT_COLUMNS = (
     ("hour", "toStartOfHour(event_time)"),
     *((name, name) for name in ("event_type", "phase", "server_id", "tool_name", "status")),
     ("risk_level", "risk_level"),
-    ("events", "toUInt64(1)"),
-    ("duration_us", "arrayReduce('quantilesState(0.5, 0.95, 0.99)', [duration_us])"),
+    ("events", "toInt64(sign)"),
+    ("duration_us", f"arrayReduce('quantilesStateIf(0.5, 0.95, 0.99)', [duration_us], [{FIRST}])"),
 )
 _USER_COLUMNS = (
     ("user_id", "user_id"),
-    ("events", "toUInt64(1)"),
-    ("high_risk", f"toUInt64({HIGH_RISK})"),
-    ("high_risk_calls", f"toUInt64({CALL} AND {HIGH_RISK})"),
-    ("tool_calls", f"toUInt64({TOOL_CALL})"),
-    ("max_risk", "risk_score"),
+    ("events", "toInt64(sign)"),
+    ("high_risk", f"sign * ({HIGH_RISK})"),
+    ("high_risk_calls", f"sign * ({CALL} AND {HIGH_RISK})"),
+    ("tool_calls", f"sign * ({TOOL_CALL})"),
+    ("max_risk", "if(sign = 1, risk_score, 0)"),
 )
 
 
@@ -96,7 +104,7 @@ def calls_over_time(client: Client, since: datetime, bucket_minutes: int) -> lis
     if bucket_minutes % 60 == 0:
         time, calls, source = "hour", "sum(events)", f"{EVENTS_HOURLY} WHERE {TOOL_CALL}"
     else:
-        time, calls = "event_time", "count()"
+        time, calls = "event_time", "sum(sign)"
         source = f"events_first WHERE event_time >= {_SINCE} AND {TOOL_CALL}"
     sql = f"""
         SELECT toDateTime64(toStartOfInterval({time}, toIntervalMinute({{bucket:UInt32}})), 6)
@@ -159,15 +167,15 @@ def search(
 ) -> list[dict[str, Any]]:
     """Events matching every given filter, newest first; unknown filters are ignored.
 
-    events_first is in time order, each event once: the newest rows are read first
-    and the read stops at ``limit``."""
+    events_first is in time order: the newest rows are read first and the read
+    stops at ``limit``; the few versions replaced later are left out."""
     where = " AND ".join(["1", *(SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS)])
     sql = f"""
         SELECT event_time, event_id, toString(event_type) AS event_type, user_id AS user,
                server_id AS server, tool_name AS tool, toString(status) AS status,
                duration_us / 1000 AS duration_ms, risk_score,
                toString(risk_level) AS risk_level, risk_reasons
-        FROM events_first WHERE event_time >= {_SINCE} AND {where}
+        FROM events_first WHERE event_time >= {_SINCE} AND {CURRENT} AND {where}
         ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
     known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
     return _rows(client, sql, {"since": since, "limit": limit, **known})
@@ -193,7 +201,8 @@ def user_trail(client: Client, user: str, since: datetime, limit: int) -> list[d
                tool_name AS tool, toString(status) AS status, duration_us / 1000 AS duration_ms,
                risk_score, toString(risk_level) AS risk_level, session_id
         FROM audit_events WHERE user_id = {{user:String}} AND event_time >= {_SINCE}
-        ORDER BY event_time, event_id LIMIT 1 BY event_id LIMIT {{limit:UInt32}}"""
+        ORDER BY event_time, event_id, enriched_time DESC LIMIT 1 BY event_id
+        LIMIT {{limit:UInt32}}"""
     return _rows(client, sql, {"user": user, "since": since, "limit": limit})
 
 

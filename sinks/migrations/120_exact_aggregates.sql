@@ -1,23 +1,35 @@
--- Aggregates that count each event once, and the hourly ones the dashboard reads.
+-- Aggregates that count each event once, in its latest version, and the hourly
+-- ones the dashboard reads.
 --
 -- Until now the views read audit_events' inserts: a retried batch was dropped by
 -- its insert token, but the same event arriving in another batch (a replay, a
 -- restarted sink with other batch boundaries) was counted twice, for ever, while
--- audit_events FINAL showed it once. The views now read events_first instead: the
--- first stored copy of each event, the narrow columns the aggregates and the
--- dashboard's lists need. Its view drops, at insert, every event already in it:
--- the lookup uses events_first's sorting key (event_time, event_id), and a sink
--- writes in time order, so a batch reads only the few granules of its own time
--- range. Copies inside one batch are dropped by LIMIT 1 BY event_id.
--- A replay is the same event again, so keeping the first copy or the last is the
--- same row; the one case where they differ (an event enriched twice, differently)
--- is counted as first stored.
--- Inside a materialized view every mention of audit_events is the inserted block
--- (checked on chDB 26.9), so the inner IN reads the block's ids, not the table.
+-- audit_events FINAL showed it once. The views now read events_first, a log of
+-- each event's versions (the narrow columns the aggregates and the dashboard's
+-- lists need), written by its view at insert:
+-- - an event it does not hold yet: the event, sign 1;
+-- - a later enrichment of one it holds (an ATTEMPT sent again as INCOMPLETE, with
+--   a new risk): the held version again with sign -1, and the new one with sign 1
+--   and replaces = true, as FINAL keeps the latest enriched_time;
+-- - a copy, or an older version: nothing.
+-- The aggregates sum the signs, so every count is of each event once, in its
+-- latest version, before any merge. Quantile and distinct-count states cannot
+-- take a value back: they take each event's first version (duration, tool and
+-- session are the producer's and do not change with enrichment), and max_risk
+-- the highest score any version had.
+-- The lookup reads events_first by its sorting key, (event_time, event_id), and a
+-- sink writes in time order, so a batch reads only the few granules of its own
+-- time range. Inside a materialized view every mention of audit_events is the
+-- inserted block (checked on chDB 26.9), so the inner IN holds the block's ids.
+-- CollapsingMergeTree: a version and its sign -1 copy share the sorting key and
+-- cancel at merge, leaving the latest versions.
 CREATE TABLE IF NOT EXISTS events_first
 (
     event_id UUID,
     event_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    enriched_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    sign Int8,
+    replaces Bool,
     event_type LowCardinality(String),
     phase LowCardinality(String),
     user_id LowCardinality(String),
@@ -32,9 +44,9 @@ CREATE TABLE IF NOT EXISTS events_first
     risk_reasons Array(LowCardinality(String)),
     retention_days UInt16
 )
-ENGINE = MergeTree
+ENGINE = CollapsingMergeTree(sign)
 PARTITION BY toMonday(event_time)
-ORDER BY (event_time, event_id)
+ORDER BY (event_time, event_id, enriched_time)
 TTL toDateTime(least(toDateTime64(event_time, 0, 'UTC') + toIntervalDay(retention_days), toDateTime64('2106-02-07 00:00:00', 0, 'UTC')))
 SETTINGS non_replicated_deduplication_window = 10000, merge_with_ttl_timeout = 3600;
 
@@ -50,7 +62,7 @@ CREATE TABLE IF NOT EXISTS events_hourly
     tool_name LowCardinality(String),
     status LowCardinality(String),
     risk_level LowCardinality(String),
-    events SimpleAggregateFunction(sum, UInt64),
+    events SimpleAggregateFunction(sum, Int64),
     duration_us AggregateFunction(quantiles(0.5, 0.95, 0.99), UInt64)
 )
 ENGINE = AggregatingMergeTree
@@ -58,21 +70,9 @@ PARTITION BY toYYYYMM(hour)
 ORDER BY (hour, event_type, phase, server_id, tool_name, status, risk_level)
 SETTINGS non_replicated_deduplication_window = 10000;
 
--- Daily counts per user gain what the dashboard's user figures need: calls, tool
--- calls and high-risk calls, and the highest risk score. By day, not hour: 2,000
--- users over 30 days are 60,000 rows instead of 1.4 M, and a window's part day
--- comes from events_first (readside/dashboard/queries.py).
-ALTER TABLE user_activity_daily ADD COLUMN IF NOT EXISTS high_risk_calls SimpleAggregateFunction(sum, UInt64);
-
-ALTER TABLE user_activity_daily ADD COLUMN IF NOT EXISTS tool_calls SimpleAggregateFunction(sum, UInt64);
-
-ALTER TABLE user_activity_daily ADD COLUMN IF NOT EXISTS max_risk SimpleAggregateFunction(max, UInt8);
-
--- Opening one event by its id alone (an alert's evidence) without reading every id.
-ALTER TABLE audit_events ADD INDEX IF NOT EXISTS event_idx event_id TYPE bloom_filter(0.01) GRANULARITY 1;
-
-ALTER TABLE audit_events MATERIALIZE INDEX event_idx;
-
+-- The views are made again below and every aggregate is rebuilt from what is
+-- stored (the last statement); re-running this migration after an interruption
+-- starts again from empty tables.
 DROP VIEW IF EXISTS events_first_mv;
 
 DROP VIEW IF EXISTS calls_hourly_mv;
@@ -83,64 +83,6 @@ DROP VIEW IF EXISTS risk_daily_mv;
 
 DROP VIEW IF EXISTS events_hourly_mv;
 
-CREATE MATERIALIZED VIEW events_first_mv TO events_first AS
-SELECT event_id, event_time, event_type, phase, user_id, tenant_id, session_id, server_id,
-       tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days
-FROM audit_events
-WHERE (event_time, event_id) NOT IN (
-    SELECT event_time, event_id FROM events_first
-    WHERE (event_time, event_id) IN (SELECT event_time, event_id FROM audit_events))
-LIMIT 1 BY event_id;
-
-CREATE MATERIALIZED VIEW calls_hourly_mv TO calls_hourly AS
-SELECT
-    toStartOfHour(event_time) AS hour,
-    server_id,
-    tool_name,
-    count() AS calls,
-    countIf(status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')) AS errors,
-    quantilesState(0.5, 0.95, 0.99)(duration_us) AS duration_us
-FROM events_first
-WHERE phase = 'RESULT'
-GROUP BY hour, server_id, tool_name;
-
-CREATE MATERIALIZED VIEW user_activity_daily_mv TO user_activity_daily AS
-SELECT
-    toDate(event_time) AS day,
-    user_id,
-    tenant_id,
-    count() AS events,
-    countIf(status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')) AS errors,
-    countIf(risk_level IN ('HIGH', 'CRITICAL')) AS high_risk,
-    uniqState(toString(tool_name)) AS tools,
-    uniqState(session_id) AS sessions,
-    countIf(phase = 'RESULT' AND risk_level IN ('HIGH', 'CRITICAL')) AS high_risk_calls,
-    countIf(event_type = 'TOOL_CALL' AND phase = 'RESULT') AS tool_calls,
-    max(risk_score) AS max_risk
-FROM events_first
-GROUP BY day, user_id, tenant_id;
-
-CREATE MATERIALIZED VIEW risk_daily_mv TO risk_daily AS
-SELECT
-    toDate(event_time) AS day,
-    server_id,
-    risk_level,
-    count() AS events,
-    sum(toUInt64(risk_score)) AS risk_score_sum
-FROM events_first
-GROUP BY day, server_id, risk_level;
-
-CREATE MATERIALIZED VIEW events_hourly_mv TO events_hourly AS
-SELECT
-    toStartOfHour(event_time) AS hour,
-    event_type, phase, server_id, tool_name, status, risk_level,
-    count() AS events,
-    quantilesState(0.5, 0.95, 0.99)(duration_us) AS duration_us
-FROM events_first
-GROUP BY hour, event_type, phase, server_id, tool_name, status, risk_level;
-
--- Rebuild every aggregate from what is stored, each event once (FINAL). Re-running
--- this migration after an interruption starts again from empty tables.
 TRUNCATE TABLE events_first;
 
 TRUNCATE TABLE calls_hourly;
@@ -151,7 +93,111 @@ TRUNCATE TABLE risk_daily;
 
 TRUNCATE TABLE events_hourly;
 
+-- Counts are sums of signs now.
+ALTER TABLE calls_hourly MODIFY COLUMN calls SimpleAggregateFunction(sum, Int64), MODIFY COLUMN errors SimpleAggregateFunction(sum, Int64);
+
+ALTER TABLE user_activity_daily MODIFY COLUMN events SimpleAggregateFunction(sum, Int64), MODIFY COLUMN errors SimpleAggregateFunction(sum, Int64), MODIFY COLUMN high_risk SimpleAggregateFunction(sum, Int64);
+
+ALTER TABLE risk_daily MODIFY COLUMN events SimpleAggregateFunction(sum, Int64), MODIFY COLUMN risk_score_sum SimpleAggregateFunction(sum, Int64);
+
+-- Daily counts per user gain what the dashboard's user figures need: calls, tool
+-- calls and high-risk calls, and the highest risk score. By day, not hour: 2,000
+-- users over 30 days are 60,000 rows instead of 1.4 M, and a window's part day
+-- comes from events_first (readside/dashboard/queries.py).
+ALTER TABLE user_activity_daily ADD COLUMN IF NOT EXISTS high_risk_calls SimpleAggregateFunction(sum, Int64);
+
+ALTER TABLE user_activity_daily ADD COLUMN IF NOT EXISTS tool_calls SimpleAggregateFunction(sum, Int64);
+
+ALTER TABLE user_activity_daily ADD COLUMN IF NOT EXISTS max_risk SimpleAggregateFunction(max, UInt8);
+
+-- Opening one event by its id alone (an alert's evidence) without reading every id.
+ALTER TABLE audit_events ADD INDEX IF NOT EXISTS event_idx event_id TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE audit_events MATERIALIZE INDEX event_idx;
+
+CREATE MATERIALIZED VIEW events_first_mv TO events_first AS
+SELECT event_id, event_time, version.1 AS sign, version.2 AS replaces,
+       version.3 AS enriched_time,
+       version.4 AS event_type,
+       version.5 AS phase,
+       version.6 AS user_id,
+       version.7 AS tenant_id,
+       version.8 AS session_id,
+       version.9 AS server_id,
+       version.10 AS tool_name,
+       version.11 AS status,
+       version.12 AS duration_us,
+       version.13 AS risk_score,
+       version.14 AS risk_level,
+       version.15 AS risk_reasons,
+       version.16 AS retention_days
+FROM (
+    SELECT new.event_id AS event_id, new.event_time AS event_time, held.found AS found,
+           held.version AS held_version,
+           (new.enriched_time, new.event_type, new.phase, new.user_id, new.tenant_id, new.session_id, new.server_id, new.tool_name, new.status, new.duration_us, new.risk_score, new.risk_level, new.risk_reasons, new.retention_days) AS new_version
+    FROM (SELECT * FROM audit_events ORDER BY enriched_time DESC LIMIT 1 BY event_id) AS new
+    LEFT JOIN (
+        SELECT event_time, event_id, 1 AS found, max(enriched_time) AS latest,
+               argMax((enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days), enriched_time) AS version
+        FROM events_first
+        WHERE sign = 1
+          AND (event_time, event_id) IN (SELECT event_time, event_id FROM audit_events)
+        GROUP BY event_time, event_id
+    ) AS held ON new.event_time = held.event_time AND new.event_id = held.event_id
+    WHERE held.found = 0 OR held.latest < new.enriched_time
+)
+ARRAY JOIN if(found = 0, [tupleConcat((toInt8(1), false), new_version)],
+              [tupleConcat((toInt8(-1), false), held_version),
+               tupleConcat((toInt8(1), true), new_version)]) AS version;
+
+CREATE MATERIALIZED VIEW calls_hourly_mv TO calls_hourly AS
+SELECT
+    toStartOfHour(event_time) AS hour,
+    server_id,
+    tool_name,
+    sum(sign) AS calls,
+    sumIf(sign, status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')) AS errors,
+    quantilesStateIf(0.5, 0.95, 0.99)(duration_us, sign = 1 AND NOT replaces) AS duration_us
+FROM events_first
+WHERE phase = 'RESULT'
+GROUP BY hour, server_id, tool_name;
+
+CREATE MATERIALIZED VIEW user_activity_daily_mv TO user_activity_daily AS
+SELECT
+    toDate(event_time) AS day,
+    user_id,
+    tenant_id,
+    sum(sign) AS events,
+    sumIf(sign, status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')) AS errors,
+    sumIf(sign, risk_level IN ('HIGH', 'CRITICAL')) AS high_risk,
+    uniqStateIf(toString(tool_name), sign = 1 AND NOT replaces) AS tools,
+    uniqStateIf(session_id, sign = 1 AND NOT replaces) AS sessions,
+    sumIf(sign, phase = 'RESULT' AND risk_level IN ('HIGH', 'CRITICAL')) AS high_risk_calls,
+    sumIf(sign, event_type = 'TOOL_CALL' AND phase = 'RESULT') AS tool_calls,
+    maxIf(risk_score, sign = 1) AS max_risk
+FROM events_first
+GROUP BY day, user_id, tenant_id;
+
+CREATE MATERIALIZED VIEW risk_daily_mv TO risk_daily AS
+SELECT
+    toDate(event_time) AS day,
+    server_id,
+    risk_level,
+    sum(sign) AS events,
+    sum(sign * toInt64(risk_score)) AS risk_score_sum
+FROM events_first
+GROUP BY day, server_id, risk_level;
+
+CREATE MATERIALIZED VIEW events_hourly_mv TO events_hourly AS
+SELECT
+    toStartOfHour(event_time) AS hour,
+    event_type, phase, server_id, tool_name, status, risk_level,
+    sum(sign) AS events,
+    quantilesStateIf(0.5, 0.95, 0.99)(duration_us, sign = 1 AND NOT replaces) AS duration_us
+FROM events_first
+GROUP BY hour, event_type, phase, server_id, tool_name, status, risk_level;
+
+-- Every aggregate from what is stored, each event once (FINAL), through the views.
 INSERT INTO events_first
-SELECT event_id, event_time, event_type, phase, user_id, tenant_id, session_id, server_id,
-       tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days
+SELECT event_id, event_time, 1 AS sign, false AS replaces, enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days
 FROM audit_events FINAL;

@@ -54,7 +54,7 @@ def _events(rng: random.Random, count: int, near: timedelta | None = None) -> li
         )
         score = rng.randrange(100)
         rows.append({
-            "event_id": uuid.uuid4(), "event_time": when, "enriched_time": when,
+            "event_id": uuid.uuid4(), "event_time": when, "enriched_time": when, "call_state": "",
             "event_type": kind, "phase": phase, "user_id": f"user-{rng.randrange(12)}",
             "session_id": f"s-{rng.randrange(30)}", "server_id": server,
             "tool_name": rng.choice(TOOLS[server]),
@@ -64,6 +64,15 @@ def _events(rng: random.Random, count: int, near: timedelta | None = None) -> li
             "risk_reasons": ["r"] if score > 70 else [], "retention_days": 365,
         })  # fmt: skip
     return rows
+
+
+def _enriched_again(rng: random.Random, event: dict[str, Any]) -> dict[str, Any]:
+    score = rng.randrange(100)
+    return {
+        **event, "enriched_time": event["enriched_time"] + timedelta(minutes=5),
+        "call_state": "INCOMPLETE" if event["phase"] == "ATTEMPT" else "",
+        "risk_score": score, "risk_level": LEVELS[(score > 30) + (score > 70) + (score > 90)],
+    }  # fmt: skip
 
 
 def _insert(client: Client, rows: list[dict[str, Any]]) -> None:
@@ -94,6 +103,15 @@ def store(clickhouse_url: str) -> Any:
         _insert(client, again + _events(rng, 50))
     twice = _events(rng, 1)
     _insert(client, twice + twice + _events(rng, 10))
+    # Later versions, as FINAL keeps them (latest enriched_time): attempts sent again
+    # as INCOMPLETE and results enriched again, both with a new risk; some of them in
+    # the insert of their first version; then a stale copy of a first version.
+    updated = [_enriched_again(rng, e) for e in rng.sample(events, 120)]
+    _insert(client, updated[:100])
+    fresh = _events(rng, 10)
+    _insert(client, fresh + [_enriched_again(rng, e) for e in fresh[:5]])
+    _insert(client, [e for e in events if e["event_id"] in {u["event_id"] for u in updated[:20]}])
+    _insert(client, updated[100:])
     try:
         yield client
     finally:
@@ -105,7 +123,7 @@ def test_the_store_holds_replays_unmerged(store: Client) -> None:
     stored, distinct = store.query(
         "SELECT count(), uniqExact(event_id) FROM audit_events"
     ).result_rows[0]
-    assert stored - distinct == 301
+    assert stored - distinct == 301 + 120 + 5 + 20
     parts = store.query("SELECT count() FROM system.parts WHERE database = currentDatabase()"
                         " AND table = 'audit_events' AND active").result_rows[0][0]  # fmt: skip
     assert parts >= 14
