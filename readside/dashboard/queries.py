@@ -40,7 +40,13 @@ _EVENT_COLUMNS = (
     *((name, name) for name in ("event_type", "phase", "server_id", "tool_name", "status")),
     ("risk_level", "risk_level"),
     ("events", "toInt64(sign)"),
-    ("duration_us", f"arrayReduce('quantilesStateIf(0.5, 0.95, 0.99)', [duration_us], [{FIRST}])"),
+)
+_DURATION_COLUMNS = (
+    *((name, name) for name in ("event_type", "server_id", "tool_name")),
+    (
+        "duration_us",
+        f"arrayReduce('quantilesStateIf(0.5, 0.95, 0.99)', [duration_us], [{CALL} AND {FIRST}])",
+    ),
 )
 _USER_COLUMNS = (
     ("user_id", "user_id"),
@@ -68,6 +74,7 @@ def _window(table: str, unit: str, columns: tuple[tuple[str, str], ...]) -> str:
 
 # Users by day: 2,000 users over 30 days are 60,000 rows, and 1.4 M by hour.
 EVENTS_HOURLY = _window("events_hourly", "hour", _EVENT_COLUMNS)
+DURATIONS_HOURLY = _window("durations_hourly", "hour", _DURATION_COLUMNS)
 USERS_DAILY = _window("user_activity_daily", "day", _USER_COLUMNS)
 
 
@@ -119,9 +126,12 @@ def tools(client: Client, since: datetime) -> list[dict[str, Any]]:
                round(q[1] / 1000, 3) AS p50_ms, round(q[2] / 1000, 3) AS p95_ms,
                round(q[3] / 1000, 3) AS p99_ms
         FROM (
-            SELECT tool_name AS tool, sum(events) AS calls, sumIf(events, {FAILURE}) AS failures,
-                   quantilesMerge(0.5, 0.95, 0.99)(duration_us) AS q
-            FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} GROUP BY tool)
+            SELECT tool_name AS tool, sum(events) AS calls, sumIf(events, {FAILURE}) AS failures
+            FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} GROUP BY tool) AS counted
+        LEFT JOIN (
+            SELECT tool_name AS tool, quantilesMerge(0.5, 0.95, 0.99)(duration_us) AS q
+            FROM {DURATIONS_HOURLY} WHERE event_type = 'TOOL_CALL' GROUP BY tool) AS timed
+        USING tool
         ORDER BY calls DESC, tool"""
     return _rows(client, sql, {"since": since})
 
@@ -195,12 +205,16 @@ def event_record(client: Client, event_id: str) -> dict[str, Any] | None:
 
 
 def user_trail(client: Client, user: str, since: datetime, limit: int) -> list[dict[str, Any]]:
-    """One user's events from ``since``, oldest first: the sorting key's first column."""
+    """One user's events from ``since``, oldest first, each in its latest version.
+
+    events_first's projection by user reads that user's granules of each part;
+    of an event's sign-1 versions the latest enriched is the one kept."""
     sql = f"""
         SELECT event_time, event_id, toString(event_type) AS event_type, server_id AS server,
                tool_name AS tool, toString(status) AS status, duration_us / 1000 AS duration_ms,
                risk_score, toString(risk_level) AS risk_level, session_id
-        FROM audit_events WHERE user_id = {{user:String}} AND event_time >= {_SINCE}
+        FROM events_first
+        WHERE user_id = {{user:String}} AND event_time >= {_SINCE} AND sign = 1
         ORDER BY event_time, event_id, enriched_time DESC LIMIT 1 BY event_id
         LIMIT {{limit:UInt32}}"""
     return _rows(client, sql, {"user": user, "since": since, "limit": limit})
