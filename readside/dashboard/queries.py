@@ -163,6 +163,20 @@ def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
     return _rows(client, sql, {"limit": limit})
 
 
+_LATEST_COLUMNS = ("event_type", "user_id", "server_id", "tool_name", "status", "duration_us",
+                   "risk_score", "risk_level", "risk_reasons", "session_id")  # fmt: skip
+# One user's events from ``since``, each in its latest version, through events_first's
+# projection by user. Grouped, not sorted: on 10 M events ORDER BY event_time made
+# ClickHouse read the whole table in its time order (624 ms), not the projection (82 ms).
+_PICKED = ", ".join(f"v.{i} AS {name}" for i, name in enumerate(_LATEST_COLUMNS, 1))
+_LATEST_OF_USER = f"""(
+    SELECT event_time, event_id, {_PICKED}
+    FROM (SELECT event_time, event_id, argMax(({", ".join(_LATEST_COLUMNS)}), enriched_time) AS v
+          FROM events_first
+          WHERE user_id = {{user:String}} AND event_time >= {_SINCE} AND sign = 1
+          GROUP BY event_time, event_id))"""
+
+
 SEARCH_FILTERS = {
     "user": "user_id = {user:String}",
     "tool": "tool_name = {tool:String}",
@@ -178,14 +192,19 @@ def search(
     """Events matching every given filter, newest first; unknown filters are ignored.
 
     events_first is in time order: the newest rows are read first and the read
-    stops at ``limit``; the few versions replaced later are left out."""
-    where = " AND ".join(["1", *(SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS)])
+    stops at ``limit``; the few versions replaced later are left out. One user's
+    events come from its projection by user."""
+    if "user" in filters:
+        source, current = _LATEST_OF_USER, "1"
+    else:
+        source, current = "events_first", f"event_time >= {_SINCE} AND {CURRENT}"
+    where = " AND ".join([current, *(SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS)])
     sql = f"""
         SELECT event_time, event_id, toString(event_type) AS event_type, user_id AS user,
                server_id AS server, tool_name AS tool, toString(status) AS status,
                duration_us / 1000 AS duration_ms, risk_score,
                toString(risk_level) AS risk_level, risk_reasons
-        FROM events_first WHERE event_time >= {_SINCE} AND {CURRENT} AND {where}
+        FROM {source} WHERE {where}
         ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
     known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
     return _rows(client, sql, {"since": since, "limit": limit, **known})
@@ -205,18 +224,13 @@ def event_record(client: Client, event_id: str) -> dict[str, Any] | None:
 
 
 def user_trail(client: Client, user: str, since: datetime, limit: int) -> list[dict[str, Any]]:
-    """One user's events from ``since``, oldest first, each in its latest version.
-
-    events_first's projection by user reads that user's granules of each part;
-    of an event's sign-1 versions the latest enriched is the one kept."""
+    """One user's events from ``since``, oldest first, each in its latest version."""
     sql = f"""
         SELECT event_time, event_id, toString(event_type) AS event_type, server_id AS server,
                tool_name AS tool, toString(status) AS status, duration_us / 1000 AS duration_ms,
                risk_score, toString(risk_level) AS risk_level, session_id
-        FROM events_first
-        WHERE user_id = {{user:String}} AND event_time >= {_SINCE} AND sign = 1
-        ORDER BY event_time, event_id, enriched_time DESC LIMIT 1 BY event_id
-        LIMIT {{limit:UInt32}}"""
+        FROM {_LATEST_OF_USER}
+        ORDER BY event_time, event_id LIMIT {{limit:UInt32}}"""
     return _rows(client, sql, {"user": user, "since": since, "limit": limit})
 
 
