@@ -70,9 +70,10 @@ def test_no_other_definition_is_shipped(where: str) -> None:
 
 def test_the_views_and_readme_say_the_words_of_the_one_definition() -> None:
     sql = _shipped_sql()
-    assert f"countIf({tables.FAILURE})" in sql["views"]
+    # The views sum signs (migration 120: a replaced version counts -1).
+    assert f"sumIf(sign, {tables.FAILURE})" in sql["views"]
     assert f"WHERE {tables.CALL}" in sql["views"]
-    assert f"countIf({tables.HIGH_RISK})" in sql["views"]
+    assert f"sumIf(sign, {tables.HIGH_RISK})" in sql["views"]
     # The README's counts read those views; tests/readside/dashboard/test_exact.py holds
     # each of its queries to the same question asked in these words of audit_events FINAL.
 
