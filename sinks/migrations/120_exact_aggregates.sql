@@ -230,6 +230,6 @@ WHERE phase = 'RESULT'
 GROUP BY hour, event_type, server_id, tool_name;
 
 -- Every aggregate from what is stored, each event once (FINAL), through the views.
-INSERT INTO events_first
+INSERT INTO events_first (event_id, event_time, sign, replaces, enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days)
 SELECT event_id, event_time, 1 AS sign, false AS replaces, enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days
 FROM audit_events FINAL;
