@@ -123,7 +123,12 @@ def main() -> str:
         plain = latencies_us(read_file)
         runtime.configure(ProducerSettings.load(environ={}, enabled=False), kafka)
         disabled = latencies_us(audit_tool(read_file))
-        settings = ProducerSettings.load(environ={}, spool_dir=Path(tmp) / "spool")
+        # As deployed: with an origin key (processors checking origin refuse events without).
+        origin_key = Path(tmp) / "o1.key"
+        origin_key.write_text(os.urandom(32).hex())
+        settings = ProducerSettings.load(
+            environ={}, spool_dir=Path(tmp) / "spool", origin_key_file=origin_key
+        )
         runtime.configure(settings, kafka)
         tool = audit_tool(read_file)
         audited = latencies_us(tool)
@@ -157,11 +162,12 @@ def main() -> str:
 
 
 def _encode_rows(auditor: Any) -> list[list[str]]:
-    """One RESULT event sealed and encoded (steady state: its call's shared parts made),
-    by the compiled sealer and by the Python fallback, and encoded alone by fastavro;
-    all give the same bytes."""
+    """One RESULT event sealed (with its origin MAC) and encoded (steady state: its call's
+    shared parts made), by the compiled sealer and by the Python fallback, and encoded
+    alone by fastavro; all give the same bytes."""
     from producers.model import to_avro
     from producers.sealer import NATIVE, Sealer
+    from schemas.integrity import OriginKey
     from schemas.wire import SingleObjectSerializer
 
     fastavro = SingleObjectSerializer("AuditEvent")
@@ -169,7 +175,7 @@ def _encode_rows(auditor: Any) -> list[list[str]]:
     rows = []
     kinds = [("compiled", True)] if NATIVE else []
     for name, native in [*kinds, ("Python fallback", False)]:
-        seal = Sealer(native=native).seal
+        seal = Sealer(native=native, origin=OriginKey("o1", os.urandom(32))).seal
         assert seal(event) == fastavro(to_avro(event))
         best = min(per_call_ns(lambda seal=seal: seal(event), calls=5000)) / 1000
         rows.append([f"seal + encode one event: {name}", f"{best:.1f}", "", "", ""])

@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from clickhouse_connect.driver.client import Client
 
-from mcp_audit.demo.launch import demo_children
+from mcp_audit.demo.launch import demo_children, origin_keys_dir
 from mcp_audit.embedded.broker import free_port
 from mcp_audit.platform import Platform
 from mcp_audit.settings import PlatformSettings
@@ -168,6 +168,9 @@ class Pipeline:
             # The processors watch the sink's lag by its group; here the sink is ours.
             "MCP_AUDIT_PROCESSORS_SINK_GROUP": self.platform.sink_settings.consumer_group,
         }
+        if self.demo:  # the demo's producers sign: show origin checked, as in production
+            keys = origin_keys_dir(self.settings.data_dir.resolve())
+            env["MCP_AUDIT_PROCESSORS_ORIGIN_KEYS_DIR"] = str(keys)
         argv = [sys.executable, "-m", "mcp_audit.cli", "processors"]
         return Child(f"processors-{index}", argv, env)
 

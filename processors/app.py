@@ -46,7 +46,8 @@ def create_app(kafka: KafkaSettings, settings: ProcessorSettings) -> faust.App:
     app = faust.App(settings.app_id, **faust_options(kafka, settings))
     # One changelog partition, as Faust advises for a GlobalTable shared by many workers.
     table = app.GlobalTable("detector-state", partitions=1, recovery_buffer_size=1)
-    send = alert_sender(app, AlertFolder(int(settings.alert_window_s * S)), kafka.topic_alerts)
+    folder = AlertFolder(int(settings.alert_window_s * S))
+    send = alert_sender(app, folder, kafka.topic_alerts, kafka.schema_registry_url)
     add_watch_agent(
         app,
         PipelineWatch(

@@ -19,9 +19,10 @@ from processors.detectors.base import Finding
 from processors.detectors.suite import DetectorSuite
 from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
-from processors.errors import InvalidEventError
+from processors.errors import InvalidEventError, UnverifiedOriginError
 from processors.features import EVENT_PROJECTION, FeatureReader, Features
 from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
+from processors.origin import OriginCheck
 from processors.rules import RiskRules
 from processors.validate import check_event
 from processors.watch_agent import StreamFacts
@@ -43,8 +44,10 @@ class BatchEnricher:
         max_age_us: int,
         version: str,
         registry_url: str | None = None,
+        origin: OriginCheck | None = None,
     ) -> None:
         self.rules, self.detectors, self.correlator = rules, detectors, correlator
+        self.origin = origin  # None: origin not checked
         self.folder = folder
         self.streams = StreamFacts()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
@@ -90,6 +93,12 @@ class BatchEnricher:
         event = self.decode(message.value)
         facts = self.features(event)
         check_event(event, facts, now_us, self.max_future_us, self.max_age_us)
+        if self.origin is not None:
+            try:  # before any state: a forged event changes none of it
+                self.origin.check(event)
+            except UnverifiedOriginError as exc:
+                self.alert(exc.finding, facts, now_us, out)  # the alert names whom it claims
+                raise
         self.user_partitions[facts.user] = message.partition
         self.streams.add(event)
         findings = self.detectors.observe(facts, event)

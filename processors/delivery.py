@@ -29,7 +29,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from processors.messages import BatchOutput, OutMessage
 from schemas.backoff import Backoff
-from schemas.framing import RegistryFraming, single_object_header
+from schemas.framing import Framer, RegistryFraming
 
 log = logging.getLogger(__name__)
 RENEW_AFTER = 2  # attempts in a row in which the broker accepted nothing
@@ -66,18 +66,15 @@ class Delivery:
         self.retry_max_s = retry_max_s
         self._failed: list[tuple[str, OutMessage]] = []
         self._reason = ""
-        self._frames: dict[str, tuple[bytes, bytes]] = {}  # topic: (single-object, Confluent)
+        self._framers: dict[str, Framer] = {}
         self._framings: list[RegistryFraming] = []
 
     def frame_with_registry(self, registry_url: str, records: dict[str, str]) -> None:
         """Confluent framing for each topic's messages (topic: record name) once the
         registry gives the record's id under the topic's subject; asked in the background."""
         for topic, record in records.items():
-            use = partial(self._use_header, topic, single_object_header(record))
-            self._framings.append(RegistryFraming(record, registry_url, topic, use).start())
-
-    def _use_header(self, topic: str, single: bytes, header: bytes) -> None:
-        self._frames = {**self._frames, topic: (single, header)}  # replaced whole: no lock
+            framer = self._framers[topic] = Framer(record)
+            self._framings.append(RegistryFraming(record, registry_url, topic, framer.use).start())
 
     async def deliver(self, out: BatchOutput) -> None:
         """Returns once every message of ``out`` is acknowledged by the broker."""
@@ -128,11 +125,11 @@ class Delivery:
     ) -> list[tuple[str, OutMessage]]:
         self._failed = []
         produce = self.producer.produce
-        frames = self._frames
+        framers = self._framers
         for topic, messages in groups:
-            frame = frames.get(topic)
+            frame = framers.get(topic)
             for message in messages:
-                value = message.value if frame is None else _reframed(message.value, *frame)
+                value = message.value if frame is None else frame(message.value)
                 while True:
                     try:
                         if message.headers:
@@ -182,10 +179,3 @@ class Delivery:
         for framing in self._framings:
             framing.stop()
         self.producer.flush(10.0)
-
-
-def _reframed(value: bytes, single: bytes, confluent: bytes) -> bytes:
-    """The same body behind the Confluent header (a retried message already has it)."""
-    if value.startswith(single):
-        return confluent + memoryview(value)[len(single) :]
-    return value

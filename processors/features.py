@@ -29,7 +29,7 @@ EVENT_PROJECTION = {
     "lineage": {"data_categories": True},
     "heartbeat": True,
     "compliance": {"retention_days": True},
-    "integrity": {"stream_id": True, "seq": True},
+    "integrity": {"stream_id": True, "seq": True, "hash": True, "key_id": True, "mac": True},
 }  # fmt: skip
 
 

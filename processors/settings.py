@@ -71,6 +71,11 @@ class ProcessorSettings(PartSettings):
     topic_replication_factor: int = Field(
         1, ge=1, description="Replication of the topics Faust creates (use 3 in production)."
     )
+    origin_keys_dir: Path | None = Field(
+        None,
+        description="Producers' origin keys (<key id>.key, hex); set: events no key vouches"
+        " for are dead-lettered and alerted; unset: origin is not checked.",
+    )
     data_dir: Path = Field(Path("mcp-audit-data/processors"), description="Faust data dir.")
     state_key_file: Path | None = Field(
         None,

@@ -34,6 +34,7 @@ from processors.messages import OutMessage
 from processors.sink_lag import SinkLagWatch
 from processors.sink_probe import SinkLagProbe
 from processors.watch import PipelineWatch
+from schemas.framing import Framer, RegistryFraming
 from schemas.wire import SingleObjectSerializer
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,23 @@ def watch_topic_name(app_id: str) -> str:
     return f"{app_id}-watch"
 
 
-def alert_sender(app: faust.App, folder: AlertFolder, alerts_topic: str) -> AlertSender:
+def alert_encoder(alerts_topic: str, registry_url: str | None) -> Callable[[dict[str, Any]], bytes]:
+    """Alert records as bytes: single-object, and Confluent framing once a configured
+    registry gave the Alert schema's id, as the enrichment loop's alerts do
+    (:mod:`schemas.framing`)."""
+    serialize, frame = SingleObjectSerializer("Alert"), Framer("Alert")
+    if registry_url:
+        RegistryFraming("Alert", registry_url, alerts_topic, frame.use).start()
+    return lambda alert: frame(serialize(alert))
+
+
+def alert_sender(
+    app: faust.App, folder: AlertFolder, alerts_topic: str, registry_url: str | None = None
+) -> AlertSender:
     """Sends findings to ``alerts_topic`` as Alert records folded by ``folder``, and the
     folded alerts whose window closed."""
     sink = app.topic(alerts_topic, key_serializer="raw", value_serializer="raw")
-    encode = SingleObjectSerializer("Alert")
+    encode = alert_encoder(alerts_topic, registry_url)
 
     async def send(findings: list[Finding]) -> None:
         now = time.time_ns() // 1000

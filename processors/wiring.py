@@ -6,6 +6,7 @@ tests and tools can build the same parts without one.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
@@ -17,6 +18,7 @@ from processors.correlation import CallCorrelator
 from processors.delivery import Delivery
 from processors.detectors.suite import DetectorSuite
 from processors.loop import EnrichmentLoop
+from processors.origin import OriginCheck, load_keys
 from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
 from processors.sink_probe import SinkLagProbe
@@ -27,6 +29,7 @@ from schemas.framing import RegistryFraming
 from schemas.kafka import KafkaSettings
 
 S = 1_000_000
+log = logging.getLogger(__name__)
 
 
 def faust_options(kafka: KafkaSettings, settings: ProcessorSettings) -> dict[str, Any]:
@@ -72,6 +75,14 @@ def build_enricher(
     registry_url: str | None = None,
 ) -> BatchEnricher:
     """Rules, detectors (on ``state``'s mappings when given), correlator and alert folder."""
+    origin = None
+    if settings.origin_keys_dir is not None:
+        origin = OriginCheck(load_keys(settings.origin_keys_dir))
+        log.info("origin checked under keys %s", ", ".join(origin.key_ids))
+    else:
+        log.warning(
+            "origin not checked (no origin_keys_dir): any raw-topic writer can forge events"
+        )
     return BatchEnricher(
         load_rules(settings.rules_path),
         DetectorSuite(state.users, state.tools, state_tokens(settings))
@@ -83,6 +94,7 @@ def build_enricher(
         max_age_us=int(settings.max_age_days * 86_400 * S),
         version=__version__,
         registry_url=registry_url,
+        origin=origin,
     )
 
 

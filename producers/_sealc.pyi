@@ -13,6 +13,9 @@ class Sealer:
         outcome_class: type,
         make_shape: Callable[[Any], tuple[bytes, bytes, str]],
         repair: Callable[[Any], None],
+        *,
+        key_id: str | None = None,
+        key: bytes | None = None,
     ) -> None: ...
     header: bytes
     @property
@@ -21,4 +24,6 @@ class Sealer:
     def seq(self) -> int: ...
     @property
     def last_hash(self) -> str: ...
+    @property
+    def key_id(self) -> str | None: ...
     def seal(self, event: Any, /) -> bytes: ...

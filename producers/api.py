@@ -19,14 +19,21 @@ from producers.origin import producer_info
 from producers.runtime import get_auditor
 
 
-def _record(event_type: str, *, digests: dict[str, Any] | None = None, **fields: Any) -> None:
-    """Record one event; ``digests`` are values to record as keyed digests in its attributes."""
+def _record(
+    event_type: str, *, digests: dict[str, Any] | None = None,
+    people: dict[str, str] | None = None, **fields: Any,
+) -> None:  # fmt: skip
+    """Record one event; ``digests`` are values to record as keyed digests in its attributes,
+    ``people`` ids to record as pseudonyms (the key that made them beside, as ``*_key_id``)."""
     auditor = get_auditor()
     if auditor is None:
         return
     try:
-        if digests:
-            keyed = {name: auditor.minimiser.of_value(v) for name, v in digests.items()}
+        keyed = {name: auditor.minimiser.of_value(v) for name, v in (digests or {}).items()}
+        for name, person in (people or {}).items():
+            keyed[name] = auditor.pseudonymise(person) or ""
+            keyed[f"{name}_key_id"] = auditor.pseudonymise.key_id
+        if keyed:
             fields["attributes"] = {**fields.get("attributes", {}), **keyed}
         auditor.record(event_type, producer_info("api"), actor=current_actor.get(), **fields)
     except Exception:
@@ -59,9 +66,10 @@ def prompt_executed(name: str, arguments: dict[str, Any] | None = None) -> None:
 
 
 def permission_changed(subject: str, permission: str, *, old: Any, new: Any) -> None:
-    """Who gained or lost what; old and new values are recorded as digests only."""
+    """Who gained or lost what: the subject as its keyed pseudonym (the one its own calls
+    carry), old and new values as digests only."""
     _record(
-        "PERMISSION_CHANGE", attributes={"subject": subject, "attribute": permission},
+        "PERMISSION_CHANGE", attributes={"attribute": permission}, people={"subject": subject},
         digests={"old_digest": old, "new_digest": new},
     )  # fmt: skip
 

@@ -15,6 +15,7 @@ cannot be written is the call unaudited: then a fail-closed class is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Mapping
@@ -41,8 +42,9 @@ from producers.payload import Minimiser
 from producers.policy import ClassRule, Policy
 from producers.pseudonym import Pseudonymiser
 from producers.publisher import Publisher
-from producers.redact import Walk
+from producers.redact import Redactor, Walk
 from producers.sealer import Sealer
+from schemas.integrity import OriginKey
 
 ANONYMOUS = Actor()
 AUDIT_FAILURE = "audit_failure"  # the attribute a minimal event gives its reason in
@@ -52,6 +54,8 @@ _KIND_FIELD = {
     "RESOURCE_READ": "resource_uri",
     "PROMPT_GET": "prompt_name",
 }
+# The Actor's texts a client or caller writes freely (ids and pseudonyms are kept as they are).
+_ACTOR_TEXTS = ("client_name", "client_version", "user_agent")
 _METHOD = {
     "TOOL_CALL": "tools/call",
     "RESOURCE_READ": "resources/read",
@@ -71,15 +75,19 @@ class Auditor:
         publisher: Publisher,
         counters: Counters,
         heartbeat_interval_s: float,
+        origin: OriginKey | None = None,
     ) -> None:
         self.server_id, self.server_version = server_id, server_version
         self.policy, self.pseudonymise, self.minimiser = policy, pseudonymiser, minimiser
         self.publisher, self.counters = publisher, counters
-        self.sealer = Sealer()
+        self.sealer = Sealer(origin=origin)
         self._stream_key = self.sealer.stream_id.encode()  # the key of events with no user
         self.fingerprints: dict[str, str] = {}
         self.annotations: dict[str, Annotations] = {}
-        self._targets: dict[tuple[str, str, str | None], Target] = {}
+        # (kind, name, method) -> the Target and how many values redacting its name took out
+        self._targets: dict[tuple[str, str, str | None], tuple[Target, int]] = {}
+        # id(actor) -> (actor, the actor with its texts redacted, how many values that took out)
+        self._cleaned: dict[int, tuple[Actor, Actor, int]] = {}
         self._compliance: dict[ClassRule, Compliance] = {}
         self._actors: dict[tuple[Any, ...], Actor] = {}
         self._default_compliance = Compliance(
@@ -93,21 +101,57 @@ class Auditor:
         publisher.on_tick = self.heartbeat
 
     def target(self, kind: str, name: str, method: str | None = None) -> Target:
+        return self._target(kind, name, method)[0]
+
+    def _target(self, kind: str, name: str, method: str | None = None) -> tuple[Target, int]:
+        """The Target of a call, its name redacted (the policy still matches the name as
+        given), and how many values that redaction took out."""
         key = (kind, name, method)
         found = self._targets.get(key)
         fingerprint = self.fingerprints.get(name) if kind == "TOOL_CALL" else None
-        if found is None or found.tool_fingerprint != fingerprint:
-            found = Target(
+        if found is None or found[0].tool_fingerprint != fingerprint:
+            walk = Walk()
+            target = Target(
                 self.server_id, self.server_version, method=method or _METHOD.get(kind),
                 annotations=self.annotations.get(name) if kind == "TOOL_CALL" else None,
                 tool_fingerprint=fingerprint,
                 classification=self.policy.rule_for(name).classification,
-                **({_KIND_FIELD[kind]: _target_text(name)} if kind in _KIND_FIELD else {}),
+                **self._named(kind, name, walk),
             )  # fmt: skip
             if len(self._targets) > 4096:  # resource URIs are unbounded
                 self._targets.clear()
-            self._targets[key] = found
+            found = self._targets[key] = (target, walk.redactions)
         return found
+
+    def _named(self, kind: str, name: str, walk: Walk) -> dict[str, Any]:
+        """The Target field naming what a call of ``kind`` acts on, redacted."""
+        if kind not in _KIND_FIELD:
+            return {}
+        return {_KIND_FIELD[kind]: self.minimiser.redactor.field(_target_text(name), walk)}
+
+    def _actor(self, actor: Actor) -> tuple[Actor, int]:
+        """``actor`` with the texts its client wrote redacted, and how many values that
+        took out. Cached by identity: one caller's Actor is one object call after call."""
+        found = self._cleaned.get(id(actor))
+        if found is not None and found[0] is actor:
+            return found[1], found[2]
+        walk = Walk()
+        field = self.minimiser.redactor.field
+        changed: dict[str, Any] = {}
+        for name in _ACTOR_TEXTS:
+            value = getattr(actor, name)
+            if type(value) is str and (text := field(value, walk)) != value:
+                changed[name] = text
+        agent = actor.delegation
+        if agent is not None and type(agent.agent_name) is str:
+            text = field(agent.agent_name, walk)
+            if text != agent.agent_name:
+                changed["delegation"] = dataclasses.replace(agent, agent_name=text)
+        cleaned = dataclasses.replace(actor, **changed) if changed else actor
+        if len(self._cleaned) > 4096:
+            self._cleaned.clear()
+        self._cleaned[id(actor)] = (actor, cleaned, walk.redactions)
+        return cleaned, walk.redactions
 
     def compliance(self, rule: ClassRule) -> Compliance:
         found = self._compliance.get(rule)
@@ -139,17 +183,20 @@ class Auditor:
     ) -> None:  # fmt: skip
         """A one-shot event (phase EVENT): session start, tool listing, config change ..."""
         try:
-            target = self.target(kind or event_type, name or "", method) if name else Target(
-                self.server_id, self.server_version, method=method
+            target, found = self._target(kind or event_type, name or "", method) if name else (
+                Target(self.server_id, self.server_version, method=method), 0
             )  # fmt: skip
+            actor, cleaned = self._actor(actor)
             walk = Walk()
-            clean = {
-                k: self.minimiser.redactor.text(str(v), walk) for k, v in (attributes or {}).items()
+            redactor = self.minimiser.redactor
+            clean = {  # keys too: a tool listing's keys are tool names
+                redactor.field(str(k), walk): redactor.text(str(v), walk)
+                for k, v in (attributes or {}).items()
             }
             event = CallEvent(
                 event_type, "EVENT", "", actor, target, producer, self._default_compliance,
-                request_id=request_id, lineage=lineage, attributes=clean,
-                redactions=walk.redactions,
+                request_id=request_id, lineage=_lineage(lineage, redactor, walk),
+                attributes=clean, redactions=walk.redactions + found + cleaned,
             )  # fmt: skip
             self.emit(event)
         except Exception:
@@ -163,13 +210,17 @@ class Auditor:
         """Audit the ATTEMPT of a call: in full, else minimal (:meth:`begin_minimal`)."""
         try:
             rule = self.policy.rule_for(name)
+            target, found = self._target(kind, name)
+            caller, cleaned = self._actor(actor)
+            walk = Walk()
             event = CallEvent(
-                kind, "ATTEMPT", "", actor, self.target(kind, name), producer,
+                kind, "ATTEMPT", "", caller, target, producer,
                 self.compliance(rule), request_id=request_id, trace_id=trace[0], span_id=trace[1],
             )  # fmt: skip
             if ai:
-                event.ai = self._ai(ai)
+                event.ai = self._ai(ai, walk)
             self.minimiser.args(event, args, rule)
+            event.redactions += found + cleaned + walk.redactions
             call = Call(self, event, rule)
             self.emit(event)
         except Exception as exc:
@@ -196,16 +247,15 @@ class Auditor:
         rule = self.policy.default
         try:
             rule = self.policy.rule_for(name)
-            named: dict[str, Any] = (
-                {_KIND_FIELD[kind]: _target_text(name)} if kind in _KIND_FIELD else {}
-            )
+            walk = Walk()
             target = Target(
                 self.server_id, self.server_version, method=_METHOD.get(kind),
-                classification=rule.classification, **named,
+                classification=rule.classification, **self._named(kind, name, walk),
             )  # fmt: skip
             event = CallEvent(
                 kind, "ATTEMPT", "", _pseudonym_only(actor), target, producer,
                 self.compliance(rule), request_id=request_id, attributes={AUDIT_FAILURE: reason},
+                redactions=walk.redactions,
             )  # fmt: skip
             call = Call(self, event, rule)
             self.emit(event)
@@ -230,11 +280,11 @@ class Auditor:
             classification=call.rule.classification,
         )
 
-    def _ai(self, ai: Mapping[str, Any]) -> dict[str, str | None]:
+    def _ai(self, ai: Mapping[str, Any], walk: Walk) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
         for key in ("model", "reason", "user_intent"):
             value = ai.get(key)
-            out[key] = None if value is None else self.minimiser.redactor.text(str(value), Walk())
+            out[key] = None if value is None else self.minimiser.redactor.field(str(value), walk)
         return out
 
     def result_event(
@@ -253,8 +303,11 @@ class Auditor:
             outcome.result_size = self.minimiser.result(event, result, call.rule)
         if error is not None:
             named = getattr(error, "audit_type", None)
-            outcome.error_type = named if type(named) is str else type(error).__name__
-            outcome.error_message = self.minimiser.error_message(error, event)
+            walk = Walk()  # a JSON-RPC error's code is the server's to write
+            kind = named if type(named) is str else type(error).__name__
+            outcome.error_type = self.minimiser.redactor.field(kind, walk)
+            event.redactions += walk.redactions
+            outcome.error_message = self.minimiser.error_message(error, event, call.rule)
         return event
 
     def result_minimal(self, call: Call, status: str, duration_us: int, reason: str) -> None:
@@ -324,6 +377,21 @@ class Auditor:
 def _target_text(name: str) -> str:
     """A target's name as an event can hold it (bounded, UTF-8 encodable)."""
     return wire_text(name, TARGET_LIMIT) or ""
+
+
+def _lineage(lineage: Lineage | None, redactor: Redactor, walk: Walk) -> Lineage | None:
+    """Where data came from and went (URIs, table names), redacted like a resource URI."""
+    if lineage is None:
+        return None
+
+    def each(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(redactor.field(v, walk) if type(v) is str else v for v in values)
+
+    operation = lineage.operation
+    return Lineage(
+        redactor.field(operation, walk) if type(operation) is str else operation,
+        each(lineage.sources), each(lineage.destinations), each(lineage.data_categories),
+    )  # fmt: skip
 
 
 def _pseudonym_only(actor: Actor) -> Actor:

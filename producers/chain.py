@@ -6,7 +6,8 @@ events were sealed. The material hashed is exactly what
 :func:`schemas.integrity.chain_hash` hashes for the event's Avro dict (a test
 recomputes it), built from cached per-actor and per-target pieces. The compiled
 sealer (:mod:`producers.sealer`) does the same work in C and must agree: this is
-its reference and its fallback.
+its reference and its fallback. With an origin key, each event also gets the
+key's id and the MAC of its hash (see :mod:`schemas.integrity`, "Origin").
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 
 from producers.ids import uuid7
 from producers.model import Actor, CallEvent, Target
+from schemas.integrity import OriginKey
+from schemas.keyed import PaddedHmac
 
 _SEP = "\x1f"
 
@@ -36,8 +39,9 @@ def _target_part(target: Target) -> str:
 class Stream:
     """A producer instance's numbered, chained sequence of events. Thread-safe."""
 
-    def __init__(self, stream_id: str | None = None) -> None:
+    def __init__(self, stream_id: str | None = None, origin: OriginKey | None = None) -> None:
         self.stream_id = stream_id or uuid7()
+        self._origin = None if origin is None else (origin.key_id, PaddedHmac(origin.key))
         self.seq = 0
         self.last_hash = ""
         self._lock = threading.Lock()
@@ -55,7 +59,7 @@ class Stream:
         return part
 
     def seal(self, e: CallEvent) -> None:
-        """Give ``e`` its id, time, stream position and hash."""
+        """Give ``e`` its id, time, stream position, hash and (keyed) origin MAC."""
         now_ns = time.time_ns()
         e.event_id = uuid7(now_ns)
         if not e.call_id and e.phase == "ATTEMPT":
@@ -74,6 +78,8 @@ class Stream:
             self.seq += 1
             e.seq, e.prev_hash = self.seq, self.last_hash
             material = f"{e.prev_hash}{_SEP}{body}{_SEP}{e.seq}"
-            self.last_hash = e.hash = hashlib.sha256(
-                material.encode("utf-8", "surrogatepass")
-            ).hexdigest()
+            digest = hashlib.sha256(material.encode("utf-8", "surrogatepass"))
+            self.last_hash = e.hash = digest.hexdigest()
+        if self._origin is not None:
+            key_id, mac = self._origin
+            e.origin_key_id, e.origin_mac = key_id, mac(digest.digest())

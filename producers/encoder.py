@@ -119,6 +119,7 @@ class EventEncoder:
         return b"".join((
             self.header, _id(e.event_id), av.long(e.event_time_us), kind_phase, _id(e.call_id),
             args, result, context, av.long(e.seq), _hex(e.prev_hash), _hex(e.hash),
+            av.opt_string(e.origin_key_id), _opt_hex(e.origin_mac),
         ))  # fmt: skip
 
     def _args(self, e: CallEvent, template: tuple[bytes, bytes, bytes, bytes]) -> bytes:

@@ -149,6 +149,8 @@ class CallEvent:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+    origin_key_id: str | None = None  # with origin_mac: the key that vouches for the event
+    origin_mac: str | None = None
     # The encoder's bytes for the parts a RESULT repeats from its ATTEMPT (with the
     # fields they were made from, checked by identity); result events inherit them.
     shared: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
@@ -217,5 +219,7 @@ def to_avro(event: CallEvent) -> dict[str, Any]:
             "seq": event.seq,
             "prev_hash": event.prev_hash,
             "hash": event.hash,
+            "key_id": event.origin_key_id,
+            "mac": event.origin_mac,
         },
     }

@@ -83,12 +83,18 @@ class Minimiser:
         """The keyed digest of one value (a changed setting's old or new value)."""
         return self.digest(canonical(value) or repr(type(value)).encode())
 
-    def error_message(self, error: BaseException, event: CallEvent) -> str:
+    def error_message(self, error: BaseException, event: CallEvent, rule: ClassRule) -> str | None:
+        """An error's text follows the class's rule for results (an error of a tool is
+        what it gave back): its keyed digest always, the redacted text only where
+        results are kept."""
         walk = Walk()
         try:
             text = str(error)
         except Exception:  # a hostile __str__ must not break auditing
             text = f"<unprintable {type(error).__name__}>"
+        event.result_digest = self.of_value(text)
+        if not rule.keep_results:
+            return None
         cleaned = self.redactor.text(text, walk)
         event.redactions += walk.redactions
         event.truncated = event.truncated or walk.truncated

@@ -116,13 +116,12 @@ def build_app(
         if guard is not None and (refused := guard.refusal(request.headers)) is not None:
             return refused
         body = await request.read()
-        if (
-            stream := prefetch.claim(request.method, request.raw_path, request.headers)
-        ) is not None:
-            return await _hand_over(request, stream)
+        opened = prefetch.claim(request.method, request.raw_path, request.headers)
         prefetch.forget(request.method, request.raw_path, request.headers)
         conversation = _conversation(rpc, request, body)
         try:
+            if opened is not None:  # opened when the session announced itself initialized
+                return await _hand_over(request, opened)
             return await _relay(request, body, conversation)
         except ServerTimeoutError:  # no upstream connection free within POOL_WAIT_S
             return web.Response(status=503, text="upstream busy", headers={"Retry-After": "1"})
@@ -156,8 +155,6 @@ def build_app(
     async def _hand_over(request: web.Request, stream: ClientResponse) -> web.StreamResponse:
         try:
             return await _stream_back(request, stream, None)
-        except ClientError:  # the upstream ended it: the client sees its stream close
-            return web.Response(status=502, text="upstream stream ended")
         finally:
             _close_unfinished(stream)
             stream.release()

@@ -37,9 +37,8 @@ _Key = tuple[str, str, str, str]
 
 
 def announces_initialized(method: str, body: bytes) -> bool:
-    """A POST carrying ``notifications/initialized`` (a cheap look; JSON-RPC method names
-    cannot hide behind escapes that matter here: a client that escapes it only loses the
-    prefetch, never a message)."""
+    """A POST carrying ``notifications/initialized``: a byte search, not a parse. A client
+    that spells the method with JSON escapes only goes without the prefetch."""
     return method == "POST" and _INITIALIZED in body
 
 
@@ -98,9 +97,6 @@ class Prefetch:
     def close(self) -> None:
         for key in list(self._open):
             self._drop(key)
-
-    def __len__(self) -> int:
-        return len(self._open)
 
     def _drop(self, key: _Key) -> None:
         held = self._open.pop(key, None)

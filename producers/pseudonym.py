@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from producers.errors import ProducerError
+from schemas.keyed import PaddedHmac
 
 MIN_KEY_BYTES = 16
 
@@ -54,38 +55,21 @@ class Pseudonymiser:
         return self._cached(user_id)
 
 
-# HMAC's inner and outer pads (RFC 2104), as translate tables over a key's bytes.
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_BLOCK = hashlib.sha256().block_size
-
-
-class ValueDigester:
+class ValueDigester(PaddedHmac):
     """HMAC-SHA256 hex of a value's bytes under the digest key named ``key_id``.
 
-    The padded key is hashed once: each digest copies the two keyed states
-    instead of keying anew, about half the cost of ``hmac.new`` per call on the
-    call path (3.7 against 7.4 µs for typical arguments on a loaded 2-core
-    machine; plain SHA-256 was 2.4). Immutable and thread-safe.
+    The padded key is hashed once (:class:`schemas.keyed.PaddedHmac`): about half
+    the cost of ``hmac.new`` per call on the call path (3.7 against 7.4 µs for
+    typical arguments on a loaded 2-core machine; plain SHA-256 was 2.4).
+    Immutable and thread-safe.
     """
 
-    __slots__ = ("_inner", "_outer", "key_id")
+    __slots__ = ("key_id",)
 
     def __init__(self, key: bytes, key_id: str) -> None:
         _check_length(key, "value digest key")
-        if len(key) > _BLOCK:
-            key = hashlib.sha256(key).digest()
-        padded = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(padded.translate(_IPAD))
-        self._outer = hashlib.sha256(padded.translate(_OPAD))
+        super().__init__(key)
         self.key_id = key_id
-
-    def __call__(self, data: bytes) -> str:
-        inner = self._inner.copy()
-        inner.update(data)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
 
 
 def check_apart(pseudonym_key: bytes | None, digest_key: bytes | None) -> None:

@@ -65,8 +65,10 @@ class Walk:
 class Redactor:
     __slots__ = (
         "_clean_keys",
+        "_fields",
         "_plain_keys",
         "max_depth",
+        "max_field",
         "max_items",
         "max_string",
         "scanner",
@@ -78,12 +80,15 @@ class Redactor:
         max_string: int = 2048,
         max_depth: int = 8,
         max_items: int = 256,
+        max_field: int = 8192,
         extra_patterns: Sequence[str] = (),
         use_hyperscan: bool = True,
     ) -> None:
         self.max_string = max_string
         self.max_depth = max_depth
         self.max_items = max_items
+        self.max_field = max_field
+        self._fields: dict[str, tuple[str, int]] = {}  # field value -> (cleaned, redactions)
         self._clean_keys: set[str] = set()
         self._plain_keys: set[str] = set()  # clean and not sensitive: kept as they are
         self.scanner = Scanner(extra_patterns, use_hyperscan=use_hyperscan)
@@ -111,6 +116,25 @@ class Redactor:
         walk.truncated = True
         digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{head[: self.max_string]}...[truncated {len(value)} chars, sha256 {digest}]"
+
+    def field(self, value: str, walk: Walk) -> str:
+        """A name, version, URI or label of an event, scanned whole and not cut when it fits
+        ``max_field`` (longer ones are cut as :meth:`text` cuts). Such values repeat from
+        call to call (tool and client names), so the outcome is cached by the string."""
+        found = self._fields.get(value)
+        if found is None:
+            if len(value) > self.max_field:
+                counted = Walk()
+                found = self.text(value, counted), counted.redactions
+                walk.truncated = True
+            elif len(value) <= 5 or (value.isascii() and self._as_is(value)):
+                found = value, 0
+            else:
+                found = self.scanner.scrub(value)
+            if len(value) <= 1024 and len(self._fields) < 4096:
+                self._fields[value] = found
+        walk.redactions += found[1]
+        return found[0]
 
     def _as_is(self, value: str) -> bool:
         """Whether :meth:`text` keeps ``value`` unchanged because it cannot find anything:

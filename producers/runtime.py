@@ -27,6 +27,7 @@ from producers.pseudonym import (
 from producers.publisher import Publisher
 from producers.redact import Redactor
 from producers.settings import ProducerSettings
+from schemas.integrity import read_origin_key
 from schemas.kafka import KafkaSettings
 
 log = logging.getLogger("producers")
@@ -52,6 +53,11 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         if digest_key
         else ephemeral_digester()
     )
+    origin = None
+    if settings.origin_key_file is not None:
+        origin = read_origin_key(settings.origin_key_file, settings.origin_key_id)
+    else:
+        log.warning("no origin key configured: processors that check origin refuse these events")
     redactor = Redactor(
         max_string=settings.max_string,
         max_depth=settings.max_depth,
@@ -68,6 +74,7 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         publisher=publisher,
         counters=counters,
         heartbeat_interval_s=settings.heartbeat_interval_s,
+        origin=origin,
     )
     if kafka.schema_registry_url:  # Confluent framing once the registry answers
         auditor.sealer.frame_with_registry(kafka.schema_registry_url, kafka.topic_raw)

@@ -236,10 +236,12 @@ class Scanner:
                     spans += _rule_spans(folded, rules)
             if not present.isdisjoint(_STEM_IDS):
                 spans += _keyed_spans(folded, present)
+            userinfo: list[Span] = []
             if _URL in present:
-                spans += _url_password_spans(folded)
-            if _AT in present:
-                spans += _email_spans(folded)
+                userinfo = list(_url_password_spans(folded))
+                spans += userinfo
+            if _AT in present:  # the host after a URL's password is no e-mail domain
+                spans += _email_spans(folded, {end for _, end, _ in userinfo})
             if _NUMBER_ID in present:
                 spans += _number_spans(folded)
             if _IBAN_ID in present:
@@ -543,7 +545,8 @@ def _mysql_password_spans(text: str) -> Iterator[Span]:
 
 # ---- URLs, e-mail addresses, numbers -----------------------------------------------------
 
-_USERINFO = re.compile(r"://[^\s/?#@:]{0,256}+:([^\s/?#]{1,256})@(?=[\w\[])")
+# A password may hold a "#" its writer did not percent-encode: "u:p#ss@host" is still userinfo.
+_USERINFO = re.compile(r"://[^\s/?#@:]{0,256}+:([^\s/?]{1,256})@(?=[\w\[])")
 
 
 def _url_password_spans(text: str) -> Iterator[Span]:
@@ -556,13 +559,18 @@ _EMAIL_DOMAIN = re.compile(r"@(?<=[\w.+\-]@)[A-Za-z0-9\-]{1,63}+(?:\.[A-Za-z0-9\
 _LOCAL_BACK = re.compile(r"[\w.+\-]{1,64}+")
 
 
-def _email_spans(text: str) -> Iterator[Span]:
+def _email_spans(text: str, userinfo_ends: set[int]) -> Iterator[Span]:
     for match in _EMAIL_DOMAIN.finditer(text):
         at = match.start()
+        if at in userinfo_ends:
+            continue
         local = _LOCAL_BACK.match(text[max(0, at - 64) : at][::-1])
         if local is None or not any(c.isalpha() for c in match.group()):
             continue
-        yield at - local.end(), match.end(), "email"
+        start = at - local.end()
+        if text.endswith("://", 0, start):
+            continue  # scheme://user@host: a URL's user and host
+        yield start, match.end(), "email"
 
 
 _NUMBER = re.compile(r"[+(]?\d(?:[ .()\-]{0,2}+\d){6,63}+")

@@ -21,6 +21,7 @@ from producers.encoder import EventEncoder
 from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent, Outcome
 from producers.repair import repair
 from schemas.framing import RegistryFraming
+from schemas.integrity import OriginKey
 
 try:
     from producers._sealc import Sealer as _CompiledSealer
@@ -38,13 +39,20 @@ class Sealer:
     the event's bytes: single-object, or framed as :attr:`header` says. A value no
     reader reads is repaired first (:mod:`producers.repair`); an event refused all the
     same (a type or enum symbol the schema has not) raises before the stream advances,
-    so it leaves no gap in the chain.
+    so it leaves no gap in the chain. With an ``origin`` key the event also gets
+    ``origin_key_id`` and ``origin_mac``.
     """
 
-    def __init__(self, stream_id: str | None = None, *, native: bool = NATIVE) -> None:
+    def __init__(
+        self,
+        stream_id: str | None = None,
+        *,
+        native: bool = NATIVE,
+        origin: OriginKey | None = None,
+    ) -> None:
         if native and _CompiledSealer is None:
             raise ImportError("producers._sealc was not built: install with a C compiler")
-        self.stream = Stream(stream_id)
+        self.stream = Stream(stream_id, origin)
         self.encoder = EventEncoder()
         self.stream_id = self.stream.stream_id
         self._numbering: Stream | _CompiledSealer = self.stream  # whichever counts seq
@@ -53,6 +61,8 @@ class Sealer:
             self._compiled = _CompiledSealer(
                 self.stream_id, self.encoder.header, EVENT_TYPES, PHASES, STATUSES,
                 CallEvent, Outcome, make_shape, repair,
+                key_id=None if origin is None else origin.key_id,
+                key=None if origin is None else origin.key,
             )  # fmt: skip
             self._numbering = self._compiled
             self.seal: Callable[[CallEvent], bytes] = self._compiled.seal

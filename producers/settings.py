@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from schemas.integrity import KEY_ID
 from schemas.settings import ENV_PREFIX, PartSettings
 
 
@@ -39,6 +40,12 @@ class ProducerSettings(PartSettings):
     )
     value_digest_key_id: str = Field(
         "d1", min_length=1, description="Stored with value digests, for rotation."
+    )
+    origin_key_file: Path | None = Field(
+        None, description="File holding the origin key (hex); unset: events carry no origin MAC."
+    )
+    origin_key_id: str = Field(
+        "o1", pattern=KEY_ID.pattern, description="Names the origin key in each event."
     )
     spool_dir: Path = Field(default_factory=default_spool_dir, description="Durable local spool.")
     spool_max_bytes: int = Field(256 * 2**20, gt=0, description="Beyond it events drop.")

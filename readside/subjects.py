@@ -18,10 +18,9 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from sinks.errors import SinkError
-from sinks.tables import PERSONAL_COLUMNS
+from sinks.tables import ALERT_PERSONAL_COLUMNS, PERSONAL_COLUMNS
 
 _PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
-_ALERT_PERSONAL = {"attributes": "map()"}
 
 
 def pseudonym(user_id: str, key: bytes) -> str:
@@ -49,7 +48,7 @@ def erase(client: Client, subject: str, operator: str) -> int:
     touched = count_rows(client, subject)
     client.insert("erased_subjects", [[subject, operator]], column_names=["user_id", "erased_by"])
     _clear(client, "audit_events", PERSONAL_COLUMNS, subject)
-    _clear(client, "audit_alerts", _ALERT_PERSONAL, subject)
+    _clear(client, "audit_alerts", ALERT_PERSONAL_COLUMNS, subject)
     return touched
 
 

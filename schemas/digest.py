@@ -48,11 +48,22 @@ def _canonical(value: object) -> bytes:
     return _ENCODER.encode(value).encode()
 
 
+LEAF_KINDS = ("event", "alert")
+
+
 @dataclass(frozen=True)
 class Leaf:
     """What the log records of one stored event: enough to find it, and to know when
     retention may delete it (``expires_us``), so a gap is called expired only on the
-    sealed record's word."""
+    sealed record's word.
+
+    Version 2 (the sealer appends only these since migration 140) also seals the row's
+    ``content_hash`` (enrichment, redacted values as stored, and ``personal_hash``), and
+    ``kind`` says whose: an event's, or an alert's (``event_id`` its alert id, ``seq``
+    its count, no stream or chain hash). Each stored version of a row is a leaf of its
+    own: an attempt the processors later call INCOMPLETE, a folded alert stored again
+    with its final count. Version 1 leaves (sealed before) keep their encoding, so the
+    heads over them still check."""
 
     event_id: str
     stream_id: str
@@ -60,15 +71,29 @@ class Leaf:
     hash: str
     event_time_us: int
     retention_days: int
+    version: int = 1
+    kind: str = "event"
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2) or self.kind not in LEAF_KINDS:
+            raise DigestError("unknown leaf version or kind", version=self.version, kind=self.kind)
+        if self.version == 1 and (self.kind, self.content_hash) != ("event", ""):
+            raise DigestError("a version 1 leaf seals an event's chain hash only")
 
     def encode(self) -> bytes:
         """Length-prefixed text, simple enough that ClickHouse makes the same bytes
-        (``sinks.digests.LEAF_SQL``: the sealer and verify hash leaves in SQL)."""
+        (``sinks.digests.LEAF_SQL``: the sealer and verify hash leaves in SQL). The
+        first line names the version, so no v1 leaf encodes like a v2 one."""
         stream, digest = self.stream_id.encode(), self.hash.encode()
-        return b"leaf/v1\n%s\n%d:%s\n%d\n%d:%s\n%d\n%d" % (
+        common = b"%s\n%d:%s\n%d\n%d:%s\n%d\n%d" % (
             self.event_id.encode(), len(stream), stream, self.seq, len(digest), digest,
             self.event_time_us, self.retention_days,
         )  # fmt: skip
+        if self.version == 1:
+            return b"leaf/v1\n" + common
+        content = self.content_hash.encode()
+        return b"leaf/v2\n%s\n%s\n%d:%s" % (self.kind.encode(), common, len(content), content)
 
     def leaf_hash(self) -> bytes:
         return leaf_hash(self.encode())

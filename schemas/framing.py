@@ -91,3 +91,32 @@ class RegistryFraming:
             self.schema_id = schema_id
             self._use(confluent_header(schema_id))
             return
+
+
+def _reframe(value: bytes, single: bytes, confluent: bytes) -> bytes:
+    """The same body behind the Confluent header (a value that has it already is kept)."""
+    if value.startswith(single):
+        return confluent + memoryview(value)[len(single) :]
+    return value
+
+
+class Framer:
+    """Frames one record's single-object messages for one topic: unchanged until the
+    registry gives the record's id, Confluent framing from then on."""
+
+    def __init__(self, record: str) -> None:
+        self._single = single_object_header(record)
+        self._confluent: bytes | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the registry's id is known (messages leave in Confluent framing)."""
+        return self._confluent is not None
+
+    def use(self, confluent: bytes) -> None:
+        """What :class:`RegistryFraming` hands over once the registry answered."""
+        self._confluent = confluent
+
+    def __call__(self, value: bytes) -> bytes:
+        confluent = self._confluent
+        return value if confluent is None else _reframe(value, self._single, confluent)

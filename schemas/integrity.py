@@ -5,14 +5,29 @@ chained fields below, in this order. The chain covers pseudonyms, identifiers
 and digests, never raw personal data (IP, user agent, argument and result
 values, error text), so erasing those keeps every hash valid. Producers compute
 it; ``mcp-audit verify`` recomputes it from stored rows with the same function.
+
+The chain needs no key, so anyone able to write the raw topic could make a new,
+validly chained stream. Origin closes that: a producer holding an origin key
+adds ``integrity.mac`` = HMAC-SHA256(key, the 32 bytes of ``hash``) and the
+key's id (the link's bytes, not its hex text: each half of the HMAC then hashes one
+block after its key pad, :class:`schemas.keyed.PaddedHmac`), and the processors
+refuse what no key they hold vouches for
+(:mod:`processors.origin`). The MAC covers the chain link, hence every chained
+field; it is over the link rather than the material so the chain itself stays
+checkable without any secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from schemas.errors import ConfigError
 
 CHAINED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("event_id",),
@@ -41,6 +56,9 @@ CHAINED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("integrity", "seq"),
 )
 _SEPARATOR = "\x1f"
+# A key id is stored per event and names a key file: short, and safe as a file name.
+KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MIN_ORIGIN_KEY_BYTES = 32  # HMAC-SHA256's own output size: a shorter key weakens the MAC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_US = 86_400_000_000
 
@@ -80,3 +98,37 @@ def chain_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     """The hash an event must carry, given the previous event's hash in its stream."""
     material = _SEPARATOR.join([prev_hash, *chained_values(event)])
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class OriginKey:
+    """One origin key and the id events carry to name it (rotation: a new id, a new key)."""
+
+    key_id: str
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not KEY_ID.match(self.key_id):
+            raise ValueError(f"origin key id {self.key_id!r} is not 1-64 of [A-Za-z0-9_.-]")
+        if len(self.key) < MIN_ORIGIN_KEY_BYTES:
+            raise ValueError(
+                f"origin key {self.key_id} is shorter than {MIN_ORIGIN_KEY_BYTES} bytes"
+            )
+
+
+def read_origin_key(path: Path, key_id: str) -> OriginKey:
+    """The origin key in ``path``: hex of at least 32 bytes, surrounding space ignored.
+
+    Raises :class:`ConfigError` naming the file, never echoing its content."""
+    try:
+        text = path.read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("cannot read the origin key file", path=str(path)) from exc
+    try:
+        return OriginKey(key_id, bytes.fromhex(text.strip()))
+    except ValueError as exc:
+        raise ConfigError(
+            f"an origin key file holds at least {MIN_ORIGIN_KEY_BYTES} bytes as hex",
+            path=str(path),
+            key_id=key_id,
+        ) from exc

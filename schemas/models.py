@@ -197,6 +197,8 @@ class Integrity(_Record):
     seq: int
     prev_hash: str
     hash: str
+    key_id: str | None = None
+    mac: str | None = None
 
 
 class AuditEvent(_Record):

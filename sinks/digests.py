@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -45,6 +46,9 @@ LEAF_COLUMNS = (
     "hash",
     "event_time",
     "retention_days",
+    "leaf_version",
+    "kind",
+    "content_hash",
 )
 HEAD_COLUMNS = (
     "period_start", "period_s", "tree_size", "root_hash", "prev_head_hash", "sealed_at",
@@ -54,10 +58,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The SQL twin of schemas.digest.Leaf.encode (tests/sinks/test_digests.py holds them equal):
 # hashing leaves in ClickHouse instead of per row in Python took sealing from 36-52% of
 # the sink's ingestion time to the figure in docs/benchmarks.md.
-LEAF_SQL = (
-    "concat('leaf/v1\\n', toString(event_id), '\\n', toString(length(stream_id)), ':', stream_id,"
+_COMMON_SQL = (
+    "toString(event_id), '\\n', toString(length(stream_id)), ':', stream_id,"
     " '\\n', toString(seq), '\\n', toString(length(hash)), ':', hash, '\\n',"
-    " toString(toUnixTimestamp64Micro(event_time)), '\\n', toString(retention_days))"
+    " toString(toUnixTimestamp64Micro(event_time)), '\\n', toString(retention_days)"
+)
+LEAF_SQL = (
+    f"if(leaf_version = 1, concat('leaf/v1\\n', {_COMMON_SQL}), concat('leaf/v2\\n', kind,"
+    f" '\\n', {_COMMON_SQL}, '\\n', toString(length(content_hash)), ':', content_hash))"
 )
 LEAF_HASH_SQL = f"SHA256(concat(char(0), {LEAF_SQL}))"
 
@@ -77,7 +85,8 @@ class SealerState:
     frontier: Frontier = field(default_factory=Frontier)
     last_head: TreeHead | None = None
     first_event_us: int | None = None
-    seen_block: int = -1  # insert blocks up to this one were read (see _new_leaves)
+    seen_block: int = -1  # insert blocks of audit_events up to this one were read (_new_parts)
+    seen_alert_block: int = -1  # the same for audit_alerts (a state from before: none yet)
 
     @classmethod
     def load(cls, path: Path) -> SealerState:
@@ -86,7 +95,8 @@ class SealerState:
         data = json.loads(path.read_text())
         frontier = Frontier(int(data["tree_size"]), [bytes.fromhex(h) for h in data["frontier"]])
         head = TreeHead.from_dict(data["last_head"]) if data["last_head"] else None
-        return cls(frontier, head, data["first_event_us"], int(data["seen_block"]))
+        seen = int(data["seen_block"]), int(data.get("seen_alert_block", -1))
+        return cls(frontier, head, data["first_event_us"], *seen)
 
     def save(self, path: Path) -> None:
         data = {
@@ -95,6 +105,7 @@ class SealerState:
             "last_head": self.last_head.as_dict() if self.last_head else None,
             "first_event_us": self.first_event_us,
             "seen_block": self.seen_block,
+            "seen_alert_block": self.seen_alert_block,
         }
         scratch = path.with_suffix(".tmp")
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -134,16 +145,32 @@ class Sealer:
         return appended, self.sign_closed(now)
 
     def append(self) -> int:
+        """Append the event and alert versions stored since the last cycle: events first,
+        then alerts, each oldest first."""
         size = self.state.frontier.size
-        parts, newest = _new_parts(self.client, self.state.seen_block)
+        parts, newest = _new_parts(self.client, "audit_events", self.state.seen_block)
+        alert_parts, newest_alert = _new_parts(
+            self.client, "audit_alerts", self.state.seen_alert_block
+        )
         if parts:
             self.client.command(_APPEND_SQL, parameters={"parts": parts, "size": size})
-        hashes = leaf_hashes(self.client, size) if parts else []
+        if alert_parts:
+            after = size
+            if parts:  # where the events appended just now end
+                rows = self.client.query(
+                    "SELECT count() FROM audit_tree_leaves FINAL WHERE leaf_index >= {a:UInt64}",
+                    parameters={"a": size},
+                ).result_rows
+                after += int(rows[0][0])
+            self.client.command(
+                _APPEND_ALERTS_SQL, parameters={"parts": alert_parts, "size": after}
+            )
+        hashes = leaf_hashes(self.client, size) if parts or alert_parts else []
         if hashes and self.state.first_event_us is None:
             rows = self.client.query("SELECT min(event_time) FROM audit_tree_leaves").result_rows
             self.state.first_event_us = to_micros(rows[0][0])
         self.state.frontier.extend(hashes)
-        self.state.seen_block = newest
+        self.state.seen_block, self.state.seen_alert_block = newest, newest_alert
         self.state.save(self.state_path)
         return len(hashes)
 
@@ -185,32 +212,58 @@ class Sealer:
         return signed
 
 
-def _new_parts(client: Client, seen_block: int) -> tuple[list[str], int]:
-    """The active parts of ``audit_events`` holding an insert block after ``seen_block``,
+def _new_parts(client: Client, table: str, seen_block: int) -> tuple[list[str], int]:
+    """The active parts of ``table`` holding an insert block after ``seen_block``,
     and the newest block. Each insert is a new block number, so this finds what was
     stored since the last cycle, late events included, without scanning older rows:
     a window of the last day scanned every cycle cost the sink 36% of its ingestion rate
     with a cycle a second (bench/bench_sink.py)."""
     rows = client.query(
         "SELECT name, max_block_number FROM system.parts WHERE database = currentDatabase()"
-        " AND table = 'audit_events' AND active AND max_block_number > {b:Int64}",
-        parameters={"b": seen_block},
+        " AND table = {t:String} AND active AND max_block_number > {b:Int64}",
+        parameters={"t": table, "b": seen_block},
     ).result_rows
     return [str(name) for name, _ in rows], max((int(b) for _, b in rows), default=seen_block)
 
 
-# Stored events in the new parts that are not among the first ``size`` leaves become
-# leaves ``size``, ``size + 1``, ... oldest first; an event stored twice (a redelivery)
-# is one leaf.
+# Stored event versions in the new parts that are not among the first ``size`` leaves
+# become version 2 leaves ``size``, ``size + 1``, ... oldest first. An event already
+# sealed (either version) is not appended again (a redelivery, a merge of parts already
+# read; a forged copy inserted anew stays unsealed and verify names it), but for the
+# one version that legitimately follows: the processors' INCOMPLETE version of an
+# attempt (its chained phase ATTEMPT), if its content is not sealed yet. The first set
+# is of event ids, as before leaves held content; the second only of the few ids of
+# INCOMPLETE rows.
+_SEALED_SQL = (
+    "(SELECT event_id FROM audit_tree_leaves WHERE leaf_index < {size:UInt64}"
+    " AND kind = '%s' AND event_time >= (SELECT min(event_time) FROM fresh))"
+)
 _APPEND_SQL = (
-    "INSERT INTO audit_tree_leaves (leaf_index, event_id, stream_id, seq, hash, event_time,"
-    " retention_days) SELECT {size:UInt64} + row_number() OVER (ORDER BY t, s, q, e) - 1,"
-    " e, s, q, h, t, d FROM (WITH fresh AS (SELECT event_id, stream_id, seq, hash, event_time,"
-    " retention_days FROM audit_events WHERE _part IN {parts:Array(String)}"
-    " AND stream_id != '') SELECT event_id AS e, stream_id AS s, seq AS q, any(hash) AS h,"
-    " min(event_time) AS t, any(retention_days) AS d FROM fresh WHERE event_id NOT IN"
-    " (SELECT event_id FROM audit_tree_leaves WHERE leaf_index < {size:UInt64}"
-    " AND event_time >= (SELECT min(event_time) FROM fresh)) GROUP BY e, s, q)"
+    f"INSERT INTO audit_tree_leaves ({', '.join(LEAF_COLUMNS)})"
+    " SELECT {size:UInt64} + row_number() OVER (ORDER BY t, s, q, e, i, c) - 1,"
+    " e, s, q, h, t, d, 2, 'event', c FROM (WITH fresh AS (SELECT event_id, stream_id, seq,"
+    " hash, event_time, retention_days, content_hash,"
+    " call_state = 'INCOMPLETE' AND phase = 'ATTEMPT' AS incomplete"
+    " FROM audit_events WHERE _part IN {parts:Array(String)} AND stream_id != '')"
+    " SELECT event_id AS e, stream_id AS s, seq AS q, any(hash) AS h, min(event_time) AS t,"
+    " any(retention_days) AS d, content_hash AS c, max(incomplete) AS i FROM fresh"
+    f" WHERE event_id NOT IN {_SEALED_SQL % 'event'} OR (incomplete AND (event_id,"
+    " content_hash) NOT IN (SELECT event_id, content_hash FROM audit_tree_leaves"
+    " WHERE leaf_index < {size:UInt64} AND kind = 'event'"
+    " AND event_id IN (SELECT event_id FROM fresh WHERE incomplete))) GROUP BY e, s, q, c)"
+)
+# Alert versions likewise: each (alert, content_hash) once; a folded alert stored again
+# with its final count is a new version. Alerts stored before row hashes are not sealed.
+_APPEND_ALERTS_SQL = (
+    f"INSERT INTO audit_tree_leaves ({', '.join(LEAF_COLUMNS)})"
+    " SELECT {size:UInt64} + row_number() OVER (ORDER BY t, e, q, c) - 1,"
+    " e, '', q, '', t, d, 2, 'alert', c FROM (WITH fresh AS (SELECT alert_id AS event_id,"
+    " count, alert_time AS event_time, retention_days, content_hash FROM audit_alerts"
+    " WHERE _part IN {parts:Array(String)} AND content_hash != '')"
+    " SELECT event_id AS e, count AS q, min(event_time) AS t, any(retention_days) AS d,"
+    " content_hash AS c FROM fresh WHERE (event_id, content_hash) NOT IN (SELECT event_id,"
+    " content_hash FROM audit_tree_leaves WHERE leaf_index < {size:UInt64} AND kind = 'alert'"
+    " AND event_time >= (SELECT min(event_time) FROM fresh)) GROUP BY e, q, c)"
 )
 
 
@@ -246,33 +299,43 @@ def stored_heads(client: Client) -> list[TreeHead]:
 def stored_leaves(client: Client, size: int, start: int = 0) -> Iterator[tuple[int, Leaf]]:
     """Leaves ``start`` .. ``size`` (excluded) as stored, by index (streamed)."""
     query = (
-        "SELECT leaf_index, toString(event_id), stream_id, seq, hash, event_time, retention_days"
-        " FROM audit_tree_leaves FINAL WHERE leaf_index >= {a:UInt64} AND leaf_index < {b:UInt64}"
-        " ORDER BY leaf_index"
+        "SELECT leaf_index, toString(event_id), stream_id, seq, hash, event_time, retention_days,"
+        " leaf_version, kind, content_hash FROM audit_tree_leaves FINAL"
+        " WHERE leaf_index >= {a:UInt64} AND leaf_index < {b:UInt64} ORDER BY leaf_index"
     )
     with client.query_row_block_stream(query, parameters={"a": start, "b": size}) as stream:
         for block in stream:
-            for index, event_id, stream_id, seq, hash_, when, days in block:
-                fields = (str(stream_id), int(seq), str(hash_), to_micros(when), int(days))
-                yield int(index), Leaf(str(event_id), *fields)
+            for index, *values in block:
+                yield int(index), leaf_of(values)
+
+
+def leaf_of(row: Sequence[Any]) -> Leaf:
+    """A :class:`Leaf` from the columns of ``audit_tree_leaves``, in LEAF_COLUMNS' order
+    without ``leaf_index``."""
+    event_id, stream_id, seq, hash_, when, days, version, kind, content_hash = row
+    return Leaf(
+        str(event_id), str(stream_id), int(seq), str(hash_), to_micros(when), int(days),
+        int(version), str(kind), str(content_hash),
+    )  # fmt: skip
 
 
 def prove(client: Client, event_id: str) -> InclusionProof:
-    """The inclusion proof of one event's leaf under the newest head that covers it."""
+    """The inclusion proof of an event's (or an alert's) leaf under the newest head: of
+    its newest version that head covers (an INCOMPLETE attempt, a folded alert's count)."""
+    heads = stored_heads(client)
     found = client.query(
-        "SELECT min(leaf_index) FROM audit_tree_leaves FINAL"
+        "SELECT min(leaf_index), maxIf(leaf_index, leaf_index < {size:UInt64}),"
+        " countIf(leaf_index < {size:UInt64}) FROM audit_tree_leaves FINAL"
         " WHERE event_id = toUUIDOrZero({e:String}) HAVING count() > 0",
-        parameters={"e": event_id},
+        parameters={"e": event_id, "size": heads[-1].tree_size if heads else 0},
     ).result_rows
     if not found:
         raise DigestError(
             "no sealed leaf for this event (not stored, or not sealed yet)", event_id=event_id
         )
-    index = int(found[0][0])
-    heads = [h for h in stored_heads(client) if h.tree_size > index]
-    if not heads:
+    if not int(found[0][2]):
         raise DigestError("the event's leaf is not under a signed head yet", event_id=event_id)
-    head = heads[-1]
+    index, head = int(found[0][1]), heads[-1]
     hashes = leaf_hashes(client, 0, head.tree_size)
     if len(hashes) != head.tree_size:
         raise DigestError(

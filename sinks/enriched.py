@@ -51,7 +51,7 @@ _STRINGS = {
     "event.context": ("request_id", "trace_id", "span_id", "protocol_version", "transport"),
     "event.context.producer": ("host", "library_version", "integration"),
     "event.compliance": ("policy_version",),
-    "event.integrity": ("stream_id", "prev_hash", "hash"),
+    "event.integrity": ("stream_id", "prev_hash", "hash", "key_id"),
     "": ("call_state", "attempt_event_id", "risk_level", "processor_version"),
 }  # fmt: skip
 
@@ -191,6 +191,7 @@ ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("seq", "toUInt64(`event.integrity.seq`)"),
     ("prev_hash", "`event.integrity.prev_hash`"),
     ("hash", "`event.integrity.hash`"),
+    ("origin_key_id", "`event.integrity.key_id`"),  # '' for events no origin key vouched for
 )
 
 ENRICHED = TableSpec(
@@ -200,4 +201,6 @@ ENRICHED = TableSpec(
     ENRICHED_COLUMNS,
     "event_time",
     PERSONAL_COLUMNS,
+    insert_table="audit_events_incoming",
+    outside_hash=("enriched_time",),
 )

@@ -19,6 +19,7 @@ from schemas.backoff import Backoff
 from schemas.errors import PlatformError
 from schemas.kafka import KafkaSettings
 from sinks.clickhouse import connect
+from sinks.conflicts import ConflictAlerts
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
 from sinks.loop import SinkLoop
@@ -67,7 +68,10 @@ class Sink:
         settings = self.settings
         self.writer = AvroWriter(self.client, settings.clickhouse_url, settings.parse_files)
         self.dead_letters = DeadLetters(self.kafka)
-        self.store = AuditStore(self.writer, self.dead_letters, self.kafka, self.settings)
+        self.conflicts = ConflictAlerts(self.client, self.kafka)
+        self.store = AuditStore(
+            self.writer, self.dead_letters, self.kafka, self.settings, self.conflicts
+        )
         self.source = KafkaSource(
             self.kafka, settings.consumer_group, self.store.topics(), settings.session_timeout_ms
         )
@@ -85,4 +89,5 @@ class Sink:
     ) -> None:
         self.source.close()
         self.dead_letters.close()
+        self.conflicts.close()
         self.writer.close()

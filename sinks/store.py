@@ -18,6 +18,7 @@ from schemas.errors import ConfigError, DeserializationError, SerializationError
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer, SingleObjectSerializer
 from sinks.batch import Batch
+from sinks.conflicts import ConflictAlerts
 from sinks.dead_letter import DeadLetters
 from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
@@ -56,9 +57,11 @@ class AuditStore:
         dead_letters: DeadLetters,
         kafka: KafkaSettings,
         settings: SinkSettings,
+        conflicts: ConflictAlerts | None = None,
     ) -> None:
         self.writer = writer
         self.dead_letters = dead_letters
+        self.conflicts = conflicts  # alerts on refused copies of stored events
         self.specs = {
             kafka.topic_enriched: ENRICHED,
             kafka.topic_alerts: alerts_spec(settings.alert_retention_days),
@@ -93,6 +96,8 @@ class AuditStore:
             for rejection in files.rejected:
                 self.dead_letters.send(rejection.message, rejection.reason, rejection.detail)
             prepared.written.add(topic)
+            if self.conflicts is not None and spec is ENRICHED and files.accepted:
+                self.conflicts.check()
 
     def _write_table(self, spec: TableSpec, files: Prepared, token: str) -> None:
         try:

@@ -3,6 +3,11 @@
 ClickHouse decodes the Avro itself (see :mod:`sinks.ocf`); a :class:`TableSpec`
 holds the two halves of ``INSERT INTO table (columns) SELECT expressions FROM
 <Avro input>``. Events: :mod:`sinks.enriched`; alerts: :func:`alerts_spec`.
+
+Each row also gets two hashes at insert (migration 120): ``personal_hash`` over
+the personal values as they arrived, and ``content_hash`` over everything else a
+reader relies on plus ``personal_hash`` (:meth:`TableSpec.content_hash_sql`);
+:mod:`sinks.row_check` recomputes both from stored rows.
 """
 
 from __future__ import annotations
@@ -51,6 +56,17 @@ PERSONAL_COLUMNS: dict[str, str] = {
     "lineage_sources": "[]",
     "lineage_destinations": "[]",
 }
+# What erasure clears in an alert (the detector's evidence attributes may quote values).
+ALERT_PERSONAL_COLUMNS: dict[str, str] = {"attributes": "map()"}
+HASH_COLUMNS = ("personal_hash", "content_hash")
+
+
+def sha256_row_sql(expressions: list[str]) -> str:
+    """SHA-256, hex, of values in ClickHouse's RowBinary: each value length-prefixed or
+    fixed-size by its type, so no two different rows share an encoding (a separator-
+    joined string would: 'a|b','c' and 'a','b|c'). LowCardinality and plain String
+    encode alike, so the hash of an inserted value equals the hash of it stored."""
+    return f"lower(hex(SHA256(formatRowNoNewline('RowBinary', {', '.join(expressions)}))))"
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,32 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...]
     time_column: str
     personal: dict[str, str] | None = None
+    # Where the sink inserts, when not the table itself (events: a Null table whose
+    # views keep the first copy of each event, migration 120).
+    insert_table: str | None = None
+    # Columns outside content_hash besides the personal ones: enriched_time says when
+    # a replay re-enriched, not what the enrichment said (the same copy stays a copy).
+    outside_hash: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> str:
+        return self.insert_table or self.table
+
+    def personal_hash_sql(self) -> str:
+        """``personal_hash`` of a row: its personal values, before any erasure."""
+        return sha256_row_sql(list(self.personal or {}) or ["''"])
+
+    def content_hash_sql(self) -> str:
+        """``content_hash`` of a row: every column a reader relies on (not the personal
+        values, which it covers through ``personal_hash``; not ``legal_hold``, which holds
+        change, nor those in outside_hash)."""
+        personal = self.personal or {}
+        names = [n for n, _ in self.columns if n not in personal and n not in self.outside_hash]
+        return sha256_row_sql([*names, "personal_hash"])
+
+    def cleared_sql(self) -> str:
+        """True when every personal value of a row is what erasure leaves."""
+        return " AND ".join(f"{c} = {empty}" for c, empty in (self.personal or {}).items()) or "1"
 
     def erase_replace(self) -> str:
         """``REPLACE (...)`` clearing personal values of subjects already erased, or ''."""
@@ -118,4 +160,6 @@ def alerts_spec(retention_days: int) -> TableSpec:
         ("attributes", "`attributes`"),
         ("retention_days", f"toUInt16({int(retention_days)})"),
     )
-    return TableSpec("Alert", "audit_alerts", ALERT_STRUCTURE, columns, "alert_time")
+    return TableSpec(
+        "Alert", "audit_alerts", ALERT_STRUCTURE, columns, "alert_time", ALERT_PERSONAL_COLUMNS
+    )

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from schemas.digest import DigestError, Leaf, TreeHead, check_head
 from schemas.integrity import to_micros
 from schemas.merkle import Frontier
-from sinks.digests import GRACE, from_micros, leaf_hashes, stored_heads
+from sinks.digests import GRACE, from_micros, leaf_hashes, leaf_of, stored_heads
 
 _GRACE_US = int(GRACE.total_seconds() * 1_000_000)
 _CHUNK = 1_000_000
@@ -220,17 +220,17 @@ def _absent_leaves(client: Client, size: int, now_us: int) -> list[AbsentLeaf]:
     """Sealed leaves whose event (with that hash) is no longer stored."""
     rows = client.query(
         "SELECT l.leaf_index, toString(l.event_id), l.stream_id, l.seq, l.hash, l.event_time,"
-        " l.retention_days FROM (SELECT * FROM audit_tree_leaves FINAL"
-        " WHERE leaf_index < {size:UInt64}) AS l LEFT ANTI JOIN"
-        " (SELECT DISTINCT event_id, hash FROM audit_events) AS e"
+        " l.retention_days, l.leaf_version, l.kind, l.content_hash FROM (SELECT * FROM"
+        " audit_tree_leaves FINAL WHERE leaf_index < {size:UInt64} AND kind = 'event') AS l"
+        " LEFT ANTI JOIN (SELECT DISTINCT event_id, hash FROM audit_events) AS e"
         " ON l.event_id = e.event_id AND l.hash = e.hash ORDER BY l.leaf_index",
         parameters={"size": size},
     ).result_rows
-    absent = []
-    for index, event_id, stream, seq, hash_, when, days in rows:
-        leaf = Leaf(str(event_id), str(stream), int(seq), str(hash_), to_micros(when), int(days))
-        absent.append(AbsentLeaf(int(index), leaf, leaf.expires_us <= now_us))
-    return absent
+    absent: dict[str, AbsentLeaf] = {}  # an event sealed in two versions is absent once
+    for index, *values in rows:
+        leaf = leaf_of(values)
+        absent.setdefault(leaf.event_id, AbsentLeaf(int(index), leaf, leaf.expires_us <= now_us))
+    return list(absent.values())
 
 
 def _unsealed(client: Client, size: int, cut_us: int) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.clickhouse import embedded_path, is_embedded
 from sinks.errors import BatchRejectedError, StoreUnavailableError
-from sinks.tables import TableSpec, held
+from sinks.tables import HASH_COLUMNS, TableSpec, held
 
 # ClickHouse error codes that mean "this data is bad", not "try again later".
 REJECTION_CODES = frozenset(
@@ -67,10 +67,14 @@ def insert_settings(token: str, parse_threads: int) -> dict[str, str | int]:
 
 
 def insert_sql(spec: TableSpec, source: str) -> str:
+    """The batch's INSERT: columns, then the row hashes over the values as they arrived,
+    then erasure of already erased subjects and the legal hold (neither is hashed)."""
     return (
-        f"INSERT INTO {spec.table} ({spec.column_list()}, legal_hold)\n"
+        f"INSERT INTO {spec.target} ({spec.column_list()}, {', '.join(HASH_COLUMNS)}, legal_hold)\n"
         f"SELECT *{spec.erase_replace()}, {held(spec.time_column)}\n"
-        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source})"
+        f"FROM (SELECT *, {spec.content_hash_sql()} AS content_hash\n"
+        f"FROM (SELECT *, {spec.personal_hash_sql()} AS personal_hash\n"
+        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source})))"
     )
 
 

@@ -88,3 +88,76 @@ def test_the_stack_seals_with_a_key_volume_of_its_own() -> None:
             assert all(not str(m).startswith(f"{volume}:") for m in service.get("volumes", []))
     store_volume = services["clickhouse"]["volumes"][0].split(":")[0]
     assert volume != store_volume
+
+
+def _kafka_env() -> dict[str, str]:
+    return {k: str(v) for k, v in _services()["kafka"]["environment"].items()}
+
+
+def test_the_broker_authenticates_every_client_and_allows_only_what_an_acl_says() -> None:
+    # No Docker engine here: the broker's configuration is checked as written.
+    env = _kafka_env()
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    listeners = [item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")]
+    for listener in listeners:
+        if listener != env["KAFKA_CONTROLLER_LISTENER_NAMES"]:
+            assert protocols[listener].startswith("SASL_"), f"{listener} takes anyone"
+    assert env["KAFKA_ADVERTISED_LISTENERS"].startswith("CLIENT://")
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert all(p.startswith("127.0.0.1:") for p in _services()["kafka"]["ports"])
+    assert "9093" not in " ".join(_services()["kafka"]["ports"])  # the controller stays inside
+    users = set(
+        re.findall(r"user_(\w+)=", env["KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG"])
+    )
+    assert users == {"admin", "producer", "processors", "sink", "sealer", "siem", "registry"}
+
+
+def test_each_part_signs_in_as_its_own_user() -> None:
+    seen = {}
+    for name, service in _services().items():
+        environment = service.get("environment") or {}
+        if "build" in service:
+            assert environment["MCP_AUDIT_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+            seen[name] = environment["MCP_AUDIT_KAFKA_SASL_USERNAME"]
+    assert seen == {
+        "topics": "admin", "processors": "processors", "sink": "sink", "sealer": "sealer",
+        "siem": "siem",
+    }  # fmt: skip
+
+
+def _acls() -> dict[str, list[tuple[list[str], list[str]]]]:
+    """principal -> [(operations, resources)], as deploy/kafka/acls.sh grants them."""
+    script = (COMPOSE.parent / "deploy/kafka/acls.sh").read_text()
+    grants: dict[str, list[tuple[list[str], list[str]]]] = {}
+    for principal, rest in re.findall(r"^allow (\w+) (.*)$", script, re.MULTILINE):
+        operations = re.findall(r"--operation (\w+)", rest)
+        resources = re.findall(r"--(topic|group|cluster)(?: \"?([^\" ]+)\"?)?", rest)
+        grants.setdefault(principal, []).append((operations, [f"{k}:{v}" for k, v in resources]))
+    return grants
+
+
+def test_producers_may_only_write_the_raw_topic() -> None:
+    subprocess.run(["bash", "-n", str(COMPOSE.parent / "deploy/kafka/acls.sh")], check=True)
+    acls = _acls()
+    assert acls["producer"] == [(["Write", "Describe"], ["topic:$raw"])]
+    assert (
+        "raw=${MCP_AUDIT_KAFKA_TOPIC_RAW:-mcp-audit.events.raw}"
+        in (COMPOSE.parent / "deploy/kafka/acls.sh").read_text()
+    )
+    writers_of_enriched = {
+        p for p, grants in acls.items() for ops, res in grants
+        if "topic:$enriched" in res and ({"Write", "All"} & set(ops))
+    }  # fmt: skip
+    assert writers_of_enriched == {"processors"}
+    acls_service = _services()["kafka-acls"]
+    assert acls_service["entrypoint"] == ["/bin/bash", "/acls.sh"]
+    assert _services()["topics"]["depends_on"] == {
+        "kafka-acls": {"condition": "service_completed_successfully"}
+    }
+
+
+def test_processors_refuse_what_no_mounted_origin_key_vouches_for() -> None:
+    processors = _services()["processors"]
+    keys = processors["environment"]["MCP_AUDIT_PROCESSORS_ORIGIN_KEYS_DIR"]
+    assert any(m.endswith(f":{keys}:ro") for m in processors["volumes"])

@@ -198,7 +198,7 @@ def table(columns: str, *rows: tuple[Any, ...]) -> list[dict[str, Any]]:
 
 # The known events, exactly: 4 + 1 read_file by alice, 2 DENIED delete_records by mallory
 # (one replayed) and her unanswered attempt, 2 queries by bob on server db. calls_hourly counts
-# each event once (migration 120), so the replay does not count there either: 9 calls, 3 failed.
+# each event once (migration 170), so the replay does not count there either: 9 calls, 3 failed.
 EXPECTED: dict[str, list[dict[str, Any]]] = {
     "Tool calls": table("calls", (9,)),
     "Failure rate": table("failure_rate", (0.333333,)),

@@ -11,15 +11,17 @@ from readside.session import open_read_side
 from schemas.digest import TreeHead
 from sinks.digests import now_us
 from sinks.head_publishers import read_heads_file
+from sinks.row_check import check_rows
 from sinks.settings import SinkSettings
 from sinks.signing import PUBLIC_NAME, load_public_key
 from sinks.verify_log import check_log
+from sinks.verify_sealed import check_sealed
 from sinks.verify_store import verify_store
 
 NAME = "verify"
 HELP = (
-    "check every stream's sequence and hash chain and the signed tree heads; name each"
-    " missing, altered or unsealed row and period"
+    "check every stream's sequence and hash chain, every row's content hash and the signed"
+    " tree heads; name each missing, altered or unsealed row and period"
 )
 
 
@@ -75,8 +77,29 @@ def _verify(client: Client, settings: SinkSettings, args: argparse.Namespace) ->
             detail = f"sealed as leaf {a.leaf_index}, not in the store (deleted or re-chained)"
             print(f"  {'missing':<11} seq {a.leaf.seq:<8} event {a.leaf.event_id}: {detail}")
     print(f"{streams} streams, {rows} events, {problems} problems")
+    hashed = check_rows(client)
+    for altered in hashed.altered:
+        print(f"  row: {altered.describe()}")
+    problems += len(hashed.altered)
+    print(
+        f"{hashed.checked} rows hashed, {len(hashed.altered)} altered, {hashed.erased} erased"
+        f" on record, {hashed.unhashed} stored before row hashes (not checked)"
+    )
     if expired:
         print(f"{expired} older sequence numbers absent, as retention deletes them (not checked)")
+    if report.heads:
+        newest = report.heads[-1]
+        cut = newest.sealed_at_us - settings.seal_lateness_s * 1_000_000
+        sealed = check_sealed(client, newest.tree_size, cut, now_us())
+        for mismatch in sealed.named:
+            print(f"  sealed: {mismatch.describe()}")
+        problems += sealed.problems
+        print(
+            f"sealed content: {sealed.problems} altered, rolled back, resealed or deleted;"
+            f" {sealed.count('superseded')} superseded legitimately (INCOMPLETE, folded alert);"
+            f" {sealed.count('pending')} new versions waiting for the next seal;"
+            f" {sealed.count('sealed before content')} sealed before leaves held content"
+        )
     for problem in report.problems:
         print(f"  log: {problem}")
     heads = report.heads

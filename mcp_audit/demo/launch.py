@@ -7,8 +7,23 @@ import sys
 from pathlib import Path
 
 from mcp_audit.embedded.broker import free_port
+from mcp_audit.private_files import open_private_append
 from mcp_audit.supervisor import Child
 from schemas.kafka import KafkaSettings
+
+ORIGIN_KEY_ID = "demo"
+
+
+def origin_keys_dir(data_dir: Path) -> Path:
+    """The demo's origin keys (one, ``demo.key``, made once per data directory): the
+    demo producers sign with it and the processors refuse what it does not vouch for."""
+    keys = data_dir / "origin-keys"
+    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = keys / f"{ORIGIN_KEY_ID}.key"
+    if not key.exists():
+        with open_private_append(key) as out:
+            out.write(secrets.token_hex(32).encode())
+    return keys
 
 
 def demo_children(kafka: KafkaSettings, data_dir: Path) -> list[Child]:
@@ -21,6 +36,10 @@ def demo_children(kafka: KafkaSettings, data_dir: Path) -> list[Child]:
         "MCP_AUDIT_DEMO_HMAC_KEY": secrets.token_hex(32),  # pseudonyms link within this run
         "MCP_AUDIT_PRODUCER_VALUE_DIGEST_KEY_ENV": "MCP_AUDIT_DEMO_VALUE_DIGEST_KEY",
         "MCP_AUDIT_DEMO_VALUE_DIGEST_KEY": secrets.token_hex(32),  # both producers, one key
+        "MCP_AUDIT_PRODUCER_ORIGIN_KEY_FILE": str(
+            origin_keys_dir(data_dir) / f"{ORIGIN_KEY_ID}.key"
+        ),
+        "MCP_AUDIT_PRODUCER_ORIGIN_KEY_ID": ORIGIN_KEY_ID,
         "MCP_AUDIT_PRODUCER_HEARTBEAT_INTERVAL_S": "10",
     }
     server = Child(

@@ -11,14 +11,15 @@ enum { A_EVENT_TYPE, A_PHASE, A_CALL_ID, A_ARGS_DIGEST, A_RESULT_DIGEST, A_RESUL
        A_HASH, A_STATUS, A_DURATION_US, A_ERROR_TYPE, A_ERROR_MESSAGE, A_RESULT_SIZE,
        A_STREAM_ID, A_ARGS_JSON, A_REQUEST_ID, A_TRACE_ID, A_SPAN_ID, A_ACTOR, A_TARGET,
        A_ARG_KEYS, A_PRODUCER, A_COMPLIANCE, A_AI, A_LINEAGE, A_HEARTBEAT, A_ATTRIBUTES,
-       N_ATTRS };
+       A_ORIGIN_KEY_ID, A_ORIGIN_MAC, N_ATTRS };
 
 static const char *ATTR_NAMES[N_ATTRS] = {
     "event_type", "phase", "call_id", "args_digest", "result_digest", "result_json",
     "truncated", "redactions", "outcome", "event_id", "event_time_us", "seq", "prev_hash",
     "hash", "status", "duration_us", "error_type", "error_message", "result_size",
     "stream_id", "args_json", "request_id", "trace_id", "span_id", "actor", "target",
-    "arg_keys", "producer", "compliance", "ai", "lineage", "heartbeat", "attributes"};
+    "arg_keys", "producer", "compliance", "ai", "lineage", "heartbeat", "attributes",
+    "origin_key_id", "origin_mac"};
 static PyObject *ATTR[N_ATTRS]; /* interned names */
 
 /* Where a class keeps each attribute: the attribute protocol costs more per event than

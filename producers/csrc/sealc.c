@@ -15,6 +15,9 @@
  * lock makes it. Every check that can fail runs before that: a refused event
  * leaves no gap in the chain.
  *
+ * With an origin key the seal also makes the event's origin MAC,
+ * HMAC-SHA256(key, the 32 bytes of its hash), as schemas.integrity.origin_mac does.
+ *
  * The sealer holds no reference back to its owner (make_shape must not either), so
  * it needs no cycle collection.
  */
@@ -34,15 +37,76 @@
 
 static const EVP_MD *SHA256_MD;
 
+/* The SHA-256 states after the key's HMAC pads (RFC 2104): an event's MAC then costs
+ * one compression per half, not two, and no key handling. */
+static int origin_init(Sealer *self, PyObject *key_id, PyObject *key) {
+    Py_CLEAR(self->key_id);
+    if (key_id == Py_None && key == Py_None) return 0;
+    if (!PyUnicode_Check(key_id) || !PyUnicode_IS_ASCII(key_id) || !PyBytes_Check(key)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "Sealer: key_id must be an ASCII str and key bytes, or both None");
+        return -1;
+    }
+    if ((self->mac_inner == NULL && (self->mac_inner = EVP_MD_CTX_new()) == NULL) ||
+        (self->mac_outer == NULL && (self->mac_outer = EVP_MD_CTX_new()) == NULL)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    unsigned char block[64] = {0}, pad[64];
+    const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(key);
+    size_t n = (size_t)PyBytes_GET_SIZE(key);
+    int ok = 1;
+    if (n > sizeof block) /* a long key is replaced by its hash, as HMAC says */
+        ok = EVP_Digest(k, n, block, NULL, SHA256_MD, NULL);
+    else
+        memcpy(block, k, n);
+    for (size_t i = 0; i < sizeof pad; i++) pad[i] = block[i] ^ 0x36;
+    ok = ok && EVP_DigestInit_ex(self->mac_inner, SHA256_MD, NULL) &&
+         EVP_DigestUpdate(self->mac_inner, pad, sizeof pad);
+    for (size_t i = 0; i < sizeof pad; i++) pad[i] = block[i] ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(self->mac_outer, SHA256_MD, NULL) &&
+         EVP_DigestUpdate(self->mac_outer, pad, sizeof pad);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (!ok) {
+        PyErr_SetString(PyExc_RuntimeError, "OpenSSL SHA-256 failed");
+        return -1;
+    }
+    self->key_id = Py_NewRef(key_id);
+    return 0;
+}
+
+/* HMAC-SHA256 of a 32-byte chain link from the padded states, in the sha context. */
+static int origin_mac(Sealer *self, const unsigned char link[32], unsigned char mac[32]) {
+    unsigned char inner[32];
+    return EVP_MD_CTX_copy_ex(self->sha, self->mac_inner) &&
+           EVP_DigestUpdate(self->sha, link, 32) && EVP_DigestFinal_ex(self->sha, inner, NULL) &&
+           EVP_MD_CTX_copy_ex(self->sha, self->mac_outer) &&
+           EVP_DigestUpdate(self->sha, inner, 32) && EVP_DigestFinal_ex(self->sha, mac, NULL);
+}
+
+static PyObject *hex_str(const unsigned char digest[32]) {
+    PyObject *s = PyUnicode_New(64, 127);
+    if (s == NULL) return NULL;
+    char *hex = (char *)PyUnicode_DATA(s);
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = HEX[digest[i] >> 4];
+        hex[2 * i + 1] = HEX[digest[i] & 0xF];
+    }
+    return s;
+}
+
 static int Sealer_init(Sealer *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"stream_id",   "header",        "event_types", "phases", "statuses",
-                             "event_class", "outcome_class", "make_shape",  "repair", NULL};
+    static char *kwlist[] = {"stream_id",   "header",        "event_types", "phases",
+                             "statuses",    "event_class",   "outcome_class", "make_shape",
+                             "repair",      "key_id",        "key",           NULL};
     PyObject *stream_id, *header, *event_types, *phases, *statuses, *event_class, *outcome_class,
-        *make_shape, *repair;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!OOOO:Sealer", kwlist, &stream_id,
+        *make_shape, *repair, *key_id = Py_None, *key = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!O!O!O!OOOO|$OO:Sealer", kwlist, &stream_id,
                                      &PyBytes_Type, &header, &PyTuple_Type, &event_types,
                                      &PyTuple_Type, &phases, &PyTuple_Type, &statuses,
-                                     &event_class, &outcome_class, &make_shape, &repair))
+                                     &event_class, &outcome_class, &make_shape, &repair, &key_id,
+                                     &key))
         return -1;
     if (!PyCallable_Check(make_shape) || !PyCallable_Check(repair)) {
         PyErr_SetString(PyExc_TypeError, "Sealer: make_shape and repair must be callable");
@@ -60,6 +124,7 @@ static int Sealer_init(Sealer *self, PyObject *args, PyObject *kwds) {
         PyErr_NoMemory();
         return -1;
     }
+    if (origin_init(self, key_id, key) < 0) return -1;
     Py_XSETREF(self->stream_id, Py_NewRef(stream_id));
     Py_XSETREF(self->header, Py_NewRef(header));
     Py_XSETREF(self->event_types, Py_NewRef(event_types));
@@ -82,6 +147,9 @@ static void Sealer_dealloc(Sealer *self) {
     Py_XDECREF(self->repair);
     for (int i = 0; i < N_SHAPES; i++) shape_clear(&self->shapes[i]);
     if (self->sha != NULL) EVP_MD_CTX_free(self->sha);
+    Py_XDECREF(self->key_id);
+    if (self->mac_inner != NULL) EVP_MD_CTX_free(self->mac_inner);
+    if (self->mac_outer != NULL) EVP_MD_CTX_free(self->mac_outer);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -174,7 +242,7 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
     Text stream = EMPTY, prev = EMPTY;
     Buf b;
     buf_init(&b);
-    PyObject *result = NULL, *event_id = NULL, *hash = NULL, *prev_hash = NULL;
+    PyObject *result = NULL, *event_id = NULL, *hash = NULL, *prev_hash = NULL, *mac = NULL;
     if (read_fields_repaired(self, e, &f) < 0 ||
         text_of(self->stream_id, &stream, "stream_id") < 0)
         goto done;
@@ -202,16 +270,20 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL SHA-256 failed");
         goto done;
     }
-    if ((hash = PyUnicode_New(64, 127)) == NULL) goto done;
-    char *hex = (char *)PyUnicode_DATA(hash);
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = HEX[digest[i] >> 4];
-        hex[2 * i + 1] = HEX[digest[i] & 0xF];
-    }
+    if ((hash = hex_str(digest)) == NULL) goto done;
     self->seq = seq;
     Py_INCREF(hash);
     Py_SETREF(self->last_hash, hash);
     /* The stream has advanced: the event is sealed. */
+
+    unsigned char mac_bytes[32];
+    if (self->key_id != NULL) {
+        if (!origin_mac(self, digest, mac_bytes)) {
+            PyErr_SetString(PyExc_RuntimeError, "OpenSSL HMAC-SHA256 failed");
+            goto done;
+        }
+        if ((mac = hex_str(mac_bytes)) == NULL) goto done;
+    }
 
     if ((event_id = PyUnicode_FromStringAndSize(id, 36)) == NULL) goto done;
     const Layout *l = &self->event;
@@ -220,9 +292,17 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
         set_new(self, e, A_EVENT_TIME_US, PyLong_FromLongLong(time_us)) < 0 ||
         set_new(self, e, A_SEQ, PyLong_FromLongLong(seq)) < 0 ||
         attr_set(l, e, A_PREV_HASH, prev_hash) < 0 || attr_set(l, e, A_HASH, hash) < 0 ||
-        attr_set(l, e, A_STREAM_ID, self->stream_id) < 0)
+        attr_set(l, e, A_STREAM_ID, self->stream_id) < 0 ||
+        (mac != NULL && (attr_set(l, e, A_ORIGIN_KEY_ID, self->key_id) < 0 ||
+                         attr_set(l, e, A_ORIGIN_MAC, mac) < 0)))
         goto done;
-    Text hash_text = {hex, 64, NULL};
+    Text hash_text = {(const char *)PyUnicode_DATA(hash), 64, NULL}, key_text = {NULL, 0, NULL},
+         mac_text = {NULL, 0, NULL};
+    if (mac != NULL) { /* both ASCII: the bytes are the str's own */
+        mac_text.p = (const char *)PyUnicode_DATA(mac), mac_text.n = 64;
+        key_text.p = (const char *)PyUnicode_DATA(self->key_id);
+        key_text.n = PyUnicode_GET_LENGTH(self->key_id);
+    }
     b.n = 0;
     if (put(&b, PyBytes_AS_STRING(self->header), (size_t)PyBytes_GET_SIZE(self->header)) < 0 ||
         put_string(&b, &id_text) < 0 || put_long(&b, time_us) < 0 ||
@@ -232,7 +312,8 @@ static PyObject *Sealer_seal(Sealer *self, PyObject *e) {
         put_result(&b, &f) < 0 || put_opt_string(&b, &f.request_id) < 0 ||
         put_opt_string(&b, &f.trace_id) < 0 || put_opt_string(&b, &f.span_id) < 0 ||
         put(&b, f.middle.p, (size_t)f.middle.n) < 0 || put_string(&b, &stream) < 0 ||
-        put_long(&b, seq) < 0 || put_string(&b, &prev) < 0 || put_string(&b, &hash_text) < 0)
+        put_long(&b, seq) < 0 || put_string(&b, &prev) < 0 || put_string(&b, &hash_text) < 0 ||
+        put_opt_string(&b, &key_text) < 0 || put_opt_string(&b, &mac_text) < 0)
         goto done;
     result = PyBytes_FromStringAndSize(b.p, (Py_ssize_t)b.n);
 done:
@@ -242,6 +323,7 @@ done:
     Py_XDECREF(prev_hash);
     Py_XDECREF(event_id);
     Py_XDECREF(hash);
+    Py_XDECREF(mac);
     buf_free(&b);
     return result;
 }
@@ -252,6 +334,10 @@ static PyObject *Sealer_get_stream_id(Sealer *self, void *Py_UNUSED(closure)) {
 
 static PyObject *Sealer_get_last_hash(Sealer *self, void *Py_UNUSED(closure)) {
     return Py_NewRef(self->last_hash);
+}
+
+static PyObject *Sealer_get_key_id(Sealer *self, void *Py_UNUSED(closure)) {
+    return Py_NewRef(self->key_id != NULL ? self->key_id : Py_None);
 }
 
 static PyObject *Sealer_get_seq(Sealer *self, void *Py_UNUSED(closure)) {
@@ -279,6 +365,7 @@ static PyGetSetDef Sealer_getset[] = {
     {"stream_id", (getter)Sealer_get_stream_id, NULL, "This stream's id.", NULL},
     {"seq", (getter)Sealer_get_seq, NULL, "The last sealed event's sequence number.", NULL},
     {"last_hash", (getter)Sealer_get_last_hash, NULL, "The last sealed event's hash.", NULL},
+    {"key_id", (getter)Sealer_get_key_id, NULL, "The origin key's id, or None.", NULL},
     {NULL},
 };
 

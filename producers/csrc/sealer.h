@@ -37,6 +37,10 @@ typedef struct {
     PyObject *last_hash; /* str */
     int64_t seq;
     EVP_MD_CTX *sha;
+    /* Origin: the key's id (str, or NULL when no key) and SHA-256 states after its HMAC
+     * pads, copied per event so the pads are hashed once (see sealc.c origin_mac). */
+    PyObject *key_id;
+    EVP_MD_CTX *mac_inner, *mac_outer;
     PyObject *classes; /* (event class, outcome class), kept alive for the layouts */
     Layout event, outcome;
     PyObject *make_shape; /* event -> (head, middle, part), called on a cache miss */

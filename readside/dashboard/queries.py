@@ -3,7 +3,7 @@
 Each takes a clickhouse-connect client (a read side's guarded, read-only one)
 and returns JSON-ready rows; :func:`page` answers a whole page load at once.
 
-Panels read the aggregates the sink's views keep (migration 120:
+Panels read the aggregates the sink's views keep (migration 170:
 ``events_hourly``, ``user_activity_daily``), fed from ``events_first``, which
 holds each event once however often it was stored, so they are exact before
 merges without reading whole rows. A window starts anywhere: its whole hours (or
@@ -26,7 +26,7 @@ from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
 TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 _SINCE = "{since:DateTime64(6)}"
 # events_first holds versions: sign 1 for each, -1 for one a later version replaced
-# (migration 120). Counts sum the signs; a state that cannot take a value back (a
+# (migration 170). Counts sum the signs; a state that cannot take a value back (a
 # quantile) takes each event's first version, as the views do.
 FIRST = "sign = 1 AND NOT replaces"
 CURRENT = (

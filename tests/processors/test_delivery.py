@@ -110,7 +110,8 @@ async def test_with_a_registry_output_leaves_in_confluent_framing(
     delivery = _delivery(kafka, timeout_ms=10_000)
     frame_with_registry(kafka, url, worker, delivery)
     deadline = time.monotonic() + 5
-    while len(delivery._frames) < 2 and time.monotonic() < deadline:
+    framers = delivery._framers.values()
+    while not (len(framers) == 2 and all(f.ready for f in framers)) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     event = audit_event()
     raw_id = register("AuditEvent", url, kafka.topic_raw)  # as the producers register it

@@ -412,6 +412,76 @@ def secret_cases(seed: int = 15) -> list[Case]:
     return cases
 
 
+# Event fields outside arguments and results that carry user or server data, and how a
+# secret reaches each (tests/producers/test_redact_fields.py puts each one there).
+EVENT_FIELDS = (
+    "tool_name", "prompt_name", "resource_uri", "lineage", "client_name", "client_version",
+    "user_agent", "ai_model", "ai_reason", "error_text_high", "permission_subject",
+)  # fmt: skip
+_URI_FIELDS = ("resource_uri", "lineage")
+
+
+def _field_texts(field: str, key: str | None, secret: str, url: bool) -> dict[str, str]:
+    """The texts a field of this kind carries a secret in: a URI for URI fields (the
+    secret as the URL, in its path, as a query parameter or its password), plain
+    text for names, versions and reasons."""
+    if field in _URI_FIELDS:
+        if url:
+            return {"url": secret}
+        if key is None:
+            return {"path": f"https://files.example.com/share/{secret}/report.csv"}
+        return {
+            "query": f"https://files.example.com/share?{key}={secret}&page=2",
+            "userinfo": f"postgres://app:{secret}@db.internal:5432/prod",
+        }
+    if key is None:
+        return {"bare": secret, "prose": f"lookup {secret} now"}
+    return {
+        "env": f"{key.upper() if key.isascii() else key}={secret}",
+        "prose": f"the {key} is {secret}",
+        "cli_equals": f"deploy --{key}={secret}",
+    }
+
+
+def field_cases(seed: int = 15) -> list[Case]:
+    """Each secret format and each keyed form placed in each event field kind."""
+    rng = random.Random(seed)
+    cases: list[Case] = []
+    secrets: list[tuple[str, str, str | None, str]] = [
+        (f, n, None, make(rng)) for f, n, make in _TOKENS
+    ]
+    secrets += [("keyed", name, key, _password(rng)) for name, key in _KEYED]
+    for family, name, key, secret in secrets:
+        core = _core(family, secret) if key is None else secret
+        url = family in ("url_credentials", "url_query") or (
+            "://" in secret and family in ("slack", "saas")
+        )
+        for field in EVENT_FIELDS:
+            for syntax, text in _field_texts(field, key, secret, url).items():
+                cases.append(Case(family, name, syntax, field, text, core))
+    return cases
+
+
+def benign_field_values() -> dict[str, list[str]]:
+    """Values of those fields that hold no secret: they must come out unchanged."""
+    return {
+        "tool_name": ["read_file", "search_docs", "get_weather", "create-issue", "db.query"],
+        "prompt_name": ["summarise", "code_review", "translate-to-french", "explain_error"],
+        "resource_uri": [
+            "file:///srv/data/report.csv", "notes://intro", "db://patients/42",
+            "https://example.com/v1/items?page=2&sort=asc", "s3://bucket/reports/2026/q3.csv",
+            "postgres://app@db.internal:5432/prod", "git://github.com/org/repo.git",
+            "https://api.github.com/repos/org/repo/pulls?state=open&per_page=50",
+        ],
+        "lineage": ["context://agent-7", "mail://out", "table:analytics.events", "phi"],
+        "client_name": ["claude-ai", "Claude Desktop", "cursor", "mcp-inspector", "fastmcp"],
+        "client_version": ["1.0.0", "0.13.2", "2026.1.15", "1.2.3-beta.4+build.7"],
+        "user_agent": ["python-httpx/0.28.1", "Mozilla/5.0 (X11; Linux x86_64)"],
+        "ai_model": ["claude-sonnet-4-5", "gpt-4o-2024-08-06", "llama-3.1-70b"],
+        "ai_reason": ["the user asked for last quarter's report", "check the build status"],
+    }  # fmt: skip
+
+
 def _core(family: str, secret: str) -> str:
     """The part that must go: the credential of a URL or header, the token itself."""
     if family == "url_credentials":

@@ -47,7 +47,9 @@ def test_api_events_arrive_with_lineage_and_digests(
     assert events["CONTEXT_OPERATION"]["lineage"]["operation"] == "summarise"
     change = events["CONFIG_CHANGE"]["attributes"]
     assert change["attribute"] == "smtp_password" and len(change["new_digest"]) == 64
-    assert events["PERMISSION_CHANGE"]["attributes"]["subject"] == "carol"
+    subject = events["PERMISSION_CHANGE"]["attributes"]
+    assert subject["subject"] == auditor.pseudonymise("carol")
+    assert subject["subject_key_id"] == auditor.pseudonymise.key_id
 
 
 def test_changed_values_are_keyed_digests_the_key_holder_checks(

@@ -6,6 +6,8 @@ Every test runs against both sealers: the compiled one and the Python one it mus
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +33,7 @@ from producers.model import (
 )
 from producers.sealer import Sealer
 from schemas import registry
-from schemas.integrity import chain_hash
+from schemas.integrity import OriginKey, chain_hash
 from schemas.repair import ALTERED_KEY, repaired
 from schemas.wire import Deserializer, SingleObjectSerializer
 from tests.schemas.oracle import official_decode
@@ -243,3 +245,33 @@ def test_events_sharing_actor_target_and_producer_encode_each_their_own_fields(
         data = sealer.seal(event)
         assert data == SingleObjectSerializer("AuditEvent")(to_avro(event))
         official_decode(data, "AuditEvent")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    events=st.lists(call_events(), min_size=1, max_size=4),
+    key=st.binary(min_size=32, max_size=130),  # past 64 bytes HMAC hashes the key first
+)
+def test_a_keyed_stream_carries_the_hmac_of_each_link_under_its_key(
+    native: bool, events: list[CallEvent], key: bytes
+) -> None:
+    # Checked against the standard library's HMAC, not against schemas.integrity: an
+    # attacker's MAC must not verify, so the MAC must be the one RFC 2104 defines.
+    sealer = Sealer(native=native, origin=OriginKey("deploy-2", key))
+    for event in events:
+        data = sealer.seal(event)
+        decoded = Deserializer("AuditEvent")(data)
+        link = decoded["integrity"]["hash"]
+        expected = hmac.new(key, bytes.fromhex(link), hashlib.sha256).hexdigest()
+        assert decoded["integrity"]["mac"] == expected == event.origin_mac
+        assert decoded["integrity"]["key_id"] == "deploy-2"
+        assert data == SingleObjectSerializer("AuditEvent")(to_avro(event))
+
+
+def test_an_unkeyed_stream_carries_no_key_id_and_no_mac(native: bool) -> None:
+    event = CallEvent(
+        "TOOL_CALL", "ATTEMPT", "c1", Actor(), Target("srv"), Producer("h", 1, "0", "decorator"),
+        Compliance(),
+    )  # fmt: skip
+    decoded = Deserializer("AuditEvent")(Sealer(native=native).seal(event))
+    assert decoded["integrity"]["key_id"] is None and decoded["integrity"]["mac"] is None

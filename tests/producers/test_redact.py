@@ -349,3 +349,30 @@ def test_threads_share_one_scanner() -> None:
     expected = [SCANNER.scrub(t) for t in texts]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(SCANNER.scrub, texts)) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "kept"),
+    [
+        ("postgres://app:pg#pw1@db.internal:5432/prod", "postgres://app:[REDACTED:url_password]@db.internal:5432/prod"),
+        ("postgres://app@db.internal:5432/prod", "postgres://app@db.internal:5432/prod"),
+        ("redis://:pw1@cache:6379/0", "redis://:[REDACTED:url_password]@cache:6379/0"),
+        ("mailto:alice@example.com", "mailto:[REDACTED:email]"),
+    ],
+)  # fmt: skip
+def test_a_url_keeps_its_user_and_host_and_loses_its_password(uri: str, kept: str) -> None:
+    assert Redactor().field(uri, Walk()) == kept
+
+
+def test_a_field_is_scanned_whole_cached_and_counted_each_time() -> None:
+    redactor = Redactor(max_string=64, max_field=256)
+    uri = "https://files.example.com/" + "a/" * 40 + "?access_token=tok123456789abcdef"
+    for _ in range(2):  # the second time from the cache, counted again
+        walk = Walk()
+        assert redactor.field(uri, walk).endswith("?access_token=[REDACTED:keyed]")
+        assert (walk.redactions, walk.truncated) == (1, False)
+    name = "read_file"
+    assert redactor.field(name, Walk()) is name
+    walk = Walk()
+    assert redactor.field("x" * 300, walk).startswith("x" * 64 + "...[truncated 300 chars")
+    assert walk.truncated

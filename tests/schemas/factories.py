@@ -80,7 +80,14 @@ def audit_event(seq: int = 1, prev_hash: str = "", **overrides: Any) -> dict[str
             "value_digest_key_id": "d1",
         },
         "attributes": {},
-        "integrity": {"stream_id": "stream-1", "seq": seq, "prev_hash": prev_hash, "hash": ""},
+        "integrity": {
+            "stream_id": "stream-1",
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "hash": "",
+            "key_id": None,
+            "mac": None,
+        },
     }
     event.update(overrides)
     event["integrity"]["hash"] = chain_hash(prev_hash, event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -79,3 +80,37 @@ def test_an_inclusion_proof_round_trips_and_checks() -> None:
             check_inclusion(wrong, signer.public_key())
     with pytest.raises(DigestError, match="malformed"):
         InclusionProof.from_json('{"format": "mcp-audit/inclusion-proof/v1"}')
+
+
+def test_a_version_1_leaf_keeps_its_encoding_and_old_proofs_still_load() -> None:
+    # Leaves sealed before content hashes: the bytes every existing head was signed over.
+    leaf = Leaf("e-1", "s1", 3, "ab", 1000, 365)
+    assert leaf.encode() == b"leaf/v1\ne-1\n2:s1\n3\n2:ab\n1000\n365"
+    signer = KeySigner()
+    head = _head(signer, [leaf])
+    proof = InclusionProof(leaf, 0, head, [])
+    body = json.loads(proof.to_json())
+    for name in ("version", "kind", "content_hash"):  # a proof file written before
+        del body["leaf"][name]
+    check_inclusion(InclusionProof.from_json(json.dumps(body)), signer.public_key())
+
+
+def test_a_version_2_leaf_seals_content_and_says_whose() -> None:
+    event = Leaf("e-1", "s1", 3, "ab", 1000, 365, 2, "event", "cd")
+    assert event.encode() == b"leaf/v2\nevent\ne-1\n2:s1\n3\n2:ab\n1000\n365\n2:cd"
+    others = [
+        dataclasses.replace(event, content_hash="ce"),
+        dataclasses.replace(event, kind="alert"),
+        dataclasses.replace(event, version=1, content_hash=""),
+    ]
+    assert len({event.leaf_hash(), *(o.leaf_hash() for o in others)}) == 4
+    signer = KeySigner()
+    proof = InclusionProof(event, 0, _head(signer, [event]), [])
+    check_inclusion(InclusionProof.from_json(proof.to_json()), signer.public_key())
+    forged = json.loads(proof.to_json())
+    forged["leaf"]["content_hash"] = "ce"  # the row's content as rewritten
+    with pytest.raises(DigestError, match="not in the signed tree"):
+        check_inclusion(InclusionProof.from_json(json.dumps(forged)), signer.public_key())
+    for bad in ({"kind": "note"}, {"version": 3}, {"version": 1}):
+        with pytest.raises(DigestError, match="leaf"):
+            dataclasses.replace(event, **bad)

@@ -360,15 +360,21 @@ def test_consistency_between_any_two_heads(
 
 
 @pytest.mark.parametrize("stream_id", ["stream-a", "strömé:\n:42", "", "x" * 300])
-def test_clickhouse_hashes_leaves_as_python_does(clickhouse: Client, stream_id: str) -> None:
+@pytest.mark.parametrize(("version", "kind"), [(1, "event"), (2, "event"), (2, "alert")])
+def test_clickhouse_hashes_leaves_as_python_does(
+    clickhouse: Client, stream_id: str, version: int, kind: str
+) -> None:
     """The sealer and verify hash leaves in SQL; a third party checks proofs in Python."""
     apply_migrations(clickhouse)
-    leaf = Leaf(str(uuid.uuid4()), stream_id, 7, "ab" * 32, -1_234_567, 2555)
+    content = "cd" * 32 if version == 2 else ""
+    leaf = Leaf(str(uuid.uuid4()), stream_id, 7, "ab" * 32, -1_234_567, 2555, version, kind,
+                content)  # fmt: skip
     clickhouse.insert(
         "audit_tree_leaves",
-        [[0, uuid.UUID(leaf.event_id), stream_id, 7, leaf.hash, from_micros(-1_234_567), 2555]],
+        [[0, uuid.UUID(leaf.event_id), stream_id, 7, leaf.hash, from_micros(-1_234_567), 2555,
+          version, kind, content]],
         column_names=["leaf_index", "event_id", "stream_id", "seq", "hash", "event_time",
-                      "retention_days"],
+                      "retention_days", "leaf_version", "kind", "content_hash"],
     )  # fmt: skip
     assert leaf_hashes(clickhouse, 0) == [leaf.leaf_hash()]
     [(index, stored)] = list(stored_leaves(clickhouse, 1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,20 +76,25 @@ def test_deleted_and_altered_rows_are_named(stored: Stored) -> None:
     assert _findings(client) == {("missing", 7), ("altered", 12)}
 
 
-def test_verify_command_reports_and_fails_on_tampering(
-    stored: Stored,
-    clickhouse_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: Any,
-) -> None:
+@pytest.fixture
+def sealed_cli(
+    stored: Stored, clickhouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[list[str]], int]:
+    """``mcp-audit`` on the stored stream, sealed first (closed periods unsealed would
+    fail verify)."""
     from mcp_audit.cli import main
 
-    client, events = stored
     monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", client.database or "")
+    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", stored[0].database or "")
     monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(tmp_path / "keys"))
-    assert main(["digest", "--no-alerts"]) == 0  # closed periods unsealed would fail verify
+    assert main(["digest", "--no-alerts"]) == 0
+    return main
+
+
+def test_verify_command_reports_and_fails_on_tampering(
+    stored: Stored, sealed_cli: Callable[[list[str]], int], capsys: Any
+) -> None:
+    main, (client, events) = sealed_cli, stored
     assert main(["verify"]) == 0
     out = capsys.readouterr().out
     assert f"stream stream-v: {len(events)} events, ok" in out and " 0 problems" in out
@@ -98,6 +103,28 @@ def test_verify_command_reports_and_fails_on_tampering(
     assert main(["verify", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "missing     seq 3" in out and "1 problems" in out
+
+
+def test_verify_command_names_a_row_whose_enrichment_was_altered(
+    stored: Stored, sealed_cli: Callable[[list[str]], int], capsys: Any
+) -> None:
+    # Risk is outside the chain: before row hashes, lowering it passed verify (issue 14).
+    main, (client, events) = sealed_cli, stored
+    assert main(["verify", "--quiet"]) == 0
+    # Every event row plus the digest command's own access record, all hashed:
+    assert f"{len(events) + 1} rows hashed, 0 altered" in capsys.readouterr().out
+
+    victim = events[4]["event_id"]
+    client.command(
+        "ALTER TABLE audit_events UPDATE risk_score = 0, risk_level = 'LOW'"
+        " WHERE event_id = toUUID({e:String})",
+        parameters={"e": victim},
+        settings={"mutations_sync": 2},
+    )
+    assert main(["verify", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert f"row: audit_events {victim}: values outside the personal ones changed" in out
+    assert "stream stream-v" not in out  # the chain itself still verifies
 
 
 def test_gaps_retention_made_are_expired_and_a_younger_gap_is_still_missing(

@@ -20,6 +20,12 @@ SELECT (SELECT groupUniqArray(detector) FROM audit_alerts),
        (SELECT uniqExact(user_id) FROM audit_events WHERE user_id != ''),
        (SELECT groupUniqArray(tool_name) FROM audit_events WHERE tool_name != '')
 """
+# The demo's producers sign with its origin key and its processors check it: every
+# producer event stored is vouched for (access records are written by the read side).
+UNSIGNED = """
+SELECT count() FROM audit_events
+WHERE stream_id != 'mcp-audit.access' AND origin_key_id != 'demo'
+"""
 
 
 def test_demo_traffic_is_audited_and_raises_alerts(tmp_path: Path, clickhouse_url: str) -> None:
@@ -37,8 +43,10 @@ def test_demo_traffic_is_audited_and_raises_alerts(tmp_path: Path, clickhouse_ur
             if {"enumeration", "error_burst"} <= set(detectors) and "git_status" in tools:
                 break
             time.sleep(2)
+        [(unsigned,)] = pipeline.run_query(lambda c: c.query(UNSIGNED).result_rows)
         children = list(pipeline.supervisor.children)
     assert {"enumeration", "error_burst"} <= set(detectors)
+    assert unsigned == 0
     assert users == 4  # alice, bob, carol, mallory: pseudonyms, not names
     assert {"charge_card", "delete_records", "get_current_time", "git_status"} <= set(tools)
     assert all(c.process is not None and c.process.poll() is not None for c in children)

@@ -270,7 +270,7 @@ def test_each_readme_query_equals_the_slow_query(store: Client, name: str) -> No
 def test_the_migration_rebuilds_the_aggregates_of_a_store_already_holding_events(
     clickhouse: Client,
 ) -> None:
-    """A store written before migration 120, replays included, counts each event once after."""
+    """A store written before migration 170, replays included, counts each event once after."""
     from sinks.migrate import _apply, applied, available
 
     applied(clickhouse)  # the ledger

@@ -1,0 +1,94 @@
+"""Which stored rows no longer hash to what the sink stored: altered, or erased on record.
+
+Each row of ``audit_events`` and ``audit_alerts`` carries ``content_hash`` and
+``personal_hash``, computed by the sink's INSERT (:mod:`sinks.tables`). Here both
+are recomputed from the stored values, in ClickHouse (one scan, no row leaves it
+unless it fails):
+
+* ``content_hash`` differs: a value a reader relies on was changed after the
+  insert (risk, tags, anomalies, call state, the chained fields, an alert's
+  severity...), or the hash itself was;
+* ``personal_hash`` differs: the personal values changed. That is an erasure
+  when the subject is in ``erased_subjects`` (recorded by ``mcp-audit erase``,
+  itself an audited access) and every personal value is what erasure leaves;
+  anything else is an alteration.
+
+Rows stored before migration 120 have no hashes and are counted apart.
+``mcp-audit verify`` runs the check. A row rewritten together with both of its
+hashes passes it; the sealed leaves hold each row version's ``content_hash``, and
+:mod:`sinks.verify_sealed` compares the stored rows with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+
+from sinks.enriched import ENRICHED
+from sinks.tables import ERASED, TableSpec, alerts_spec
+
+_ID = {"audit_events": "event_id", "audit_alerts": "alert_id"}
+
+
+@dataclass(frozen=True)
+class AlteredRow:
+    table: str
+    row_id: str
+    user_id: str
+    what: str  # "content" or "personal"
+
+    def describe(self) -> str:
+        part = "values outside the personal ones" if self.what == "content" else (
+            "personal values, not by a recorded erasure")  # fmt: skip
+        return f"{self.table} {self.row_id}: {part} changed after it was stored"
+
+
+@dataclass
+class RowCheck:
+    checked: int = 0
+    erased: int = 0  # rows whose personal values a recorded erasure cleared
+    unhashed: int = 0  # rows stored before hashes existed (migration 120)
+    altered: list[AlteredRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.altered
+
+
+def check_rows(client: Client, limit: int = 100) -> RowCheck:
+    """Recompute every stored row's hashes; name up to ``limit`` altered rows per table."""
+    result = RowCheck()
+    for spec in (ENRICHED, alerts_spec(0)):
+        _check_table(client, spec, limit, result)
+    return result
+
+
+def _verdicts(spec: TableSpec) -> str:
+    return (
+        f"content_hash != {spec.content_hash_sql()} AS content_altered,"
+        f" personal_hash != {spec.personal_hash_sql()} AS personal_changed,"
+        f" personal_changed AND {ERASED} AND ({spec.cleared_sql()}) AS erased"
+    )
+
+
+def _check_table(client: Client, spec: TableSpec, limit: int, result: RowCheck) -> None:
+    # Every stored version, no FINAL: a row not yet merged away is a row a reader may see.
+    counts = client.query(
+        f"SELECT countIf(content_hash != ''), countIf(content_hash = ''),"
+        f" countIf(content_hash != '' AND erased AND NOT content_altered)"
+        f" FROM (SELECT content_hash, {_verdicts(spec)} FROM {spec.table})"
+    ).result_rows[0]
+    result.checked += int(counts[0])
+    result.unhashed += int(counts[1])
+    result.erased += int(counts[2])
+    rows = client.query(
+        f"SELECT toString({_ID[spec.table]}), user_id, content_altered FROM"
+        f" (SELECT {_ID[spec.table]}, user_id, content_hash, {_verdicts(spec)} FROM {spec.table})"
+        " WHERE content_hash != '' AND (content_altered OR (personal_changed AND NOT erased))"
+        f" ORDER BY 1 LIMIT {int(limit)}"
+    ).result_rows
+    result.altered += [
+        AlteredRow(spec.table, str(row_id), str(user), "content" if content else "personal")
+        for row_id, user, content in rows
+    ]
