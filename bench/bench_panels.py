@@ -1,8 +1,10 @@
 """Dashboard panels and README analyst queries, this code against the starting code, one store.
 
 One chDB store is filled as a live sink fills it: ``bench.sink_data`` rows over the
-last 30 days in 40 inserts in time order, then 1% of them stored again in four
-later inserts (replays), with every merge stopped. On that store the dashboard's
+last 30 days in 40 inserts in time order into ``audit_events_incoming`` (the keep-
+first views of migration 120), then 1% of them sent again in four later inserts,
+with every merge stopped: two of plain copies (refused) and two of INCOMPLETE
+versions enriched later with another risk (stored: they replace). On that store the dashboard's
 query functions of this tree and of the starting commit (imported from a git
 worktree of it, ``BENCH_BASE``) answer the same windows, alternated, median of
 ``RUNS``; so do the README's analyst queries of both. The two answers' counts are
@@ -142,18 +144,25 @@ def _fill(client: Client) -> list[float]:
     for start in range(0, ROWS, size):
         started = time.monotonic()
         client.command(
-            generate_rows_sql(ROWS, start, size),
+            generate_rows_sql(ROWS, start, size, into="audit_events_incoming"),
             settings={"max_insert_threads": 2, "optimize_on_insert": 0},
         )
         took.append(time.monotonic() - started)
     return took
 
 
+_LATER_VERSION = (
+    " REPLACE ('INCOMPLETE' AS call_state, 'HIGH' AS risk_level,"
+    " enriched_time + INTERVAL 5 MINUTE AS enriched_time)"
+)
+
+
 def _replay(client: Client) -> float:
     started = time.monotonic()
     for index in range(REPLAY_INSERTS):
+        later = "" if index % 2 == 0 else _LATER_VERSION
         client.command(
-            "INSERT INTO audit_events SELECT * FROM audit_events"
+            f"INSERT INTO audit_events_incoming SELECT *{later} FROM audit_events"
             f" WHERE cityHash64(event_id) % 400 = {index}",
             settings={"optimize_on_insert": 0},
         )
@@ -244,7 +253,7 @@ def _report(client: Client, base: ModuleType, filling: str) -> str:
     agree = "agree everywhere" if not mismatches else f"differ: {', '.join(mismatches)}"
     return (
         f"## Dashboard panels and analyst queries\n\n{ROWS:,} events over 30 days"
-        f" ({stored - distinct:,} of the {stored:,} rows stored are replayed copies;"
+        f" ({stored - distinct:,} of the {stored:,} rows stored are second versions of an event;"
         f" {parts} active parts of audit_events, merges stopped); {filling}. This tree's"
         f" queries against the starting commit's ({BASE.name}) on that store, runs"
         f" alternated, median of {RUNS}; the counts of the two answers {agree}.\n\n"

@@ -25,13 +25,15 @@ from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
 
 TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 _SINCE = "{since:DateTime64(6)}"
-# events_first holds versions: sign 1 for each, -1 for one a later version replaced
-# (migration 170). Counts sum the signs; a state that cannot take a value back (a
-# quantile) takes each event's first version, as the views do.
+# events_first holds versions: sign 1 for each, -1 for one an INCOMPLETE version
+# replaced (migration 170; the rest of the keep-first rule is migration 120's).
+# Counts sum the signs; a state that cannot take a value back (a quantile) takes
+# each event's first version, as the views do.
 FIRST = "sign = 1 AND NOT replaces"
 CURRENT = (
-    "sign = 1 AND (event_time, event_id, enriched_time) NOT IN (SELECT event_time, event_id,"
-    f" enriched_time FROM events_first WHERE sign = -1 AND event_time >= {_SINCE})"
+    "sign = 1 AND (event_time, event_id, user_id, enriched_time) NOT IN (SELECT event_time,"
+    " event_id, user_id, enriched_time FROM events_first"
+    f" WHERE sign = -1 AND event_time >= {_SINCE})"
 )
 # events_hourly's and user_activity_daily's columns as one event's values (their
 # views count the same conditions), for the part of the window's first hour or day.
@@ -214,8 +216,9 @@ def event_record(client: Client, event_id: str) -> dict[str, Any] | None:
     """One event's whole stored record, found by its id alone (an alert's evidence).
 
     audit_events is sorted by user first; the bloom filter on event_id (migration
-    120) skips the granules that cannot hold it. Of stored copies the last enriched
-    wins, as in FINAL."""
+    170) skips the granules that cannot hold it. Of the stored versions (the first
+    copy, and an INCOMPLETE attempt or copies inside one insert, migration 120) the
+    last enriched wins, as in FINAL."""
     sql = """
         SELECT * FROM audit_events WHERE event_id = {event_id:UUID}
         ORDER BY enriched_time DESC LIMIT 1"""

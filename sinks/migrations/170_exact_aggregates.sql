@@ -1,28 +1,34 @@
--- Aggregates that count each event once, in its latest version, and the hourly
--- ones the dashboard reads.
+-- Aggregates that count each event once, in the version audit_events keeps, and
+-- the hourly ones the dashboard reads.
 --
--- Until now the views read audit_events' inserts: a retried batch was dropped by
--- its insert token, but the same event arriving in another batch (a replay, a
--- restarted sink with other batch boundaries) was counted twice, for ever, while
--- audit_events FINAL showed it once. The views now read events_first, a log of
--- each event's versions (the narrow columns the aggregates and the dashboard's
--- lists need), written by its view at insert:
--- - an event it does not hold yet: the event, sign 1;
--- - a later enrichment of one it holds (an ATTEMPT sent again as INCOMPLETE, with
---   a new risk): the held version again with sign -1, and the new one with sign 1
---   and replaces = true, as FINAL keeps the latest enriched_time;
--- - a copy, or an older version: nothing.
--- The aggregates sum the signs, so every count is of each event once, in its
--- latest version, before any merge. Quantile and distinct-count states cannot
--- take a value back: they take each event's first version (duration, tool and
--- session are the producer's and do not change with enrichment), and max_risk
--- the highest score any version had.
--- The lookup reads events_first by its sorting key, (event_time, event_id), and a
--- sink writes in time order, so a batch reads only the few granules of its own
--- time range. Inside a materialized view every mention of audit_events is the
--- inserted block (checked on chDB 26.9), so the inner IN holds the block's ids.
+-- Until now the views read audit_events' inserts. Migration 120 keeps a copy of a
+-- stored event out of audit_events, but two versions of one event still reach it:
+-- the processors' INCOMPLETE version of an attempt (which replaces the stored
+-- attempt, as FINAL keeps the latest enriched_time), and copies inside one insert
+-- (no stored row to refuse them by). Each was counted twice, for ever. The views
+-- now read events_first, a log of each event's versions as FINAL sees them (the
+-- narrow columns the aggregates and the dashboard's lists need), written by its
+-- view from what audit_events stores, so it follows the keep-first rule:
+-- - an event it does not hold: the event (of copies inside the insert, the latest
+--   enriched), sign 1;
+-- - an INCOMPLETE version of one it holds, enriched later: the held version again
+--   with sign -1, and the new one with sign 1 and replaces = true;
+-- - anything else never reaches it (migration 120 refused it).
+-- The aggregates sum the signs, so every count is of each event once, in the
+-- version FINAL and the event view show, before any merge. Quantile and
+-- distinct-count states cannot take a value back: they take each event's first
+-- version (duration, tool and session are the producer's and do not change with
+-- enrichment), and max_risk the highest score any version had.
+-- Only an INCOMPLETE version looks up what events_first holds: any other row
+-- audit_events takes is of an event it did not hold (migration 120's views looked).
+-- The lookup reads events_first by its sorting key, (event_time, event_id, ...),
+-- and the few INCOMPLETE rows of a batch read a few granules; a batch without
+-- one reads none. Inside a materialized view every mention of its source table
+-- is the inserted block (checked on chDB 26.9), so the inner IN holds the block's.
+-- user_id is part of an event's identity, as in audit_events' sorting key and
+-- migration 120's lookup: a copy under another user is another row there too.
 -- CollapsingMergeTree: a version and its sign -1 copy share the sorting key and
--- cancel at merge, leaving the latest versions.
+-- cancel at merge, leaving the kept versions.
 CREATE TABLE IF NOT EXISTS events_first
 (
     event_id UUID,
@@ -51,7 +57,7 @@ CREATE TABLE IF NOT EXISTS events_first
 )
 ENGINE = CollapsingMergeTree(sign)
 PARTITION BY toMonday(event_time)
-ORDER BY (event_time, event_id, enriched_time)
+ORDER BY (event_time, event_id, user_id, enriched_time)
 TTL toDateTime(least(toDateTime64(event_time, 0, 'UTC') + toIntervalDay(retention_days), toDateTime64('2106-02-07 00:00:00', 0, 'UTC')))
 SETTINGS non_replicated_deduplication_window = 10000, merge_with_ttl_timeout = 3600, deduplicate_merge_projection_mode = 'rebuild';
 
@@ -140,34 +146,35 @@ ALTER TABLE audit_events ADD INDEX IF NOT EXISTS event_idx event_id TYPE bloom_f
 ALTER TABLE audit_events MATERIALIZE INDEX event_idx;
 
 CREATE MATERIALIZED VIEW events_first_mv TO events_first AS
-SELECT event_id, event_time, version.1 AS sign, version.2 AS replaces,
+SELECT event_id, event_time, user_id, version.1 AS sign, version.2 AS replaces,
        version.3 AS enriched_time,
        version.4 AS event_type,
        version.5 AS phase,
-       version.6 AS user_id,
-       version.7 AS tenant_id,
-       version.8 AS session_id,
-       version.9 AS server_id,
-       version.10 AS tool_name,
-       version.11 AS status,
-       version.12 AS duration_us,
-       version.13 AS risk_score,
-       version.14 AS risk_level,
-       version.15 AS risk_reasons,
-       version.16 AS retention_days
+       version.6 AS tenant_id,
+       version.7 AS session_id,
+       version.8 AS server_id,
+       version.9 AS tool_name,
+       version.10 AS status,
+       version.11 AS duration_us,
+       version.12 AS risk_score,
+       version.13 AS risk_level,
+       version.14 AS risk_reasons,
+       version.15 AS retention_days
 FROM (
-    SELECT new.event_id AS event_id, new.event_time AS event_time, held.found AS found,
-           held.version AS held_version,
-           (new.enriched_time, new.event_type, new.phase, new.user_id, new.tenant_id, new.session_id, new.server_id, new.tool_name, new.status, new.duration_us, new.risk_score, new.risk_level, new.risk_reasons, new.retention_days) AS new_version
-    FROM (SELECT * FROM audit_events ORDER BY enriched_time DESC LIMIT 1 BY event_id) AS new
+    SELECT new.event_id AS event_id, new.event_time AS event_time, new.user_id AS user_id,
+           held.found AS found, held.version AS held_version,
+           (new.enriched_time, new.event_type, new.phase, new.tenant_id, new.session_id, new.server_id, new.tool_name, new.status, new.duration_us, new.risk_score, new.risk_level, new.risk_reasons, new.retention_days) AS new_version
+    FROM (SELECT * FROM audit_events ORDER BY enriched_time DESC LIMIT 1 BY event_time, event_id, user_id) AS new
     LEFT JOIN (
-        SELECT event_time, event_id, 1 AS found, max(enriched_time) AS latest,
-               argMax((enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days), enriched_time) AS version
+        SELECT event_time, event_id, user_id, 1 AS found, max(enriched_time) AS latest,
+               argMax((enriched_time, event_type, phase, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days), enriched_time) AS version
         FROM events_first
         WHERE sign = 1
-          AND (event_time, event_id) IN (SELECT event_time, event_id FROM audit_events)
-        GROUP BY event_time, event_id
-    ) AS held ON new.event_time = held.event_time AND new.event_id = held.event_id
+          AND (event_time, event_id, user_id) IN
+              (SELECT event_time, event_id, user_id FROM audit_events WHERE call_state = 'INCOMPLETE')
+        GROUP BY event_time, event_id, user_id
+    ) AS held
+    ON new.event_time = held.event_time AND new.event_id = held.event_id AND new.user_id = held.user_id
     WHERE held.found = 0 OR held.latest < new.enriched_time
 )
 ARRAY JOIN if(found = 0, [tupleConcat((toInt8(1), false), new_version)],
@@ -229,7 +236,7 @@ FROM events_first
 WHERE phase = 'RESULT'
 GROUP BY hour, event_type, server_id, tool_name;
 
--- Every aggregate from what is stored, each event once (FINAL), through the views.
+-- Every aggregate from what is stored, each event once as FINAL keeps it, through the views.
 INSERT INTO events_first (event_id, event_time, sign, replaces, enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days)
 SELECT event_id, event_time, 1 AS sign, false AS replaces, enriched_time, event_type, phase, user_id, tenant_id, session_id, server_id, tool_name, status, duration_us, risk_score, risk_level, risk_reasons, retention_days
 FROM audit_events FINAL;

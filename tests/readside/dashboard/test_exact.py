@@ -1,11 +1,17 @@
 """Every panel and every README analyst query against a slow, obviously right query.
 
 The store holds events of every phase, type, status and risk level over 40 days,
-written in many inserts with merges stopped, and replays: the same events stored
-again in later inserts, and twice inside one insert. The reference reads
-``audit_events FINAL`` (each event once, whole rows) and computes the same figures
-directly; the fast answers read the aggregates. They must be equal, for windows
-starting inside an hour, on an hour, and before the oldest event.
+written as the sink writes them (into ``audit_events_incoming``, whose views keep
+the first copy of each event) in many inserts with merges stopped, and replays:
+the same events sent again in later inserts (refused), twice inside one insert
+(both stored), attempts sent again as INCOMPLETE (they replace), results enriched
+again with another risk (refused, but kept when in the insert of their first
+version), a second INCOMPLETE (refused), an INCOMPLETE enriched before its attempt
+(stored, FINAL keeps the attempt) and a copy under another user (another row).
+The reference reads ``audit_events FINAL`` (each event once, whole rows, in the
+version the event view shows) and computes the same figures directly; the fast
+answers read the aggregates. They must be equal, for windows starting inside an
+hour, on an hour, and before the oldest event.
 """
 
 from __future__ import annotations
@@ -75,9 +81,12 @@ def _enriched_again(rng: random.Random, event: dict[str, Any]) -> dict[str, Any]
     }  # fmt: skip
 
 
-def _insert(client: Client, rows: list[dict[str, Any]]) -> None:
-    # As the sink writes: without optimize_on_insert, copies inside one insert stay.
-    client.insert("audit_events", [list(r.values()) for r in rows], column_names=list(rows[0]),
+def _insert(
+    client: Client, rows: list[dict[str, Any]], table: str = "audit_events_incoming"
+) -> None:
+    # As the sink writes: through migration 120's keep-first views, and without
+    # optimize_on_insert, so copies inside one insert stay.
+    client.insert(table, [list(r.values()) for r in rows], column_names=list(rows[0]),
                   settings={"optimize_on_insert": 0})  # fmt: skip
 
 
@@ -103,15 +112,25 @@ def store(clickhouse_url: str) -> Any:
         _insert(client, again + _events(rng, 50))
     twice = _events(rng, 1)
     _insert(client, twice + twice + _events(rng, 10))
-    # Later versions, as FINAL keeps them (latest enriched_time): attempts sent again
-    # as INCOMPLETE and results enriched again, both with a new risk; some of them in
-    # the insert of their first version; then a stale copy of a first version.
+    # Later versions: attempts sent again as INCOMPLETE (they replace the stored
+    # attempt) and results enriched again (refused: the first stays), both with a new
+    # risk; some of them in the insert of their first version (both stored, FINAL
+    # takes the later); then a stale copy of a first version, refused.
     updated = [_enriched_again(rng, e) for e in rng.sample(events, 120)]
     _insert(client, updated[:100])
     fresh = _events(rng, 10)
     _insert(client, fresh + [_enriched_again(rng, e) for e in fresh[:5]])
     _insert(client, [e for e in events if e["event_id"] in {u["event_id"] for u in updated[:20]}])
     _insert(client, updated[100:])
+    # An INCOMPLETE sent a second time with yet another risk: refused.
+    _insert(client, [_enriched_again(rng, u) for u in updated if u["call_state"]][:10])
+    # An INCOMPLETE enriched before its stored attempt: stored, but FINAL keeps the attempt.
+    again = {u["event_id"] for u in updated}
+    early = [e for e in events if e["phase"] == "ATTEMPT" and e["event_id"] not in again][:3]
+    _insert(client, [{**_enriched_again(rng, e), "enriched_time": e["enriched_time"]
+                      - timedelta(minutes=1)} for e in early])  # fmt: skip
+    # A copy under another user: another row of audit_events (its key), counted apart.
+    _insert(client, [{**e, "user_id": "user-12"} for e in rng.sample(events, 4)])
     try:
         yield client
     finally:
@@ -120,10 +139,15 @@ def store(clickhouse_url: str) -> Any:
 
 
 def test_the_store_holds_replays_unmerged(store: Client) -> None:
-    stored, distinct = store.query(
-        "SELECT count(), uniqExact(event_id) FROM audit_events"
+    stored, events, ids, incomplete = store.query(
+        "SELECT count(), uniqExact(user_id, event_id), uniqExact(event_id),"
+        " countIf(call_state = 'INCOMPLETE') FROM audit_events"
     ).result_rows[0]
-    assert stored - distinct == 301 + 120 + 5 + 20
+    # Second rows of an event: the copy inside one insert, the 5 later versions in the
+    # insert of their first, 49 INCOMPLETE versions of stored attempts, 3 enriched
+    # early. The 300 replays, the re-enriched results, the stale copies and the second
+    # INCOMPLETEs were refused; the 4 copies under another user are other rows.
+    assert (stored - events, events - ids, incomplete) == (1 + 5 + 49 + 3, 4, 49 + 3 + 2)
     parts = store.query("SELECT count() FROM system.parts WHERE database = currentDatabase()"
                         " AND table = 'audit_events' AND active").result_rows[0][0]  # fmt: skip
     assert parts >= 14
@@ -270,24 +294,30 @@ def test_each_readme_query_equals_the_slow_query(store: Client, name: str) -> No
 def test_the_migration_rebuilds_the_aggregates_of_a_store_already_holding_events(
     clickhouse: Client,
 ) -> None:
-    """A store written before migration 170, replays included, counts each event once after."""
+    """A store written before migration 170 counts each event once after it: replays
+    stored before migration 120, and INCOMPLETE versions stored beside their attempt."""
     from sinks.migrate import _apply, applied, available
 
     applied(clickhouse)  # the ledger
-    for migration in available():
-        if migration.version < 120:
-            _apply(clickhouse, migration)
+    pending = [m for m in available() if m.version < 170]
+    for migration in [m for m in pending if m.version < 120]:
+        _apply(clickhouse, migration)
     rng = random.Random(120)
     events = _events(rng, 400)
-    _insert(clickhouse, events)
-    _insert(clickhouse, events[:50] + _events(rng, 5))  # a replay in another batch
-    before = clickhouse.query("SELECT sum(calls) FROM calls_hourly").result_rows[0][0]
-    create_tables(clickhouse)  # applies 120
+    _insert(clickhouse, events, table="audit_events")  # the sink before migration 120
+    _insert(clickhouse, events[:50] + _events(rng, 5), table="audit_events")  # a replay
+    for migration in [m for m in pending if m.version >= 120]:
+        _apply(clickhouse, migration)
+    attempts = [e for e in events[50:] if e["phase"] == "ATTEMPT"][:20]
+    _insert(clickhouse, [_enriched_again(rng, e) for e in attempts])  # they replace
+    before = clickhouse.query("SELECT sum(events) FROM user_activity_daily").result_rows[0][0]
+    create_tables(clickhouse)  # applies 170
     since = NOW - timedelta(days=60)
     assert queries.summary(clickhouse, since) == _reference(clickhouse, "summary", since=since)[0]
     assert queries.top_users(clickhouse, since, 10) == _reference(clickhouse, "users", since=since)
-    after = clickhouse.query("SELECT sum(calls) FROM calls_hourly").result_rows[0][0]
-    exact = clickhouse.query(f"SELECT count() FROM audit_events FINAL WHERE {CALL}").result_rows[0][
-        0
-    ]
-    assert before > exact == after
+    assert queries.risk_distribution(clickhouse, since) == _reference(
+        clickhouse, "risk", since=since
+    )
+    after = clickhouse.query("SELECT sum(events) FROM user_activity_daily").result_rows[0][0]
+    exact = clickhouse.query("SELECT count() FROM audit_events FINAL").result_rows[0][0]
+    assert before == exact + 50 + 20 and after == exact
