@@ -137,7 +137,7 @@ KNOWN_EVENTS: list[tuple[int, str, str, str, float, int, str, dict[str, Any]]] =
     (5, "alice", "read_file", "ERROR", 100, 30, "MEDIUM", {}),
     (6, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL", {"event_id": DENIED}),
     (7, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL", {}),
-    # A processor replay: the same event enriched again later, so the same sorting key.
+    # A processor replay: the same event enriched again later; the store keeps the first.
     (6, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL",
      {"event_id": DENIED, "enriched_time": T + timedelta(minutes=9)}),
     # An attempt whose result never came, sent again as INCOMPLETE with a raised risk.
@@ -197,8 +197,9 @@ def table(columns: str, *rows: tuple[Any, ...]) -> list[dict[str, Any]]:
 
 
 # The known events, exactly: 4 + 1 read_file by alice, 2 DENIED delete_records by mallory
-# (one replayed) and her unanswered attempt, 2 queries by bob on server db. calls_hourly counts
-# each event once (migration 170), so the replay does not count there either: 9 calls, 3 failed.
+# (one replayed, refused by the keep-first views of migration 120) and her unanswered attempt,
+# 2 queries by bob on server db: 9 calls, 3 failed. calls_hourly counts the attempt and its
+# INCOMPLETE version once (migration 170), as the panels on audit_events FINAL do.
 EXPECTED: dict[str, list[dict[str, Any]]] = {
     "Tool calls": table("calls", (9,)),
     "Failure rate": table("failure_rate", (0.333333,)),
