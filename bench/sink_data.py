@@ -72,14 +72,17 @@ def encoded_events(count: int, pool_size: int = 2000) -> list[bytes]:
     return out
 
 
-def generate_rows_sql(rows: int, start: int = 0, count: int | None = None) -> str:
+def generate_rows_sql(
+    rows: int, start: int = 0, count: int | None = None, into: str = "audit_events"
+) -> str:
     """INSERT ... SELECT from numbers(): ``rows`` realistic events over the last 30 days.
 
     ``start`` and ``count`` make only that slice of them (in time order), so the
-    table can be filled by several inserts, as a sink fills it.
+    table can be filled by several inserts, as a sink fills it. ``into``
+    ``audit_events_incoming`` writes through the keep-first views, as the sink does.
     """
     return f"""
-INSERT INTO audit_events (event_id, event_time, event_type, phase, call_id, call_state,
+INSERT INTO {into} (event_id, event_time, event_type, phase, call_id, call_state,
     attempt_event_id, user_id, pseudonym_key_id, client_id, client_name, ip, session_id,
     auth_method, tenant_id, server_id, server_version, tool_name, method, arg_keys,
     classification, args_digest, status, duration_us, error_type, result_size, request_id,

@@ -137,7 +137,7 @@ KNOWN_EVENTS: list[tuple[int, str, str, str, float, int, str, dict[str, Any]]] =
     (5, "alice", "read_file", "ERROR", 100, 30, "MEDIUM", {}),
     (6, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL", {"event_id": DENIED}),
     (7, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL", {}),
-    # A processor replay: the same event enriched again later, so the same sorting key.
+    # A processor replay: the same event enriched again later; the store keeps the first.
     (6, "mallory", "delete_records", "DENIED", 1, 90, "CRITICAL",
      {"event_id": DENIED, "enriched_time": T + timedelta(minutes=9)}),
     # An attempt whose result never came, sent again as INCOMPLETE with a raised risk.
@@ -197,13 +197,14 @@ def table(columns: str, *rows: tuple[Any, ...]) -> list[dict[str, Any]]:
 
 
 # The known events, exactly: 4 + 1 read_file by alice, 2 DENIED delete_records by mallory
-# (one replayed) and her unanswered attempt, 2 queries by bob on server db. calls_hourly counts
-# rows as inserted (README, "Analyst queries"), so the replay counts there: 10 calls, 4 failed.
+# (one replayed, refused by the keep-first views of migration 120) and her unanswered attempt,
+# 2 queries by bob on server db: 9 calls, 3 failed. calls_hourly counts the attempt and its
+# INCOMPLETE version once (migration 170), as the panels on audit_events FINAL do.
 EXPECTED: dict[str, list[dict[str, Any]]] = {
-    "Tool calls": table("calls", (10,)),
-    "Failure rate": table("failure_rate", (0.4,)),
-    # quantile interpolates: 0.95 of 10 sorted values lies 55% of the way from 20 ms to 100 ms.
-    "p95 latency": table("p95_ms", (64.0,)),
+    "Tool calls": table("calls", (9,)),
+    "Failure rate": table("failure_rate", (0.333333,)),
+    # quantile interpolates: 0.95 of 9 sorted values lies 60% of the way from 20 ms to 100 ms.
+    "p95 latency": table("p95_ms", (68.0,)),
     "Active users": table("users", (3,)),
     "Calls by tool and status": table(
         "time tool status calls",
@@ -214,7 +215,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     ),
     "Failure rate and latency per tool": table(
         "server tool calls errors failure_rate p50_ms p95_ms p99_ms",
-        ("files", "delete_records", 3, 3, 1.0, 1.0, 1.0, 1.0),
+        ("files", "delete_records", 2, 2, 1.0, 1.0, 1.0, 1.0),
         ("files", "read_file", 5, 1, 0.2, 6.0, 81.6, 96.32),
         ("db", "query", 2, 0, 0.0, 15.0, 19.5, 19.9),
     ),
@@ -281,7 +282,7 @@ NARROWED = [
     (
         {"server": ALL, "tool": ["read_file", "delete_records"]},
         {
-            "Tool calls": table("calls", (8,)),
+            "Tool calls": table("calls", (7,)),
             "Top users by risk": table("user events", ("mallory", 3), ("alice", 5)),
             "Events by risk level": table(
                 "level events", ("LOW", 4), ("MEDIUM", 1), ("HIGH", 1), ("CRITICAL", 2)

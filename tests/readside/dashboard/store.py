@@ -15,7 +15,9 @@ def create_tables(client: Client) -> None:
 
 
 def insert_event(client: Client, when: datetime, **values: object) -> None:
-    """One stored event; columns not given take the table's defaults."""
+    """One stored event, written as the sink writes it: into ``audit_events_incoming``,
+    whose keep-first views (migration 120) store it and feed the aggregates (170).
+    Columns not given take the table's defaults."""
     row: dict[str, object] = {
         "event_id": uuid.uuid4(),
         "call_id": str(uuid.uuid4()),
@@ -31,7 +33,7 @@ def insert_event(client: Client, when: datetime, **values: object) -> None:
     row["user_id"] = row.pop("user")
     row["tool_name"] = row.pop("tool")
     row["duration_us"] = int(float(str(row.pop("duration_ms"))) * 1000)
-    client.insert("audit_events", [list(row.values())], column_names=list(row))
+    client.insert("audit_events_incoming", [list(row.values())], column_names=list(row))
 
 
 def insert_alert(client: Client, when: datetime, **values: object) -> None:
