@@ -3,7 +3,7 @@
 Rows name users only by the producers' keyed pseudonym, HMAC-SHA256(key, user
 id) in hex. Give the user id and the key (settings) or the pseudonym itself.
 Erasure clears the personal values outside the hash chain
-(:data:`sinks.tables.PERSONAL_COLUMNS`) in every row of the subject, keeps the
+(:data:`sinks.tables.ERASABLE`) in every row of the subject, keeps the
 chained fields, so the integrity check still passes, and records the subject
 so rows arriving later are cleared on insert. It runs synchronously.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from sinks.errors import SinkError
-from sinks.tables import ALERT_PERSONAL_COLUMNS, PERSONAL_COLUMNS
+from sinks.tables import ERASABLE
 
 _PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 
@@ -47,8 +47,8 @@ def erase(client: Client, subject: str, operator: str) -> int:
     """Clear the subject's personal values; returns how many event rows were touched."""
     touched = count_rows(client, subject)
     client.insert("erased_subjects", [[subject, operator]], column_names=["user_id", "erased_by"])
-    _clear(client, "audit_events", PERSONAL_COLUMNS, subject)
-    _clear(client, "audit_alerts", ALERT_PERSONAL_COLUMNS, subject)
+    for table, columns in ERASABLE.items():
+        _clear(client, table, columns, subject)
     return touched
 
 

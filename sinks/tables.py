@@ -77,6 +77,15 @@ PERSONAL_COLUMNS: dict[str, str] = {
 }
 # What erasure clears in an alert (the detector's evidence attributes may quote values).
 ALERT_PERSONAL_COLUMNS: dict[str, str] = {"attributes": "map()"}
+# The dashboard's copy of each kept version (migration 170's events_first): no hash
+# covers it, so erasure clears its one personal column whatever the chain holds.
+FIRST_PERSONAL_COLUMNS: dict[str, str] = {"session_id": "''"}
+# Every table holding personal values -> what erasure clears in it (`mcp-audit erase`).
+ERASABLE: dict[str, dict[str, str]] = {
+    "audit_events": PERSONAL_COLUMNS,
+    "audit_alerts": ALERT_PERSONAL_COLUMNS,
+    "events_first": FIRST_PERSONAL_COLUMNS,
+}
 HASH_COLUMNS = ("personal_hash", "content_hash")
 
 

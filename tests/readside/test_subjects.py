@@ -16,7 +16,12 @@ from sinks.enriched import ENRICHED
 from sinks.errors import SinkError
 from sinks.ocf import container_file
 from sinks.row_check import check_rows
-from sinks.tables import ALERT_PERSONAL_COLUMNS, PERSONAL_COLUMNS, alerts_spec
+from sinks.tables import (
+    ALERT_PERSONAL_COLUMNS,
+    FIRST_PERSONAL_COLUMNS,
+    PERSONAL_COLUMNS,
+    alerts_spec,
+)
 from sinks.verify_store import verify_store
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, audit_event, enriched_event
@@ -154,6 +159,7 @@ def test_erase_clears_every_personal_column_and_verify_still_passes(
 
     assert _not_cleared(clickhouse, "audit_events", list(PERSONAL_COLUMNS), ALICE) == 0
     assert _not_cleared(clickhouse, "audit_alerts", list(ALERT_PERSONAL_COLUMNS), ALICE) == 0
+    assert _not_cleared(clickhouse, "events_first", list(FIRST_PERSONAL_COLUMNS), ALICE) == 0
     assert {"session_id", "resource_uri", "prompt_name"} <= set(PERSONAL_COLUMNS)
     columns, rows = export(clickhouse, ALICE)
     stored = [dict(zip(columns, row, strict=True)) for row in rows]
