@@ -37,9 +37,9 @@ from processors.batch import BatchEnricher
 from processors.delivery import Delivery
 from processors.in_flight import Batch, Uncommitted, wait_on_loop
 from processors.messages import BatchOutput, RawMessage
-from processors.stall import StallWatch
 from processors.state import TableBackedState
 from processors.timings import StepClock, StepTimings
+from processors.watch.stall import StallWatch
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 10.0

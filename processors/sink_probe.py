@@ -37,7 +37,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from processors.errors import SinkLagError
-from processors.sink_lag import SinkLag
+from processors.watch.sink_lag import SinkLag
 
 
 class SinkLagProbe:

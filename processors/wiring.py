@@ -22,8 +22,8 @@ from processors.origin import OriginCheck, load_keys
 from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
 from processors.sink_probe import SinkLagProbe
-from processors.stall import StallWatch
 from processors.state import StateTokens, TableBackedState, load_state_key
+from processors.watch.stall import StallWatch
 from processors.watch_agent import watch_topic_name
 from schemas.framing import RegistryFraming
 from schemas.kafka import KafkaSettings

@@ -24,7 +24,7 @@ from processors.delivery import Delivery
 from processors.loop import EnrichmentLoop
 from processors.messages import BatchOutput
 from processors.settings import ProcessorSettings
-from processors.stall import StallWatch
+from processors.watch.stall import StallWatch
 from processors.wiring import build_enricher
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
