@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from processors.delivery import Delivery
+from processors.delivery import Delivery, OutputTopics
 from processors.loop import EnrichmentLoop
 from processors.messages import BatchOutput
 from processors.settings import ProcessorSettings
@@ -47,7 +47,12 @@ def _loop(kafka: KafkaSettings, group: str) -> EnrichmentLoop:
     client = kafka.client_config()
     delivery = SlowDelivery(
         client,
-        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, f"{group}-watch"),
+        OutputTopics(
+            enriched=kafka.topic_enriched,
+            alerts=kafka.topic_alerts,
+            dead_letter=kafka.topic_dead_letter,
+            watch=f"{group}-watch",
+        ),
         retry_max_s=1.0,
     )
     return EnrichmentLoop(
