@@ -2,7 +2,8 @@
 
 Lifecycle: one :class:`DetectorSuite` per worker. ``users`` maps a user
 pseudonym to that user's JSON-able state (one sub-dict per detector); ``tools``
-maps server+tool to the last definition fingerprint; ``token`` makes the keyed
+maps server+tool to the last definition fingerprint (both must hand back the
+objects they hold, as dicts do: state is changed in place); ``token`` makes the keyed
 tokens the detectors remember instead of values that name people. Plain dicts in tests, the
 app's tables in a worker. The per-user detectors (:class:`UserDetector`) are
 gathered once; each keeps its state in its own slot of a user's dict, made on
@@ -96,9 +97,10 @@ class DetectorSuite:
         user = facts.user
         state = self.users.get(user)
         if state is None:
-            state = {}
+            state = self.users[user] = {}
         # A loop over the gathered pairs, measured against the six calls by name it
-        # replaced: no slower (3.6-3.9 against 4.0-5.6 us/event, best of 9 runs each).
+        # replaced: 0.15 us/event slower, won back by storing a user's dict only when
+        # new (bench runs, best of 60: 3.23-3.70 against 3.30-3.80 us/event).
         for slot, observe in self._observers:
             try:  # a subscript, not .get(): free when the slot is there, as nearly always
                 mine = state[slot]
@@ -107,7 +109,6 @@ class DetectorSuite:
             findings = observe(facts, mine)
             if findings:
                 found += findings
-        self.users[user] = state
         self.dirty_users.add(user)
         return found
 
