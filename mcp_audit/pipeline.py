@@ -33,15 +33,14 @@ from readside.session import ReadSide
 from readside.settings import ReadSettings
 from readside.tokens import Tokens
 from readside.web import require_loopback
-from schemas.backoff import Backoff
+from schemas.digest import TreeHead
 from schemas.kafka import KafkaSettings
 from sinks.digests import Sealer
-from sinks.sealing import sealer_from_settings
-from sinks.service import Sink, open_store
+from sinks.sealing import seal_every, sealer_from_settings
+from sinks.service import open_store, run_restarting
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
-SINK_RETRY_MAX_S = 30.0
 BROKER_CHECK_S = 1.0
 
 
@@ -117,7 +116,10 @@ class Pipeline:
         ]
         self._sink_stop = threading.Event()
         self._sink = threading.Thread(
-            target=self._run_sink, args=(self._sink_stop,), name="sink", daemon=True
+            target=run_restarting,
+            args=(self.platform.sink_settings, self.kafka, self._sink_stop),
+            name="sink",
+            daemon=True,
         )
         self._sink.start()
 
@@ -179,34 +181,26 @@ class Pipeline:
         thread.start()
         self._threads.append(thread)
 
-    def _run_sink(self, stop: threading.Event) -> None:
-        backoff = Backoff(0.5, SINK_RETRY_MAX_S)
-        while not stop.is_set():
-            try:
-                with Sink(self.platform.sink_settings, self.kafka) as sink:
-                    backoff.reset()
-                    sink.run(stop)
-            except Exception:
-                log.exception("the sink failed; restarting in %.1f s", backoff.peek())
-                stop.wait(backoff.wait())
-
     def _seal_periodically(self) -> None:
-        """The sealer (:mod:`sinks.digests`) in a thread: chDB lets one process hold the store."""
+        """The sealer (:mod:`sinks.digests`) in a thread, its first cycle once a period
+        has passed: chDB lets one process hold the store, so each cycle runs on this
+        process's reader, and the sealer is made on it the first time."""
         settings = self.platform.sink_settings
         sealer: Sealer | None = None
-        while not self.stopping.wait(settings.seal_every_s):
-            try:
-                if sealer is None:
-                    sealer = self.run_query(
-                        lambda client: sealer_from_settings(
-                            client, settings, self.kafka, self.settings.data_dir
-                        )
+
+        def cycle() -> tuple[int, list[TreeHead]]:
+            nonlocal sealer
+            if sealer is None:  # made by the first cycle that can; a failure leaves it to the next
+                sealer = self.run_query(
+                    lambda client: sealer_from_settings(
+                        client, settings, self.kafka, self.settings.data_dir
                     )
-                appended, heads = self.run_query(functools.partial(_cycle, sealer))
-                if heads:
-                    log.info("sealed %d events, signed %d tree heads", appended, len(heads))
-            except Exception:
-                log.exception("sealing failed; trying again in %g s", settings.seal_every_s)
+                )
+            result: tuple[int, list[TreeHead]] = self.run_query(functools.partial(_cycle, sealer))
+            return result
+
+        if not self.stopping.wait(settings.seal_every_s):
+            seal_every(cycle, settings.seal_every_s, self.stopping, _log_sealed)
 
     def run_query(self, query: Any) -> Any:
         """Run ``query(client)`` on this process's store reader, one at a time."""
@@ -261,6 +255,11 @@ class Pipeline:
         self.stop()
 
 
-def _cycle(sealer: Sealer, client: Client) -> tuple[int, list[Any]]:
+def _cycle(sealer: Sealer, client: Client) -> tuple[int, list[TreeHead]]:
     del client  # the sealer holds this process's reader; the lock is what run_query adds
     return sealer.cycle()
+
+
+def _log_sealed(appended: int, heads: list[TreeHead]) -> None:
+    if heads:
+        log.info("sealed %d events, signed %d tree heads", appended, len(heads))

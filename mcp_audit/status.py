@@ -3,9 +3,9 @@
 Events processed are the processors' committed offsets on the raw topic
 (offsets are dense from 0); stored events, alerts and the producers' spool
 (their latest heartbeats) are read from the store: these are exact on any
-broker. Events in and the processors' lag come from high watermarks, which
-the embedded broker (Tansu) reports as a partition's last batch's base offset
-+ 1: they may undercount by a batch, never overcount.
+broker. Events in and the processors' lag come from high watermarks, read
+where every lag is (:mod:`processors.lag`): they may undercount by a batch,
+never overcount.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
+from processors.lag import positions
 from schemas.kafka import KafkaSettings
 from sinks.progress import Counts
 
@@ -59,8 +60,8 @@ class StatusProbe:
             return 0, 0
         partitions = [TopicPartition(topic, p) for p in metadata.partitions]
         committed = self._consumer.committed(partitions, timeout=5)
-        arrived = sum(self._consumer.get_watermark_offsets(tp, timeout=5)[1] for tp in partitions)
-        return arrived, sum(max(tp.offset, 0) for tp in committed)
+        found = positions(self._consumer, committed, timeout_s=5)
+        return sum(p.end for p in found), sum(p.offset for p in found)
 
     def snapshot(self) -> Snapshot:
         arrived, processed = self.offsets()

@@ -18,9 +18,9 @@ import faust
 
 from processors.alerts import AlertFolder
 from processors.settings import ProcessorSettings
-from processors.sink_lag import SinkLagWatch
 from processors.state import ChangelogTable, TableBackedState
-from processors.watch import PipelineWatch
+from processors.watch.sink_lag import SinkLagWatch
+from processors.watch.streams import PipelineWatch
 from processors.watch_agent import add_sink_lag_timer, add_watch_agent, alert_sender
 from processors.wiring import S, build_loop, build_sink_probe, faust_options
 from schemas.kafka import KafkaSettings

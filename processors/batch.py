@@ -25,7 +25,7 @@ from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, d
 from processors.origin import OriginCheck
 from processors.rules import RiskRules
 from processors.validate import check_event
-from processors.watch_agent import StreamFacts
+from processors.watch.facts import StreamFactsCollector
 from schemas.errors import DeserializationError
 from schemas.wire import Deserializer, SingleObjectSerializer
 
@@ -49,7 +49,7 @@ class BatchEnricher:
         self.rules, self.detectors, self.correlator = rules, detectors, correlator
         self.origin = origin  # None: origin not checked
         self.folder = folder
-        self.streams = StreamFacts()
+        self.streams = StreamFactsCollector()
         self.max_future_us, self.max_age_us, self.version = max_future_us, max_age_us, version
         # Both framings: single-object, and Confluent's when a registry is configured.
         # Only the fields enrichment reads: the writer reuses the raw bytes for the rest.

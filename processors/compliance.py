@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from processors.features import Features
+from schemas.caches import remember
 from schemas.retention import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, retention_in_range
 
 FRAMEWORKS = ("GDPR", "HIPAA", "PCI-DSS", "SOC2", "CCPA")
@@ -55,9 +56,7 @@ class ComplianceRules:
         )
         found = self._cache.get(key)
         if found is None:
-            if len(self._cache) >= 10_000:
-                self._cache.clear()
-            found = self._cache[key] = self._tag(facts, policy_retention_days)
+            found = remember(self._cache, key, self._tag(facts, policy_retention_days), 10_000)
         return found
 
     def _tag(self, facts: Features, policy_retention_days: int) -> Compliance:

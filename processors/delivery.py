@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -37,10 +37,17 @@ POLL_S = 0.002  # between looks at the producer's outstanding count
 WAIT_LOG_S = 1.0  # how often a long wait for acknowledgements is logged
 
 
+class OutputTopics(NamedTuple):
+    """Where each kind of a batch's output (:class:`~processors.messages.BatchOutput`) goes."""
+
+    enriched: str
+    alerts: str
+    dead_letter: str
+    watch: str  # the self-watch's stream facts (processors.watch_agent)
+
+
 class Delivery:
-    def __init__(
-        self, config: dict[str, Any], topics: tuple[str, str, str, str], retry_max_s: float
-    ):
+    def __init__(self, config: dict[str, Any], topics: OutputTopics, retry_max_s: float):
         self._config: dict[str, Any] = {
             "acks": "all",
             "enable.idempotence": True,
@@ -62,7 +69,7 @@ class Delivery:
             **config,
         }
         self.producer = Producer(self._config)
-        self.enriched_topic, self.alerts_topic, self.dead_topic, self.watch_topic = topics
+        self.topics = topics
         self.retry_max_s = retry_max_s
         self._failed: list[tuple[str, OutMessage]] = []
         self._reason = ""
@@ -80,10 +87,10 @@ class Delivery:
         """Returns once every message of ``out`` is acknowledged by the broker."""
         await self._until_accepted(
             [
-                (self.alerts_topic, out.alerts),
-                (self.enriched_topic, out.enriched),
-                (self.dead_topic, out.dead),
-                (self.watch_topic, out.watch),
+                (self.topics.alerts, out.alerts),
+                (self.topics.enriched, out.enriched),
+                (self.topics.dead_letter, out.dead),
+                (self.topics.watch, out.watch),
             ]
         )
 

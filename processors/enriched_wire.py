@@ -17,6 +17,7 @@ import struct
 from typing import Any
 
 from schemas import registry
+from schemas.caches import remember
 from schemas.wire import SINGLE_OBJECT_MAGIC, SingleObjectSerializer
 
 _SUFFIX_FIELDS = (
@@ -128,14 +129,12 @@ class SuffixEncoder:
         )  # fmt: skip
         part = self._middle.get(key)
         if part is None:
-            if len(self._middle) >= 50_000:
-                self._middle.clear()
             out = bytearray()
             _long(key[0], out)
             _long(_RISK_LEVELS[key[1]], out)
             _strings(fields["risk_reasons"], out)
             _strings(fields["compliance_tags"], out)
-            part = self._middle[key] = bytes(out)
+            part = remember(self._middle, key, bytes(out), 50_000)
         return part
 
     def _tail(self, retention_days: int, enriched_time: int, version: str) -> bytes:

@@ -6,8 +6,9 @@ attributes instead of walking the nested Avro dict again.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
+from schemas.caches import remember
 from schemas.integrity import to_micros
 from schemas.projection import Repeating
 
@@ -60,7 +61,6 @@ class Features(NamedTuple):
 
 ActorFacts = tuple[str, str | None, str | None, str | None, list[str]]
 TargetFacts = tuple[str, str | None, str | None, str, bool, bool, bool, str | None]
-_Facts = TypeVar("_Facts", ActorFacts, TargetFacts)
 _new_features = tuple.__new__  # no NamedTuple __new__ frame: the fields arrive as one tuple
 _REMEMBERED = 8192  # records kept per kind before FeatureReader starts over (bounded memory)
 
@@ -90,10 +90,10 @@ class FeatureReader:
         actor, target = event["actor"], event["target"]
         known = self._actors.get(id(actor))
         if known is None or known[0] is not actor:
-            known = _remember(self._actors, actor, _actor_facts(actor))
+            known = remember(self._actors, id(actor), (actor, _actor_facts(actor)), _REMEMBERED)
         seen = self._targets.get(id(target))
         if seen is None or seen[0] is not target:
-            seen = _remember(self._targets, target, _target_facts(target))
+            seen = remember(self._targets, id(target), (target, _target_facts(target)), _REMEMBERED)
         # The rest inline: one call frame per event is a measurable part of the cost.
         outcome = event.get("outcome")
         lineage = event.get("lineage")
@@ -109,15 +109,6 @@ class FeatureReader:
             lineage.get("data_categories") or [] if lineage else [],
         )
         return _new_features(Features, head + known[1] + seen[1] + tail)
-
-
-def _remember(
-    table: dict[int, tuple[dict[str, Any], _Facts]], record: dict[str, Any], facts: _Facts
-) -> tuple[dict[str, Any], _Facts]:
-    if len(table) >= _REMEMBERED:
-        table.clear()
-    entry = table[id(record)] = (record, facts)
-    return entry
 
 
 def _actor_facts(actor: dict[str, Any]) -> ActorFacts:

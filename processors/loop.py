@@ -36,10 +36,11 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from processors.batch import BatchEnricher
 from processors.delivery import Delivery
 from processors.in_flight import Batch, Uncommitted, wait_on_loop
+from processors.lag import positions
 from processors.messages import BatchOutput, RawMessage
-from processors.stall import StallWatch
 from processors.state import TableBackedState
 from processors.timings import StepClock, StepTimings
+from processors.watch.stall import StallWatch
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 10.0
@@ -228,13 +229,10 @@ class EnrichmentLoop:
             self.enricher.alert(finding, None, now_us(), out)
 
     def _lag(self) -> int:
-        total = 0
-        for position in self.consumer.position(
+        consumed = self.consumer.position(
             [TopicPartition(self.raw_topic, p) for p in self.assigned]
-        ):
-            _, high = self.consumer.get_watermark_offsets(position, timeout=2.0)
-            total += max(0, high - max(position.offset, 0))
-        return total
+        )
+        return sum(p.behind for p in positions(self.consumer, consumed, timeout_s=2.0))
 
     def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
         self._on_loop(self._assigned, {tp.partition for tp in partitions})

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from processors.compliance import ComplianceRules
 from processors.features import Features
+from schemas.caches import remember
 
 LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 _CACHE_LIMIT = 50_000
@@ -68,9 +69,8 @@ class RiskRules:
         )  # fmt: skip
         risk = self._risk_cache.get(key)
         if risk is None:
-            if len(self._risk_cache) >= _CACHE_LIMIT:
-                self._risk_cache.clear()
-            risk = self._risk_cache[key] = self._assess(facts, anomalies, incomplete)
+            risk = self._assess(facts, anomalies, incomplete)
+            remember(self._risk_cache, key, risk, _CACHE_LIMIT)
         return risk
 
     def _assess(self, facts: Features, anomalies: Sequence[str], incomplete: bool) -> Risk:
@@ -87,12 +87,11 @@ class RiskRules:
 
     def tool_class(self, tool: str) -> ToolClass | None:
         if tool not in self._tool_cache:
-            if len(self._tool_cache) >= _CACHE_LIMIT:
-                self._tool_cache.clear()
             lowered = tool.lower()
-            self._tool_cache[tool] = next(
+            found = next(
                 (c for c in self.tools if any(fnmatchcase(lowered, p) for p in c.patterns)), None
             )
+            return remember(self._tool_cache, tool, found, _CACHE_LIMIT)
         return self._tool_cache[tool]
 
     def _target_points(self, facts: Features, reasons: list[str]) -> int:
@@ -139,9 +138,8 @@ class RiskRules:
 
     def _privileged(self, scope: str) -> bool:
         if scope not in self._scope_cache:
-            if len(self._scope_cache) >= _CACHE_LIMIT:
-                self._scope_cache.clear()
-            self._scope_cache[scope] = any(fnmatchcase(scope, p) for p in self.privileged_scopes)
+            privileged = any(fnmatchcase(scope, p) for p in self.privileged_scopes)
+            return remember(self._scope_cache, scope, privileged, _CACHE_LIMIT)
         return self._scope_cache[scope]
 
 

@@ -37,7 +37,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from processors.errors import SinkLagError
-from processors.sink_lag import SinkLag
+from processors.lag import positions
+from processors.watch.sink_lag import SinkLag
 
 
 class SinkLagProbe:
@@ -74,7 +75,7 @@ class SinkLagProbe:
         try:
             partitions = self._partitions(consumer)
             heads = self._heads(consumer, self._committed(partitions))
-            behind = sum(self._count(consumer, p, offset) for p, (offset, _) in heads.items())
+            behind = self._behind(consumer, heads)
             oldest = min((ts for _, ts in heads.values() if ts is not None), default=now_ms)
             return SinkLag(len(heads), behind, max(0.0, (now_ms - oldest) / 1000))
         except (KafkaException, TimeoutError) as exc:
@@ -129,11 +130,10 @@ class SinkLagProbe:
             )
         return heads
 
-    def _count(self, consumer: Consumer, partition: int, head: int) -> int:
-        _, high = consumer.get_watermark_offsets(
-            TopicPartition(self.topic, partition), timeout=self.timeout_s
-        )
-        return max(high - head, 1)
+    def _behind(self, consumer: Consumer, heads: dict[int, tuple[int, int | None]]) -> int:
+        """Events not stored; at least one on each partition with a head (see above)."""
+        at_heads = [TopicPartition(self.topic, p, offset) for p, (offset, _) in heads.items()]
+        return sum(max(p.behind, 1) for p in positions(consumer, at_heads, self.timeout_s))
 
 
 def _timestamp_ms(message: Message) -> int | None:

@@ -43,6 +43,7 @@ from typing import Any, Protocol
 import orjson
 
 from processors.messages import OutMessage
+from schemas.caches import remember
 from schemas.errors import ConfigError
 
 TOOL_PREFIX = "tool\x1f"
@@ -76,11 +77,9 @@ class StateTokens:
     def __call__(self, value: str) -> str:
         token = self._known.get(value)
         if token is None:
-            if len(self._known) >= _TOKENS_KEPT:
-                self._known.clear()
             data = value.encode("utf-8", "surrogatepass")
             token = hmac.new(self._key, data, hashlib.sha256).hexdigest()[:_TOKEN_HEX]
-            self._known[value] = token
+            remember(self._known, value, token, _TOKENS_KEPT)
         return token
 
 

@@ -1,11 +1,11 @@
 """The pipeline self-watch's Faust parts: an agent on a topic keyed by producer stream, and
-the sink-lag check, a timer on the leader.
+the sink-lag check, a timer on the leader. The checks themselves are :mod:`processors.watch`.
 
 Raw events are keyed by user, so one producer stream's events (and its
 heartbeats) are spread over partitions, hence over workers: no worker alone
 sees a whole stream. Each enrichment batch therefore sends, per stream it saw,
 the sequence numbers and the latest heartbeat to ``<app id>-watch``, keyed by
-stream id (:class:`StreamFacts`). This agent consumes that topic, so every
+stream id (:class:`~processors.watch.facts.StreamFacts`). This agent consumes that topic, so every
 stream's facts meet on one worker, which runs :class:`PipelineWatch` for it.
 The volume is one small message per stream per batch: Faust's per-message
 path is ample for it. A timer checks for silent producers and overdue gaps.
@@ -25,15 +25,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
-import orjson
 
 from processors.alerts import AlertFolder
 from processors.detectors.base import Finding
 from processors.errors import SinkLagError
-from processors.messages import OutMessage
-from processors.sink_lag import SinkLagWatch
 from processors.sink_probe import SinkLagProbe
-from processors.watch import PipelineWatch
+from processors.watch.facts import StreamFacts
+from processors.watch.sink_lag import SinkLagWatch
+from processors.watch.streams import PipelineWatch
 from schemas.framing import Framer, RegistryFraming
 from schemas.wire import SingleObjectSerializer
 
@@ -41,35 +40,6 @@ log = logging.getLogger(__name__)
 S = 1_000_000
 CHECK_EVERY_S = 1.0
 AlertSender = Callable[[list[Finding]], Awaitable[None]]
-
-
-class StreamFacts:
-    """Per batch, what the self-watch needs from each producer stream; no I/O."""
-
-    def __init__(self) -> None:
-        self._streams: dict[str, dict[str, Any]] = {}
-
-    def add(self, event: dict[str, Any]) -> None:
-        integrity = event["integrity"]
-        facts = self._streams.get(integrity["stream_id"])
-        if facts is None:
-            host = event["context"]["producer"]["host"]
-            facts = self._streams[integrity["stream_id"]] = {
-                "seqs": [], "beat": None, "beat_seq": None, "host": host,
-            }  # fmt: skip
-        seq = integrity["seq"]
-        facts["seqs"].append(seq)
-        # Latest by seq, not by arrival: a producer replays its spool after newer
-        # events, so an old beat can arrive after the final one.
-        beat = event.get("heartbeat") if event["event_type"] == "HEARTBEAT" else None
-        if beat is not None and (facts["beat_seq"] is None or seq > facts["beat_seq"]):
-            facts["beat"], facts["beat_seq"] = beat, seq
-
-    def drain(self) -> list[OutMessage]:
-        """One message per stream seen since the last drain, keyed by stream id."""
-        out = [OutMessage(s.encode(), orjson.dumps(f)) for s, f in self._streams.items()]
-        self._streams = {}
-        return out
 
 
 def watch_topic_name(app_id: str) -> str:
@@ -115,7 +85,7 @@ def add_watch_agent(
     @app.agent(source)
     async def watch_streams(stream: Any) -> None:
         async for key, value in stream.items():
-            facts = orjson.loads(value)
+            facts = StreamFacts.from_json(value)
             found = watch.observe(key.decode(), facts, time.time_ns() // 1000)
             if found:
                 await send(found)

@@ -15,15 +15,15 @@ from processors import __version__
 from processors.alerts import AlertFolder
 from processors.batch import BatchEnricher
 from processors.correlation import CallCorrelator
-from processors.delivery import Delivery
+from processors.delivery import Delivery, OutputTopics
 from processors.detectors.suite import DetectorSuite
 from processors.loop import EnrichmentLoop
 from processors.origin import OriginCheck, load_keys
 from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
 from processors.sink_probe import SinkLagProbe
-from processors.stall import StallWatch
 from processors.state import StateTokens, TableBackedState, load_state_key
+from processors.watch.stall import StallWatch
 from processors.watch_agent import watch_topic_name
 from schemas.framing import RegistryFraming
 from schemas.kafka import KafkaSettings
@@ -108,10 +108,13 @@ def build_loop(
 ) -> EnrichmentLoop:
     """The enrichment loop with its enricher and producer, ready to :meth:`run`."""
     client = kafka.client_config()
-    outputs = (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter)
-    delivery = Delivery(
-        client, (*outputs, watch_topic_name(settings.app_id)), settings.send_retry_max_s
+    topics = OutputTopics(
+        enriched=kafka.topic_enriched,
+        alerts=kafka.topic_alerts,
+        dead_letter=kafka.topic_dead_letter,
+        watch=watch_topic_name(settings.app_id),
     )
+    delivery = Delivery(client, topics, settings.send_retry_max_s)
     consumer = {
         **client,
         "group.id": settings.enrich_group,

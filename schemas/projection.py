@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from schemas.caches import remember
 from schemas.codegen import (
     _DOUBLE,
     _FLOAT,
@@ -66,9 +67,7 @@ def remembering(decode: Decoder) -> Decoder:
         value, end = decode(d, p)
         if end - p >= _PROBE:
             if candidates is None:
-                if len(table) >= _REMEMBERED:
-                    table.clear()
-                candidates = table[probe] = []
+                candidates = remember(table, probe, [], _REMEMBERED)
             elif len(candidates) >= _CANDIDATES:
                 del candidates[0]
             candidates.append((d[p:end], value))

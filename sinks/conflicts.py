@@ -24,7 +24,7 @@ from confluent_kafka import Producer
 
 from schemas.kafka import KafkaSettings
 from schemas.wire import SingleObjectSerializer
-from sinks.errors import StoreUnavailableError
+from sinks.errors import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 DETECTOR = "stored_copy_conflict"
@@ -96,7 +96,7 @@ class ConflictAlerts:
             key = alert["user_pseudonym"].encode() if alert["user_pseudonym"] else None
             self._producer.produce(self.topic, self._encode(alert), key)
         if self._producer.flush(30.0):
-            raise StoreUnavailableError("conflict alerts not acknowledged", topic=self.topic)
+            raise BrokerUnavailableError("conflict alerts not acknowledged", topic=self.topic)
         self._after = (int(rows[-1][0]), str(rows[-1][1]))
         self.sent += len(rows)
         return len(rows)

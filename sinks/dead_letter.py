@@ -20,7 +20,7 @@ from schemas.kafka import (
     HEADER_DLQ_TOPIC,
     KafkaSettings,
 )
-from sinks.errors import StoreUnavailableError
+from sinks.errors import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 _DETAIL_LIMIT = 2000
@@ -52,10 +52,11 @@ class DeadLetters:
         self.sent += 1
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        """Block until every letter is on the broker; raise if some are not."""
+        """Block until every letter is on the broker; :class:`BrokerUnavailableError` if
+        some are not acknowledged within ``timeout_s``."""
         remaining = self._producer.flush(timeout_s)
         if remaining:
-            raise StoreUnavailableError(
+            raise BrokerUnavailableError(
                 "dead letters not acknowledged", topic=self.topic, pending=remaining
             )
 

@@ -17,6 +17,11 @@ class StoreUnavailableError(SinkError):
     """ClickHouse did not answer or refused for a reason that may pass; retry."""
 
 
+class BrokerUnavailableError(SinkError):
+    """The broker did not acknowledge what the sink produced (dead letters, conflict
+    alerts) in time; retry before committing the input that caused them."""
+
+
 class BatchRejectedError(SinkError):
     """ClickHouse refused a batch because of its content; retrying will not help."""
 

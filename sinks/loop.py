@@ -20,7 +20,7 @@ from confluent_kafka import TopicPartition
 
 from schemas.backoff import Backoff
 from sinks.batch import Batch
-from sinks.errors import StoreUnavailableError
+from sinks.errors import BrokerUnavailableError, StoreUnavailableError
 from sinks.settings import SinkSettings
 from sinks.store import AuditStore
 
@@ -107,10 +107,11 @@ class SinkLoop:
                 self.store.write(prepared)
                 self.store.dead_letters.flush()
                 return True
-            except StoreUnavailableError as exc:
+            except (StoreUnavailableError, BrokerUnavailableError) as exc:
                 if self.stop.is_set():
                     log.warning("stopping with an unstored batch; it will be re-read: %s", exc)
                     return False
                 wait = backoff.wait()
-                log.warning("ClickHouse unavailable, retrying in %.1fs: %s", wait, exc)
+                what = "ClickHouse" if isinstance(exc, StoreUnavailableError) else "the broker"
+                log.warning("%s unavailable, retrying in %.1fs: %s", what, wait, exc)
                 self.stop.wait(wait)

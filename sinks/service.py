@@ -29,6 +29,7 @@ from sinks.store import AuditStore
 from sinks.writer import AvroWriter
 
 log = logging.getLogger(__name__)
+RESTART_FIRST_S, RESTART_MAX_S = 0.5, 30.0  # waits before a failed sink starts again
 
 
 def open_store(settings: SinkSettings) -> Client:
@@ -91,3 +92,18 @@ class Sink:
         self.dead_letters.close()
         self.conflicts.close()
         self.writer.close()
+
+
+def run_restarting(settings: SinkSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
+    """Run a :class:`Sink` until ``stop``; one that fails is logged and a new one starts
+    after a wait that doubles (never a tight loop), back to the first wait once a sink
+    has started."""
+    backoff = Backoff(RESTART_FIRST_S, RESTART_MAX_S)
+    while not stop.is_set():
+        try:
+            with Sink(settings, kafka) as sink:
+                backoff.reset()
+                sink.run(stop)
+        except Exception:
+            log.exception("the sink failed; restarting in %.1f s", backoff.peek())
+            stop.wait(backoff.wait())

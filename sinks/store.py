@@ -2,7 +2,8 @@
 
 Lifecycle: :meth:`AuditStore.prepare` turns a :class:`~sinks.batch.Batch` into
 files once; :meth:`AuditStore.write` may then be called again and again until
-it returns (ClickHouse unavailable raises :class:`StoreUnavailableError`).
+it returns (ClickHouse unavailable raises :class:`StoreUnavailableError`; dead letters or
+conflict alerts the broker does not acknowledge, :class:`BrokerUnavailableError`).
 Tables already written are skipped on a retry, and each table's insert carries
 the batch's token, so a retry never doubles rows. When ``write`` returns, every
 message is either stored or queued on the dead-letter topic.

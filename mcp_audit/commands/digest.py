@@ -7,6 +7,7 @@ Once by default; with ``--every`` it is the sealing service (the compose stack's
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from readside.session import open_read_side
 from schemas.kafka import KafkaSettings
 from sinks.digests import Sealer
-from sinks.sealing import sealer_from_settings
+from sinks.sealing import seal_every, sealer_from_settings
 from sinks.service import wait_for_store
 from sinks.settings import SinkSettings
 
@@ -53,18 +54,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sealer = sealer_from_settings(client, settings, kafka)
     print(f"mcp-audit digest: sealing every {settings.seal_every_s:g} s", flush=True)
-    while True:
-        try:
-            appended, heads = sealer.cycle()
-            if appended or heads:
-                _report(sealer, appended, heads)
-        except Exception:
-            log.exception("sealing failed; trying again in %g s", settings.seal_every_s)
-        if stop.wait(settings.seal_every_s):
-            return 0
+    seal_every(sealer.cycle, settings.seal_every_s, stop, functools.partial(_report, sealer))
+    return 0
 
 
 def _report(sealer: Sealer, appended: int, heads: Sequence[object]) -> None:
+    if not (appended or heads):
+        return
     size = sealer.state.frontier.size
     print(
         f"appended {appended} events (log size {size}); signed {len(heads)} tree heads"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from processors.detectors.base import Finding
+from processors.detectors.base import NOTHING, Finding, Findings
 from processors.features import Features
 
 
@@ -30,19 +30,26 @@ class AuditFailures:
 
     def observe(
         self, facts: Features, stream: str, host: str, count: int, state: dict[str, Any]
-    ) -> Finding | None:
+    ) -> Findings:
         """``count``: the heartbeat's ``audit_failures``; ``state``: this stream's own."""
         before = state.get("n", 0)
         if count <= before:
-            return None
+            return NOTHING
         state["n"] = count
-        return Finding(
-            self.name,
-            "HIGH",
-            float(count - before),
-            f"producer {host} of server {facts.server!r} (stream {stream}) reports "
-            f"{count - before} more audit failures ({count} in all): calls audited only "
-            "minimally or not at all",
-            stream,
-            {"stream_id": stream, "host": host, "total": str(count), "new": str(count - before)},
+        return (
+            Finding(
+                self.name,
+                "HIGH",
+                float(count - before),
+                f"producer {host} of server {facts.server!r} (stream {stream}) reports "
+                f"{count - before} more audit failures ({count} in all): calls audited only "
+                "minimally or not at all",
+                stream,
+                {
+                    "stream_id": stream,
+                    "host": host,
+                    "total": str(count),
+                    "new": str(count - before),
+                },
+            ),
         )

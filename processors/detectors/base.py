@@ -1,4 +1,4 @@
-"""What every detector returns, and the statistics several of them share.
+"""What every detector is and returns, and the statistics several of them share.
 
 A detector's state is a plain JSON-able dict (numbers, strings, lists, dicts)
 so it can live in a Faust table and travel through its changelog.
@@ -7,7 +7,9 @@ so it can live in a Faust table and travel through its changelog.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+from processors.features import Features
 
 
 class Finding(NamedTuple):
@@ -19,6 +21,29 @@ class Finding(NamedTuple):
     summary: str
     subject: str
     attributes: dict[str, str]
+
+
+Findings = tuple[Finding, ...]
+NOTHING: Findings = ()  # what a detector returns nearly always: one shared empty tuple
+
+
+class UserDetector(Protocol):
+    """A detector of one user's activity: the shape :class:`~processors.detectors.suite.
+    DetectorSuite` gathers.
+
+    ``slot`` names this detector's part of a user's state, as stored in the state
+    table and its changelog: renaming it forgets what every user taught it. The
+    suite creates the slot (an empty dict) the first time the detector meets a
+    user, including users whose stored state predates the detector.
+    :meth:`observe` reads one event's features, may change ``state`` (its own slot
+    only, JSON-able values only) and returns what it found, :data:`NOTHING` nearly
+    always. It does no I/O and raises nothing for any event the validator passed.
+    """
+
+    @property
+    def slot(self) -> str: ...
+
+    def observe(self, facts: Features, state: dict[str, Any]) -> Findings: ...
 
 
 def ewma_update(state: dict[str, float], value: float, alpha: float) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.detectors.base import Finding, short
+from processors.detectors.base import NOTHING, Finding, Findings, short
 from processors.features import Features
 from processors.state import StateTokens
 
@@ -22,14 +22,15 @@ class Enumeration:
     """
 
     name: str = "enumeration"
+    slot: str = "enum"
     window_s: int = 60
     threshold: int = 30
     token: Callable[[str], str] = field(default_factory=StateTokens.ephemeral)
 
-    def observe(self, facts: Features, state: dict[str, Any]) -> Finding | None:
+    def observe(self, facts: Features, state: dict[str, Any]) -> Findings:
         target = facts.resource or facts.tool
         if not target:
-            return None
+            return NOTHING
         window = facts.time_us // (self.window_s * 1_000_000)
         if state.get("w") != window or state.get("v") != TOKENS:
             # A window of state written before tokens (v absent) held targets in clear.
@@ -37,18 +38,20 @@ class Enumeration:
         seen: dict[str, int] = state["s"]
         key = self.token(target)
         if state["f"] or key in seen:
-            return None
+            return NOTHING
         seen[key] = 1
         if len(seen) < self.threshold:
-            return None
+            return NOTHING
         state["f"] = True
         state["s"] = {}  # the window already fired; keep no more targets for it
-        return Finding(
-            self.name,
-            "HIGH",
-            float(self.threshold),
-            f"user {short(facts.user)} touched {self.threshold} distinct tools or resources "
-            f"within {self.window_s}s",
-            facts.user,
-            {"distinct_targets": str(self.threshold), "last_target": target},
+        return (
+            Finding(
+                self.name,
+                "HIGH",
+                float(self.threshold),
+                f"user {short(facts.user)} touched {self.threshold} distinct tools or resources "
+                f"within {self.window_s}s",
+                facts.user,
+                {"distinct_targets": str(self.threshold), "last_target": target},
+            ),
         )

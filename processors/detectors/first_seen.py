@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.detectors.base import Finding, short
+from processors.detectors.base import NOTHING, Finding, Findings, short
 from processors.features import Features
 from processors.state import StateTokens
 
@@ -26,11 +26,12 @@ class FirstSeen:
     """
 
     name: str = "first_seen"
+    slot: str = "seen"
     warmup_events: int = 100
     max_known: int = 256
     token: Callable[[str], str] = field(default_factory=StateTokens.ephemeral)
 
-    def observe(self, facts: Features, state: dict[str, Any]) -> list[Finding]:
+    def observe(self, facts: Features, state: dict[str, Any]) -> Findings:
         if not state:
             state.update(n=0, tool={}, ip={}, client={}, v=TOKENS)
         elif state.get("v") != TOKENS:
@@ -46,7 +47,7 @@ class FirstSeen:
             and (not ip or ip in state["ip"])
             and (not client or client in state["client"])
         ):
-            return []
+            return NOTHING
         found = []
         for kind, key, value in (
             ("tool", tool, facts.tool), ("ip", ip, facts.ip), ("client", client, facts.client),
@@ -57,7 +58,7 @@ class FirstSeen:
             known[key] = 1
             if value and state["n"] > self.warmup_events:
                 found.append(self._finding(kind, value, facts))
-        return found
+        return tuple(found)
 
     def _to_tokens(self, state: dict[str, Any]) -> None:
         """State written before tokens kept the values themselves: made tokens in place,

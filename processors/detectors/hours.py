@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from processors.detectors.base import Finding, short
+from processors.detectors.base import NOTHING, Finding, Findings, short
 from processors.features import Features
 
 _HOUR_US = 3_600_000_000
@@ -21,15 +21,16 @@ class UnusualHour:
     """
 
     name: str = "unusual_hour"
+    slot: str = "hour"
     warmup_slots: int = 16
     neighbourhood: int = 1
 
-    def observe(self, facts: Features, state: dict[str, Any]) -> Finding | None:
+    def observe(self, facts: Features, state: dict[str, Any]) -> Findings:
         slot = facts.time_us // _HOUR_US
         if not state:
             state.update(h=[0] * 24, n=0, last=-1)
         if slot == state["last"]:
-            return None
+            return NOTHING
         state["last"] = slot
         hour = slot % 24
         hist: list[int] = state["h"]
@@ -40,13 +41,15 @@ class UnusualHour:
         hist[hour] += 1
         state["n"] += 1
         if not warm or usual:
-            return None
-        return Finding(
-            self.name,
-            "MEDIUM",
-            1.0,
-            f"user {short(facts.user)} active at {hour:02d}h UTC, never seen near that hour "
-            f"in {state['n'] - 1} active hours",
-            facts.user,
-            {"hour": str(hour), "active_hours": str(state["n"] - 1)},
+            return NOTHING
+        return (
+            Finding(
+                self.name,
+                "MEDIUM",
+                1.0,
+                f"user {short(facts.user)} active at {hour:02d}h UTC, never seen near that hour "
+                f"in {state['n'] - 1} active hours",
+                facts.user,
+                {"hour": str(hour), "active_hours": str(state["n"] - 1)},
+            ),
         )

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from processors.detectors.base import Finding, ewma_update, short, z_score
+from processors.detectors.base import NOTHING, Finding, Findings, ewma_update, short, z_score
 from processors.features import Features
 
 
@@ -21,6 +21,7 @@ class RateSpike:
     """
 
     name: str = "rate_spike"
+    slot: str = "rate"
     bucket_s: int = 60
     alpha: float = 0.1
     z: float = 6.0
@@ -28,7 +29,7 @@ class RateSpike:
     min_count: int = 20
     warmup_buckets: int = 10
 
-    def observe(self, facts: Features, state: dict[str, Any]) -> Finding | None:
+    def observe(self, facts: Features, state: dict[str, Any]) -> Findings:
         bucket = facts.time_us // (self.bucket_s * 1_000_000)
         if not state:
             state.update(b=bucket, n=0, m=0.0, v=0.0, k=0, f=False)
@@ -36,19 +37,25 @@ class RateSpike:
             self._close(state, bucket)
         state["n"] += 1
         if state["f"] or state["k"] < self.warmup_buckets or state["n"] < self.min_count:
-            return None
+            return NOTHING
         score = z_score(state["n"], state["m"], state["v"], max(1.0, math.sqrt(state["m"])))
         if score < self.z or state["n"] < self.min_ratio * state["m"]:
-            return None
+            return NOTHING
         state["f"] = True
-        return Finding(
-            self.name,
-            "HIGH",
-            round(score, 2),
-            f"user {short(facts.user)} made {state['n']} calls in {self.bucket_s}s "
-            f"against a usual {state['m']:.1f} (z={score:.1f})",
-            facts.user,
-            {"count": str(state["n"]), "baseline": f"{state['m']:.2f}", "z_score": f"{score:.2f}"},
+        return (
+            Finding(
+                self.name,
+                "HIGH",
+                round(score, 2),
+                f"user {short(facts.user)} made {state['n']} calls in {self.bucket_s}s "
+                f"against a usual {state['m']:.1f} (z={score:.1f})",
+                facts.user,
+                {
+                    "count": str(state["n"]),
+                    "baseline": f"{state['m']:.2f}",
+                    "z_score": f"{score:.2f}",
+                },
+            ),
         )
 
     def _close(self, state: dict[str, Any], bucket: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
-from processors.detectors.base import Finding
+from processors.detectors.base import NOTHING, Finding, Findings
 from processors.features import Features
 
 
@@ -15,22 +15,24 @@ class ToolDefinitionChanged:
 
     name: str = "tool_definition_changed"
 
-    def observe(self, facts: Features, known: MutableMapping[str, str]) -> Finding | None:
+    def observe(self, facts: Features, known: MutableMapping[str, str]) -> Findings:
         if not facts.tool or not facts.fingerprint:
-            return None
+            return NOTHING
         key = f"{facts.server}\x1f{facts.tool}"
         old = known.get(key)
         if old == facts.fingerprint:
-            return None
+            return NOTHING
         known[key] = facts.fingerprint
         if old is None:
-            return None
-        return Finding(
-            self.name,
-            "CRITICAL",
-            1.0,
-            f"tool {facts.tool!r} on server {facts.server!r} changed its definition "
-            f"({old[:12]} -> {facts.fingerprint[:12]})",
-            f"{facts.server}/{facts.tool}",
-            {"old_fingerprint": old, "new_fingerprint": facts.fingerprint},
+            return NOTHING
+        return (
+            Finding(
+                self.name,
+                "CRITICAL",
+                1.0,
+                f"tool {facts.tool!r} on server {facts.server!r} changed its definition "
+                f"({old[:12]} -> {facts.fingerprint[:12]})",
+                f"{facts.server}/{facts.tool}",
+                {"old_fingerprint": old, "new_fingerprint": facts.fingerprint},
+            ),
         )

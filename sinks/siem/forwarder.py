@@ -28,7 +28,7 @@ from schemas.wire import Deserializer
 from sinks.batch import Batch
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
-from sinks.errors import StoreUnavailableError
+from sinks.errors import BrokerUnavailableError
 from sinks.loop import Source
 from sinks.siem.delivery import Delivery
 from sinks.siem.ocsf import to_ocsf
@@ -106,7 +106,7 @@ class Forwarder:
             try:
                 self.dead_letters.flush()
                 return True
-            except StoreUnavailableError as exc:
+            except BrokerUnavailableError as exc:
                 wait = backoff.wait()
                 log.warning("dead letters not acknowledged, retrying in %.1fs: %s", wait, exc)
                 if not self._wait(wait):

@@ -15,7 +15,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
-from processors.delivery import Delivery
+from processors.delivery import Delivery, OutputTopics
 from processors.messages import BatchOutput, OutMessage
 from processors.settings import ProcessorSettings
 from processors.wiring import build_enricher, frame_with_registry
@@ -36,7 +36,12 @@ def _delivery(kafka: KafkaSettings, timeout_ms: int) -> Delivery:
     """A Delivery to the test's topics whose attempts time out after ``timeout_ms``."""
     return Delivery(
         {**kafka.client_config(), "message.timeout.ms": timeout_ms},
-        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, "watch"),
+        OutputTopics(
+            enriched=kafka.topic_enriched,
+            alerts=kafka.topic_alerts,
+            dead_letter=kafka.topic_dead_letter,
+            watch="watch",
+        ),
         retry_max_s=0.5,
     )
 

@@ -20,11 +20,11 @@ from collections import Counter
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from processors.delivery import Delivery
+from processors.delivery import Delivery, OutputTopics
 from processors.loop import EnrichmentLoop
 from processors.messages import BatchOutput
 from processors.settings import ProcessorSettings
-from processors.stall import StallWatch
+from processors.watch.stall import StallWatch
 from processors.wiring import build_enricher
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer
@@ -47,7 +47,12 @@ def _loop(kafka: KafkaSettings, group: str) -> EnrichmentLoop:
     client = kafka.client_config()
     delivery = SlowDelivery(
         client,
-        (kafka.topic_enriched, kafka.topic_alerts, kafka.topic_dead_letter, f"{group}-watch"),
+        OutputTopics(
+            enriched=kafka.topic_enriched,
+            alerts=kafka.topic_alerts,
+            dead_letter=kafka.topic_dead_letter,
+            watch=f"{group}-watch",
+        ),
         retry_max_s=1.0,
     )
     return EnrichmentLoop(

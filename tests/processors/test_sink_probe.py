@@ -9,8 +9,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from processors.errors import SinkLagError
-from processors.sink_lag import SinkLag, SinkLagWatch
 from processors.sink_probe import SinkLagProbe
+from processors.watch.sink_lag import SinkLag, SinkLagWatch
 from schemas.kafka import KafkaSettings
 
 pytestmark = pytest.mark.broker

@@ -4,6 +4,7 @@ and survives being killed mid-batch and its storage refusing writes (issue 7's s
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -22,7 +23,7 @@ import pytest
 
 from mcp_audit.embedded.broker import free_port
 from schemas.kafka import KafkaSettings
-from sinks.service import wait_for_store
+from sinks.service import run_restarting, wait_for_store
 from sinks.settings import SinkSettings
 from sinks.writer import SCRATCH
 from tests.conftest import child_env, require_tool
@@ -268,3 +269,23 @@ def test_storage_unwritable_for_30s_while_events_keep_coming(
     assert 3 <= len(waits) <= 15 and waits == sorted(waits) and waits[-1] == retry_max
     assert set(per_id) == set(sent)
     assert set(per_id.values()) == {1}
+
+
+def test_a_failing_sink_restarts_after_doubling_waits_until_stopped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: each start fails
+    settings = SinkSettings.load(environ={}, clickhouse_url=closed)
+    kafka = KafkaSettings.load(environ={}, bootstrap_servers=f"127.0.0.1:{free_port()}")
+    stop = threading.Event()
+    timer = threading.Timer(2.0, stop.set)
+    timer.start()
+    with caplog.at_level(logging.ERROR, "sinks.service"):
+        run_restarting(settings, kafka, stop)
+    timer.cancel()
+    waits = [r.getMessage() for r in caplog.records]
+    assert waits[:2] == [
+        "the sink failed; restarting in 0.5 s",
+        "the sink failed; restarting in 1.0 s",
+    ]
+    assert len(waits) <= 3  # 0.5 + 1 + 2: never a tight loop

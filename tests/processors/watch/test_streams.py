@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.stall import StallWatch
-from processors.watch import PipelineWatch
+import orjson
+
+from processors.watch.facts import StreamFacts
+from processors.watch.streams import PipelineWatch
 
 S = 1_000_000
 
 
-def _seqs(*seqs: int) -> dict[str, Any]:
-    return {"seqs": list(seqs), "beat": None, "host": "h"}
+def _seqs(*seqs: int) -> StreamFacts:
+    return StreamFacts(list(seqs), None, None, "h")
 
 
-def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0, final: bool = False) -> dict[str, Any]:
-    beat = {
+def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0, final: bool = False) -> StreamFacts:
+    beat: dict[str, Any] = {
         "interval_s": 10,
         "events_sent": seq,
         "events_spooled": spooled,
@@ -23,7 +25,7 @@ def _heartbeat(seq: int, spooled: int = 0, dropped: int = 0, final: bool = False
         "spool_bytes": 0,
         "final": final,
     }
-    return {"seqs": [seq], "beat": beat, "beat_seq": seq, "host": "h"}
+    return StreamFacts([seq], beat, seq, "h")
 
 
 def test_out_of_order_sequence_within_grace_is_no_gap() -> None:
@@ -92,9 +94,9 @@ def test_beats_without_order_or_flag_are_watched_as_before() -> None:
     watch = PipelineWatch(3.0, sequence_grace_us=30 * S)
     found = []
     for seq, spooled in ((5, 0), (4, 2)):
-        facts = _heartbeat(seq, spooled=spooled)
-        del facts["beat_seq"], facts["beat"]["final"]
-        found = watch.observe("s1", facts, 0)
+        sent = orjson.loads(_heartbeat(seq, spooled=spooled).to_json())
+        del sent["beat_seq"], sent["beat"]["final"]  # as such a worker wrote it on the topic
+        found = watch.observe("s1", StreamFacts.from_json(orjson.dumps(sent)), 0)
     assert [f.detector for f in found] == ["producer_spooling"]
     assert [f.detector for f in watch.check(31 * S)] == ["heartbeat_missing"]
 
@@ -108,16 +110,6 @@ def test_spooling_and_drops_reported_by_heartbeats_alert_when_they_grow() -> Non
         ("producer_drops", 2.0),
     ]
     assert watch.observe("s1", _heartbeat(3, spooled=5, dropped=2), 2 * S) == []
-
-
-def test_consumer_stall_needs_lag_and_no_progress() -> None:
-    stall = StallWatch(stall_after_us=60 * S)
-    assert stall.check(lag=100, processed=5, now_us=0) is None
-    assert stall.check(lag=100, processed=5, now_us=59 * S) is None
-    finding = stall.check(lag=100, processed=5, now_us=61 * S)
-    assert finding is not None and finding.detector == "consumer_stall"
-    assert stall.check(lag=100, processed=5, now_us=90 * S) is None
-    assert stall.check(lag=0, processed=5, now_us=200 * S) is None
 
 
 def test_ended_streams_are_forgotten_and_live_ones_kept() -> None:

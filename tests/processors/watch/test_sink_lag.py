@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.sink_lag import SinkLag, SinkLagWatch
+from processors.watch.sink_lag import SinkLag, SinkLagWatch
 
 CAUGHT_UP = SinkLag(partitions=0, messages=0, seconds=0.0)
 

@@ -1,7 +1,7 @@
-"""The pipeline watches itself (PCI-DSS 10.7.2): silent producers, spooling, drops, gaps, stalls.
+"""Producer streams watched (PCI-DSS 10.7.2): silent producers, spooling, drops, sequence gaps.
 
 Lifecycle: one :class:`PipelineWatch` per worker, in the self-watch agent
-(:mod:`processors.watch_agent`), fed each stream's facts (:meth:`observe`) and
+(:mod:`processors.watch_agent`), fed each stream's :class:`StreamFacts` (:meth:`observe`) and
 ticked with the current time (:meth:`check`). State is in
 memory; after a restart each stream is learnt again from its next event.
 Sequence numbers are checked per ``integrity.stream_id``; events of one
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.detectors.base import Finding
+from processors.watch.facts import StreamFacts
 from schemas.integrity import DAY_US
 
 MAX_AHEAD = 100_000  # out-of-order seqs held per stream before a gap is declared at once
@@ -52,21 +53,19 @@ class PipelineWatch:
         self.streams: dict[str, StreamState] = {}
         self.producers: dict[str, ProducerState] = {}
 
-    def observe(self, stream: str, facts: dict[str, Any], now_us: int) -> list[Finding]:
+    def observe(self, stream: str, facts: StreamFacts, now_us: int) -> list[Finding]:
         """Record a batch's sequence numbers of ``stream``; findings its heartbeat shows.
 
-        ``facts`` is what :class:`processors.watch_agent.StreamFacts` collected:
-        ``seqs``, the latest ``beat`` (heartbeat record or None), its ``beat_seq`` and
-        ``host``. A final beat stops watching the stream for silence; a later beat
+        A final beat stops watching the stream for silence; a later beat
         starts again. A beat older than the one already seen (a spool replayed after
         newer events) is ignored: it says nothing about the producer now.
         """
-        for seq in sorted(facts["seqs"]):
+        for seq in sorted(facts.seqs):
             self._sequence(stream, seq, now_us)
-        beat = facts.get("beat")
+        beat = facts.beat
         if beat is None:
             return []
-        host, beat_seq = facts["host"], facts.get("beat_seq")
+        host, beat_seq = facts.host, facts.beat_seq
         old = self.producers.get(stream)
         if old is not None and _older(beat_seq, old.beat_seq):
             return []
