@@ -91,7 +91,7 @@ def upgraded(
         old = _stream(1, 6, "", digests=False)
         access = access_event(Access("dpo", "query", {"sql": "SELECT 1"}), (0, ""))
         _write(writer, HASHED_BEFORE_150, [enriched_event(event=e) for e in old] + [access])
-        assert apply_migrations(clickhouse) == [150]
+        assert apply_migrations(clickhouse)[0] == 150  # and any later ones
         new = _stream(7, 6, old[-1]["integrity"]["hash"], digests=True)
         _write(writer, ENRICHED, [enriched_event(event=e) for e in new])
     finally:
