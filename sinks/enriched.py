@@ -9,7 +9,7 @@ no outcome, so a verifier can rebuild the hash chain's fields from a row.
 
 from __future__ import annotations
 
-from sinks.tables import PERSONAL_COLUMNS, TableSpec
+from sinks.tables import EVENT_VARYING, PERSONAL_COLUMNS, TableSpec
 
 _S = "String"
 _TS = "DateTime64(6, 'UTC')"
@@ -203,4 +203,5 @@ ENRICHED = TableSpec(
     PERSONAL_COLUMNS,
     insert_table="audit_events_incoming",
     outside_hash=("enriched_time",),
+    varying=EVENT_VARYING,
 )

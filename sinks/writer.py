@@ -33,7 +33,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.clickhouse import embedded_path, is_embedded
 from sinks.errors import BatchRejectedError, StoreUnavailableError
-from sinks.tables import HASH_COLUMNS, TableSpec, held
+from sinks.tables import HASH_COLUMNS, TableSpec, held, sql_string
 
 # ClickHouse error codes that mean "this data is bad", not "try again later".
 REJECTION_CODES = frozenset(
@@ -78,10 +78,6 @@ def insert_sql(spec: TableSpec, source: str) -> str:
     )
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class AvroWriter:
     def __init__(self, client: Client, url: str, parse_threads: int = 2) -> None:
         self.client = client
@@ -114,8 +110,8 @@ class AvroWriter:
         try:
             for path, data in zip(paths, files, strict=True):
                 write_file(path, _buffers(data))
-            pattern = _quoted(f"{prefix}*.avro")
-            source = f"file({pattern}, 'Avro', {_quoted(spec.structure_sql())})"
+            pattern = sql_string(f"{prefix}*.avro")
+            source = f"file({pattern}, 'Avro', {sql_string(spec.structure_sql())})"
             self.client.command(insert_sql(spec, source), settings=settings)
         finally:
             for path in paths:
@@ -126,7 +122,7 @@ class AvroWriter:
         self, spec: TableSpec, files: Sequence[AvroFile], settings: dict[str, str | int]
     ) -> None:
         # One file per INSERT: an OCF has one header, so files cannot share a body.
-        source = f"input({_quoted(spec.structure_sql())})"
+        source = f"input({sql_string(spec.structure_sql())})"
         token = str(settings["insert_deduplication_token"])
         for index, data in enumerate(files):
             part_settings = {**settings, "insert_deduplication_token": f"{token}#{index}"}
