@@ -71,10 +71,11 @@ def insert_sql(spec: TableSpec, source: str) -> str:
     then erasure of already erased subjects and the legal hold (neither is hashed)."""
     return (
         f"INSERT INTO {spec.target} ({spec.column_list()}, {', '.join(HASH_COLUMNS)}, legal_hold)\n"
-        f"SELECT *{spec.erase_replace()}, {held(spec.time_column)}\n"
-        f"FROM (SELECT *, {spec.content_hash_sql()} AS content_hash\n"
+        f"SELECT * EXCEPT (stable_hash){spec.erase_replace()}, {held(spec.time_column)}\n"
+        f"FROM (SELECT *, {spec.content_hash_sql('stable_hash')} AS content_hash\n"
+        f"FROM (SELECT *, {spec.stable_hash_sql()} AS stable_hash\n"
         f"FROM (SELECT *, {spec.personal_hash_sql()} AS personal_hash\n"
-        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source})))"
+        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source}))))"
     )
 
 
