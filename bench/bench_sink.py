@@ -12,12 +12,14 @@ files made in advance, no Kafka, no Python per message).
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
@@ -64,7 +66,12 @@ def _produce(kafka: KafkaSettings, values: list[bytes]) -> None:
 
 
 def _sink_rate(
-    kafka: KafkaSettings, url: str, total: int, database: str = "bench_fast", seal: bool = False
+    kafka: KafkaSettings,
+    url: str,
+    total: int,
+    database: str = "bench_fast",
+    seal: bool = False,
+    busy: list[float] | None = None,
 ) -> tuple[float, float]:
     """Rows/s from the first stored batch to the last, and including the group join.
 
@@ -75,7 +82,7 @@ def _sink_rate(
         consumer_group=f"bench-{uuid.uuid4().hex[:6]}", batch_rows=BATCH, session_timeout_ms=6000,
     )  # fmt: skip
     stop = threading.Event()
-    with Sink(settings, kafka) as sink, _sealing(settings, seal, stop):
+    with Sink(settings, kafka) as sink, _sealing(settings, seal, stop, busy):
         thread = threading.Thread(target=sink.run, args=(stop,))
         started = time.monotonic()
         thread.start()
@@ -90,11 +97,16 @@ def _sink_rate(
     return (total - first_rows) / (done - first), total / (done - started)
 
 
-SEAL_EVERY_S = 1.0
+SEAL_EVERY_S = float(os.environ.get("BENCH_SEAL_EVERY_S", "1.0"))
+SEAL_REPEATS = int(os.environ.get("BENCH_SEAL_REPEATS", "2"))
 
 
 @contextlib.contextmanager
-def _sealing(settings: SinkSettings, seal: bool, stop: threading.Event) -> Iterator[None]:
+def _sealing(
+    settings: SinkSettings, seal: bool, stop: threading.Event, busy: list[float] | None = None
+) -> Iterator[None]:
+    """With ``seal``, a sealer thread cycles until ``stop``; ``busy`` gets its cycles'
+    seconds (the sealer's own cost, which shares the store and the GIL with the sink)."""
     if not seal:
         yield
         return
@@ -107,7 +119,10 @@ def _sealing(settings: SinkSettings, seal: bool, stop: threading.Event) -> Itera
 
         def run() -> None:
             while not stop.wait(SEAL_EVERY_S):
+                started = time.monotonic()
                 cycles.append(sealer.cycle()[0])
+                if busy is not None:
+                    busy.append(time.monotonic() - started)
 
         thread = threading.Thread(target=run, name="sealer")
         thread.start()
@@ -119,12 +134,29 @@ def _sealing(settings: SinkSettings, seal: bool, stop: threading.Event) -> Itera
             assert sum(cycles) > 0, "the sealer appended nothing while the sink ran"
 
 
-def sealing_overhead(kafka: KafkaSettings, url: str, total: int) -> tuple[float, float]:
-    """Median rows/s without and with the sealer, runs alternated (two of each)."""
-    rates: dict[bool, list[float]] = {False: [], True: []}
-    for index, seal in enumerate((False, True, False, True)):
-        rates[seal].append(_sink_rate(kafka, url, total, f"bench_seal_{index}", seal)[0])
-    return statistics.median(rates[False]), statistics.median(rates[True])
+@dataclass
+class SealingRuns:
+    """Rows/s of each run without and with the sealer, and the sealer's busy seconds."""
+
+    without: list[float] = field(default_factory=list)
+    sealed: list[float] = field(default_factory=list)
+    busy_s: list[float] = field(default_factory=list)
+
+    def medians(self) -> tuple[float, float]:
+        return statistics.median(self.without), statistics.median(self.sealed)
+
+
+def sealing_overhead(kafka: KafkaSettings, url: str, total: int) -> SealingRuns:
+    """Rows/s without and with the sealer, runs alternated (SEAL_REPEATS of each)."""
+    runs = SealingRuns()
+    for index in range(2 * SEAL_REPEATS):
+        seal = index % 2 == 1
+        busy: list[float] = []
+        rate = _sink_rate(kafka, url, total, f"bench_seal_{index}", seal, busy)[0]
+        (runs.sealed if seal else runs.without).append(rate)
+        if seal:
+            runs.busy_s.append(sum(busy))
+    return runs
 
 
 def _consume_only_rate(kafka: KafkaSettings, total: int) -> float:
@@ -332,18 +364,22 @@ def sealing_main(rows: int = FAST_ROWS) -> str:
         broker, kafka = _broker_and_topic(tmp)
         try:
             _produce(kafka, encoded_events(rows))
-            without, sealed = sealing_overhead(kafka, f"chdb://{tmp}/chdb", rows)
+            runs = sealing_overhead(kafka, f"chdb://{tmp}/chdb", rows)
         finally:
             broker.stop()
-    return _sealing_text(rows, without, sealed)
+    return _sealing_text(rows, runs)
 
 
-def _sealing_text(rows: int, without: float, sealed: float) -> str:
+def _sealing_text(rows: int, runs: SealingRuns) -> str:
+    without, sealed = runs.medians()
+    each = "; ".join(f"{a:,.0f} / {b:,.0f}" for a, b in zip(runs.without, runs.sealed, strict=True))
+    busy = ", ".join(f"{b:.1f}" for b in runs.busy_s)
     return (
         f"### Sealing during ingestion\n\nThe sink on {rows:,} rows, alone and with the sealer"
-        f" cycling every {SEAL_EVERY_S:g} s on the same store (runs alternated, median of 2):"
-        f" {without:,.0f} rows/s without, {sealed:,.0f} with: ingestion time"
-        f" **{(without / sealed - 1) * 100:+.1f}%** (goal: <= +5%)."
+        f" cycling every {SEAL_EVERY_S:g} s on the same store (runs alternated, median of"
+        f" {len(runs.without)}): {without:,.0f} rows/s without, {sealed:,.0f} with: ingestion"
+        f" time **{(without / sealed - 1) * 100:+.1f}%** (goal: <= +5%). Each pair, without /"
+        f" with: {each}. Sealer busy per run with it, s: {busy}."
     )
 
 
@@ -365,7 +401,7 @@ def main() -> str:
             naive = _naive_rate(kafka, url, NAIVE_ROWS)
             ceiling = _consume_only_rate(kafka, FAST_ROWS)
             insert_only = _insert_only_rate(url, values)
-            without, sealed = sealing_overhead(kafka, url, FAST_ROWS)
+            runs = sealing_overhead(kafka, url, FAST_ROWS)
         queries = _query_section(url)
     rows = [
         ["sink: ClickHouse decodes Avro", f"{FAST_ROWS:,}", f"{fast:,.0f}", f"{fast / naive:.1f}x"],
@@ -380,7 +416,7 @@ def main() -> str:
         + table(["path", "rows", "rows/s", "vs baseline"], rows)
         + f"\n\nIncluding the consumer group join: {with_join:,.0f} rows/s. "
         f"Batches of {BATCH:,} rows, 3 partitions.\n\n"
-        + _sealing_text(FAST_ROWS, without, sealed)
+        + _sealing_text(FAST_ROWS, runs)
         + "\n\n"
         + queries
     )

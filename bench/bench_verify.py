@@ -2,9 +2,9 @@
 
 One store is built once (valid hash chains over 40 streams and ten days, sealed
 by this tree's sealer), then ``verify --quiet`` runs on it alternately from this
-tree and from a baseline worktree (``BENCH_BASE``, default /work/wt/treeheads-base,
-made with ``git worktree add`` at the starting commit), each in a fresh process
-(chDB lets one process hold a data directory). The baseline checks the chains
+tree and from a baseline worktree (``BENCH_BASE``, default /work/wt-tamper-base, made
+with ``git worktree add`` at 8332778, the commit before issue 14's origin MACs), each in
+a fresh process (chDB lets one process hold a data directory). The baseline checks the chains
 only; this tree checks the chains and the sealed log. Both exit 0 on this store.
 
 ``BENCH_VERIFY_EVENTS`` sets the store's size (default 1,000,000).
@@ -27,7 +27,7 @@ from typing import Any
 from bench.timing import table
 
 ROOT = Path(__file__).parent.parent
-BASE = Path(os.environ.get("BENCH_BASE", "/work/wt/treeheads-base"))
+BASE = Path(os.environ.get("BENCH_BASE", "/work/wt-tamper-base"))
 EVENTS = int(os.environ.get("BENCH_VERIFY_EVENTS", "1000000"))
 STREAMS = 40
 ROUNDS = int(os.environ.get("BENCH_VERIFY_ROUNDS", "2"))
@@ -38,6 +38,7 @@ def build(url: str, keys: str, count_text: str) -> dict[str, float]:
     """In a child process: store ``count`` chained events, then seal them."""
     from schemas.integrity import chain_hash
     from sinks.clickhouse import connect
+    from sinks.enriched import ENRICHED
     from sinks.migrate import apply_migrations
     from sinks.sealing import sealer_from_settings
     from sinks.settings import SinkSettings
@@ -83,6 +84,12 @@ def build(url: str, keys: str, count_text: str) -> dict[str, float]:
             rows = []
     if rows:
         client.insert("audit_events", rows, column_names=columns)
+    # Each row's hashes, by the sink's own expressions (its INSERT computes them), so the
+    # row and sealed-content checks hash what a real store holds.
+    for column, sql in (("personal_hash", ENRICHED.personal_hash_sql()),
+                        ("content_hash", ENRICHED.content_hash_sql())):  # fmt: skip
+        client.command(f"ALTER TABLE audit_events UPDATE {column} = {sql} WHERE 1",
+                       settings={"mutations_sync": 2})  # fmt: skip
     stored = time.monotonic()
     settings = SinkSettings.load(environ={}, clickhouse_url=url, database=DATABASE,
                                  signing_key_dir=Path(keys))  # fmt: skip

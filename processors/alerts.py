@@ -16,8 +16,9 @@ from typing import Any
 from processors.detectors.base import Finding
 from processors.features import Features
 from processors.ids import uuid7
+from schemas.models import ALERT_MAX_EVIDENCE
 
-MAX_EVIDENCE = 20
+MAX_EVIDENCE = ALERT_MAX_EVIDENCE
 
 
 class AlertFolder:

@@ -27,6 +27,7 @@ from processors.rules import RiskRules
 from processors.validate import check_event
 from processors.watch.facts import StreamFactsCollector
 from schemas.errors import DeserializationError
+from schemas.models import INCOMPLETE_DETECTOR
 from schemas.wire import Deserializer, SingleObjectSerializer
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class BatchEnricher:
     def _incomplete(self, pending: PendingAttempt, now_us: int, out: BatchOutput) -> None:
         facts = self.features(pending.event)
         finding = Finding(
-            "incomplete_call",
+            INCOMPLETE_DETECTOR,
             "MEDIUM",
             1.0,
             f"call {pending.event['call_id']} to {facts.server}/{facts.tool} never returned",

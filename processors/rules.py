@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from processors.compliance import ComplianceRules
 from processors.features import Features
 from schemas.caches import remember
+from schemas.models import INCOMPLETE_REASON
 
 LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 _CACHE_LIMIT = 50_000
@@ -120,7 +121,7 @@ class RiskRules:
 
     def _outcome_points(self, facts: Features, incomplete: bool, reasons: list[str]) -> int:
         if incomplete:
-            return _add(reasons, "call:incomplete", self.outcome, "incomplete")
+            return _add(reasons, INCOMPLETE_REASON, self.outcome, "incomplete")
         points = _add(reasons, f"outcome:{facts.status}", self.outcome, facts.status)
         size = facts.result_size
         if size is not None and size >= self.large_result_bytes and self.large_result_points:

@@ -72,10 +72,28 @@ class ValueDigester(PaddedHmac):
         self.key_id = key_id
 
 
-def check_apart(pseudonym_key: bytes | None, digest_key: bytes | None) -> None:
-    """Refuse one key for both jobs (see the module's docstring)."""
-    if pseudonym_key is not None and pseudonym_key == digest_key:
-        raise ProducerError("the value digest key must differ from the pseudonym HMAC key")
+def check_apart(
+    pseudonym_key: bytes | None, digest_key: bytes | None, origin_key: bytes | None = None
+) -> None:
+    """Refuse one secret for two jobs: the pseudonym key (destroyed to erase a person),
+    the value digest key (kept to check values) and the origin key (vouches for events,
+    held by the processors too: whoever holds it could recompute every pseudonym and
+    digest). The origin key is read from hex text and the others as raw bytes, so a
+    key file copied for two jobs is caught in either form. The error names the two
+    roles, never the key."""
+    forms: dict[str, set[bytes]] = {}
+    for role, key in (("pseudonym HMAC key", pseudonym_key), ("value digest key", digest_key)):
+        if key is not None:
+            forms[role] = {key, key.strip().lower()}
+    if origin_key is not None:
+        forms["origin key"] = {origin_key, origin_key.hex().encode()}
+    roles = list(forms)
+    for i, first in enumerate(roles):
+        for second in roles[i + 1 :]:
+            if forms[first] & forms[second]:
+                raise ProducerError(
+                    f"the {second} must differ from the {first}", roles=[first, second]
+                )
 
 
 def ephemeral_digester() -> ValueDigester:

@@ -57,7 +57,12 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
     digest_key = load_key(
         env_var=settings.value_digest_key_env, key_file=settings.value_digest_key_file
     )
-    check_apart(key, digest_key)
+    origin = None
+    if settings.origin_key_file is not None:
+        origin = read_origin_key(settings.origin_key_file, settings.origin_key_id)
+    else:
+        log.warning("no origin key configured: processors that check origin refuse these events")
+    check_apart(key, digest_key, origin.key if origin else None)
     if digest_key is None:
         log.warning("no value digest key configured: no one can check a value against its digest")
     digester = (
@@ -65,11 +70,6 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         if digest_key
         else ephemeral_digester()
     )
-    origin = None
-    if settings.origin_key_file is not None:
-        origin = read_origin_key(settings.origin_key_file, settings.origin_key_id)
-    else:
-        log.warning("no origin key configured: processors that check origin refuse these events")
     redactor = Redactor(
         max_string=settings.max_string,
         max_depth=settings.max_depth,

@@ -243,6 +243,15 @@ class EnrichedEvent(_Record):
     processor_version: str = ""
 
 
+# What the processors put in the versions that follow a stored one, which verify
+# (sinks.verify_sealed) holds a later version to: an expired attempt's INCOMPLETE
+# version names this detector as its one anomaly and this risk reason; a folded
+# alert's final version carries at most this many evidence ids (more only count).
+INCOMPLETE_DETECTOR = "incomplete_call"
+INCOMPLETE_REASON = "call:incomplete"
+ALERT_MAX_EVIDENCE = 20
+
+
 class Alert(_Record):
     alert_id: str
     alert_time: AwareDatetime

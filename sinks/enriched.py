@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sinks.tables import DIGEST_COLUMNS, PERSONAL_COLUMNS, TableSpec
+from sinks.tables import DIGEST_COLUMNS, EVENT_VARYING, PERSONAL_COLUMNS, TableSpec
 
 _S = "String"
 # The row-hash formula the sink writes (sinks.tables.TableSpec.earlier_hashes, migration
@@ -212,6 +212,7 @@ _CURRENT = TableSpec(
     PERSONAL_COLUMNS,
     insert_table="audit_events_incoming",
     outside_hash=("enriched_time",),
+    varying=EVENT_VARYING,
 )
 # How the sink mapped and hashed events before migration 150 (hash_version 1, the
 # column's default for rows stored then): session id, resource URI and prompt name

@@ -8,6 +8,9 @@ unless it fails):
 * ``content_hash`` differs: a value a reader relies on was changed after the
   insert (risk, tags, anomalies, call state, the chained fields, an alert's
   severity...), or the hash itself was;
+* ``legal_hold`` differs from what the recorded holds (``legal_holds``) say of the
+  row: placing and releasing a hold set it so (:mod:`readside.holds`), so a flag
+  cleared or set by hand is named (cleared, it lets retention delete a held row);
 * ``personal_hash`` differs: the personal values changed. That is an erasure
   when the subject is in ``erased_subjects`` (recorded by ``mcp-audit erase``,
   itself an audited access) and every personal value is what erasure leaves;
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 
 from sinks.enriched import ENRICHED
-from sinks.tables import ERASED, TableSpec, alerts_spec
+from sinks.tables import ERASED, TableSpec, alerts_spec, held
 
 _ID = {"audit_events": "event_id", "audit_alerts": "alert_id"}
 
@@ -39,9 +42,14 @@ class AlteredRow:
     table: str
     row_id: str
     user_id: str
-    what: str  # "content" or "personal"
+    what: str  # "content", "personal" or "legal hold"
 
     def describe(self) -> str:
+        if self.what == "legal hold":
+            return (
+                f"{self.table} {self.row_id}: legal_hold says otherwise than the recorded"
+                " holds (legal_holds) do"
+            )
         part = "values outside the personal ones" if self.what == "content" else (
             "personal values, not by a recorded erasure")  # fmt: skip
         return f"{self.table} {self.row_id}: {part} changed after it was stored"
@@ -68,12 +76,14 @@ def check_rows(client: Client, limit: int = 100) -> RowCheck:
 
 
 def _verdicts(spec: TableSpec) -> str:
-    # Each row by the formula it was hashed with (its hash_version, migration 150).
-    content = spec.by_hash_version(TableSpec.content_hash_sql)
+    # Each row by the formula it was hashed with: its hash_version's spec (migration 150),
+    # and within it the content hash's length (64 hex digits before stable halves).
+    content = spec.by_hash_version(TableSpec.stored_content_hash_sql)
     personal = spec.by_hash_version(TableSpec.personal_hash_sql)
     cleared = spec.by_hash_version(TableSpec.cleared_sql)
     return (
         f"content_hash != {content} AS content_altered,"
+        f" legal_hold != {held(spec.time_column)} AS hold_altered,"
         f" personal_hash != {personal} AS personal_changed,"
         f" personal_changed AND {ERASED} AND ({cleared}) AS erased"
     )
@@ -90,12 +100,10 @@ def _check_table(client: Client, spec: TableSpec, limit: int, result: RowCheck) 
     result.unhashed += int(counts[1])
     result.erased += int(counts[2])
     rows = client.query(
-        f"SELECT toString({_ID[spec.table]}), user_id, content_altered FROM"
+        f"SELECT toString({_ID[spec.table]}), user_id,"
+        " multiIf(content_altered, 'content', hold_altered, 'legal hold', 'personal') FROM"
         f" (SELECT {_ID[spec.table]}, user_id, content_hash, {_verdicts(spec)} FROM {spec.table})"
-        " WHERE content_hash != '' AND (content_altered OR (personal_changed AND NOT erased))"
-        f" ORDER BY 1 LIMIT {int(limit)}"
+        " WHERE (content_hash != '' AND (content_altered OR (personal_changed AND NOT erased)))"
+        f" OR hold_altered ORDER BY 1 LIMIT {int(limit)}"
     ).result_rows
-    result.altered += [
-        AlteredRow(spec.table, str(row_id), str(user), "content" if content else "personal")
-        for row_id, user, content in rows
-    ]
+    result.altered += [AlteredRow(spec.table, str(i), str(u), str(what)) for i, u, what in rows]

@@ -33,7 +33,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.clickhouse import embedded_path, is_embedded
 from sinks.errors import BatchRejectedError, StoreUnavailableError
-from sinks.tables import HASH_COLUMNS, TableSpec, held
+from sinks.tables import HASH_COLUMNS, TableSpec, held, sql_string
 
 # ClickHouse error codes that mean "this data is bad", not "try again later".
 REJECTION_CODES = frozenset(
@@ -71,15 +71,12 @@ def insert_sql(spec: TableSpec, source: str) -> str:
     then erasure of already erased subjects and the legal hold (neither is hashed)."""
     return (
         f"INSERT INTO {spec.target} ({spec.column_list()}, {', '.join(HASH_COLUMNS)}, legal_hold)\n"
-        f"SELECT *{spec.erase_replace()}, {held(spec.time_column)}\n"
-        f"FROM (SELECT *, {spec.content_hash_sql()} AS content_hash\n"
+        f"SELECT * EXCEPT (stable_hash){spec.erase_replace()}, {held(spec.time_column)}\n"
+        f"FROM (SELECT *, {spec.content_hash_sql('stable_hash')} AS content_hash\n"
+        f"FROM (SELECT *, {spec.stable_hash_sql()} AS stable_hash\n"
         f"FROM (SELECT *, {spec.personal_hash_sql()} AS personal_hash\n"
-        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source})))"
+        f"FROM (SELECT\n    {spec.select_list()}\nFROM {source}))))"
     )
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class AvroWriter:
@@ -114,8 +111,8 @@ class AvroWriter:
         try:
             for path, data in zip(paths, files, strict=True):
                 write_file(path, _buffers(data))
-            pattern = _quoted(f"{prefix}*.avro")
-            source = f"file({pattern}, 'Avro', {_quoted(spec.structure_sql())})"
+            pattern = sql_string(f"{prefix}*.avro")
+            source = f"file({pattern}, 'Avro', {sql_string(spec.structure_sql())})"
             self.client.command(insert_sql(spec, source), settings=settings)
         finally:
             for path in paths:
@@ -126,7 +123,7 @@ class AvroWriter:
         self, spec: TableSpec, files: Sequence[AvroFile], settings: dict[str, str | int]
     ) -> None:
         # One file per INSERT: an OCF has one header, so files cannot share a body.
-        source = f"input({_quoted(spec.structure_sql())})"
+        source = f"input({sql_string(spec.structure_sql())})"
         token = str(settings["insert_deduplication_token"])
         for index, data in enumerate(files):
             part_settings = {**settings, "insert_deduplication_token": f"{token}#{index}"}

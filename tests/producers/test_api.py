@@ -89,3 +89,25 @@ def test_one_key_for_pseudonyms_and_digests_is_refused(
     settings = producer_settings(tmp_path, hmac_key_file=key, value_digest_key_file=key)
     with pytest.raises(ProducerError):
         runtime.build_auditor(settings, kafka_settings)
+
+
+@pytest.mark.parametrize("role", ["hmac_key_file", "value_digest_key_file"])
+@pytest.mark.parametrize("form", ["hex text", "raw bytes"])
+def test_an_origin_key_equal_to_another_key_is_refused_unechoed(
+    kafka_settings: KafkaSettings, tmp_path: Path, role: str, form: str
+) -> None:
+    # One key file copied for two jobs (the origin key is read as hex, the others as
+    # raw bytes), or the same bytes: whoever holds the origin key (the processors too)
+    # could recompute every pseudonym or value digest.
+    secret = bytes(range(100, 132))
+    origin = tmp_path / "origin.key"
+    origin.write_text(secret.hex() + "\n")
+    other = tmp_path / "other.key"
+    other.write_bytes(secret.hex().upper().encode() + b"\n" if form == "hex text" else secret)
+    fields = {role: other, "origin_key_file": origin, "origin_key_id": "o1"}
+    settings = producer_settings(tmp_path, **fields)
+    with pytest.raises(ProducerError) as refused:
+        runtime.build_auditor(settings, kafka_settings)
+    text = str(refused.value) + repr(refused.value.__dict__)
+    assert "must differ from the" in text and "origin key" in text
+    assert secret.hex() not in text.lower() and repr(secret) not in text

@@ -18,6 +18,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from readside.holds import new_hold, place, release
 from readside.subjects import erase
 from schemas import registry
 from schemas.kafka import KafkaSettings
@@ -62,7 +63,7 @@ def test_an_honest_store_hashes_every_row_as_stored(writer: AvroWriter, clickhou
     check = check_rows(clickhouse)
     assert check.ok and check.checked == 22 and check.unhashed == 0
     hashes = clickhouse.query("SELECT content_hash FROM audit_events").result_rows
-    assert all(len(h) == 64 and int(h, 16) >= 0 for (h,) in hashes)
+    assert all(len(h) == 128 and int(h, 16) >= 0 for (h,) in hashes)
     assert len({h for (h,) in hashes}) == 20
 
 
@@ -74,8 +75,22 @@ def test_the_hash_is_sha256_of_rowbinary_as_a_third_party_reads_it(
     store(writer, [critical(1)])
     personal = ", ".join(ENRICHED.personal or {})
     raw = clickhouse.raw_query(f"SELECT {personal} FROM audit_events", fmt="RowBinary")
-    [(stored,)] = clickhouse.query("SELECT personal_hash FROM audit_events").result_rows
+    [(stored, content)] = clickhouse.query(
+        "SELECT personal_hash, content_hash FROM audit_events"
+    ).result_rows
     assert hashlib.sha256(raw).hexdigest() == stored
+    # content_hash: the stable half over what every version keeps, then the rest over
+    # the varying columns and the stable half (sinks.tables.TableSpec.content_hash_sql).
+    kept = ", ".join(ENRICHED.stable_columns())
+    stable = hashlib.sha256(
+        clickhouse.raw_query(f"SELECT {kept} FROM audit_events", fmt="RowBinary")
+    ).hexdigest()
+    varying = ", ".join(ENRICHED.varying)
+    rest = clickhouse.raw_query(
+        f"SELECT {varying}, {{stable:String}} FROM audit_events",
+        parameters={"stable": stable}, fmt="RowBinary",
+    )  # fmt: skip
+    assert content == stable + hashlib.sha256(rest).hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -91,6 +106,7 @@ def test_the_hash_is_sha256_of_rowbinary_as_a_third_party_reads_it(
         ("args = '{}'", "personal"),
         ("error_message = 'nothing happened'", "personal"),
         ("attributes = map('operator', 'nobody')", "personal"),
+        ("legal_hold = true", "legal hold"),  # no hold covers it: retention would be blocked
     ],
 )
 def test_a_field_altered_in_the_store_names_its_row(
@@ -125,6 +141,39 @@ def test_an_altered_alert_names_its_row(writer: AvroWriter, clickhouse: Client) 
     )
 
 
+def test_a_legal_hold_cleared_by_hand_is_named_and_holds_placed_are_not(
+    writer: AvroWriter, clickhouse: Client
+) -> None:
+    # Clearing the flag of a held row lets retention delete it: the row check compares
+    # every row's flag with the recorded holds.
+    records = [critical(i) for i in range(4)]
+    store(writer, records)
+    alerts = [alert(count=1)]
+    store_alerts(writer, alerts)
+    victim = records[1]["event"]["event_id"]
+    subject = records[1]["event"]["actor"]["user_pseudonym"]
+    hold = place(clickhouse, new_hold("subject", subject), "counsel@example.com")
+    held_rows = clickhouse.query("SELECT count() FROM audit_events WHERE legal_hold")
+    assert held_rows.result_rows[0][0] >= 1 and check_rows(clickhouse).ok
+    clickhouse.command(
+        f"ALTER TABLE audit_events UPDATE legal_hold = false WHERE event_id = toUUID('{victim}')",
+        settings={"mutations_sync": 2},
+    )
+    check = check_rows(clickhouse)
+    assert [(a.row_id, a.what) for a in check.altered] == [(victim, "legal hold")]
+    assert "legal_hold says otherwise than the recorded holds" in check.altered[0].describe()
+    release(clickhouse, hold.hold_id, "counsel@example.com")  # recomputes every covered row
+    assert check_rows(clickhouse).ok
+    clickhouse.command(
+        "ALTER TABLE audit_alerts UPDATE legal_hold = true"
+        f" WHERE alert_id = toUUID('{alerts[0]['alert_id']}')",
+        settings={"mutations_sync": 2},
+    )
+    assert [(a.table, a.what) for a in check_rows(clickhouse).altered] == [
+        ("audit_alerts", "legal hold")
+    ]
+
+
 def test_a_recorded_erasure_is_told_from_an_alteration(
     writer: AvroWriter, clickhouse: Client
 ) -> None:
@@ -149,11 +198,12 @@ def test_a_recorded_erasure_is_told_from_an_alteration(
 
 
 def _stored(clickhouse: Client, event_id: str) -> list[tuple[Any, ...]]:
-    return clickhouse.query(
+    rows = clickhouse.query(
         "SELECT risk_score, risk_level, ip, call_state FROM audit_events FINAL"
         " WHERE event_id = toUUID({e:String})",
         parameters={"e": event_id},
     ).result_rows
+    return [tuple(row) for row in rows]
 
 
 def test_a_republished_event_with_other_enrichment_keeps_the_first_and_records_it(
