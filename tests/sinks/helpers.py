@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from schemas import registry
 from schemas.wire import SingleObjectSerializer
@@ -68,3 +71,12 @@ def messages(count: int, start: int = 0, topic: str = "enriched") -> list[FakeMe
 def files_of(values: list[bytes], parts: int = 2) -> list[bytes]:
     size = -(-len(values) // parts)
     return [container_file(FINGERPRINT, values[i : i + size]) for i in range(0, len(values), size)]
+
+
+def point_cli_at(
+    monkeypatch: pytest.MonkeyPatch, url: str, database: str | None, keys: Path
+) -> None:
+    """Make the CLI's commands, run in this process, read this store and key directory."""
+    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", url)
+    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", database or "")
+    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(keys))

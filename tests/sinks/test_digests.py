@@ -38,7 +38,7 @@ from sinks.signing import PUBLIC_NAME, FileSigner, key_dir, load_public_key
 from sinks.verify_log import LogReport, check_log
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
-from tests.sinks.helpers import ENCODE_ENRICHED
+from tests.sinks.helpers import ENCODE_ENRICHED, point_cli_at
 
 pytestmark = pytest.mark.clickhouse
 HOUR = 3600
@@ -293,9 +293,7 @@ def test_an_inclusion_proof_checks_with_the_public_key_alone(
 def test_verify_command_names_what_is_missing(
     sealed: Sealed, clickhouse_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", sealed.client.database or "")
-    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(sealed.keys))
+    point_cli_at(monkeypatch, clickhouse_url, sealed.client.database, sealed.keys)
     assert main(["verify", "--quiet"]) == 0
     assert "0 problems" in capsys.readouterr().out
 
@@ -320,9 +318,7 @@ def test_digest_command_seals_and_verify_passes(
     capsys: Any,
 ) -> None:
     _store(clickhouse, clickhouse_url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", clickhouse.database or "")
-    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(tmp_path / "keys"))
+    point_cli_at(monkeypatch, clickhouse_url, clickhouse.database, tmp_path / "keys")
     assert main(["verify", "--quiet"]) == 1  # closed periods and nothing sealed
     assert "no tree heads at all" in capsys.readouterr().out
     assert main(["digest", "--no-alerts"]) == 0

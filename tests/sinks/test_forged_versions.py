@@ -36,6 +36,7 @@ from sinks.verify_sealed import SealedCheck, check_sealed
 from sinks.writer import AvroWriter
 from tests.processors.helpers import SECOND_US, enricher, raw
 from tests.schemas.factories import audit_event
+from tests.sinks.helpers import point_cli_at
 from tests.sinks.test_digests import Sealed, _hour, _now
 
 pytestmark = pytest.mark.clickhouse
@@ -270,9 +271,7 @@ def test_verify_names_a_forged_version_and_fails(
     store: PipelineStore, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     client = store.client
-    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", store.url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", client.database or "")
-    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(store.sealed.keys))
+    point_cli_at(monkeypatch, store.url, client.database, store.sealed.keys)
     assert main(["verify", "--quiet"]) == 0
     capsys.readouterr()
     alert_id = store.final_alert["alert_id"]

@@ -30,7 +30,7 @@ from sinks.tables import TableSpec
 from sinks.verify_store import verify_store
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
-from tests.sinks.helpers import ENCODE_ENRICHED, files_of
+from tests.sinks.helpers import ENCODE_ENRICHED, files_of, point_cli_at
 
 pytestmark = pytest.mark.clickhouse
 DIGEST_KEY = b"value-digest-key-0123456789"
@@ -96,9 +96,7 @@ def upgraded(
         _write(writer, ENRICHED, [enriched_event(event=e) for e in new])
     finally:
         writer.close()
-    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", clickhouse.database or "")
-    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(tmp_path / "keys"))
+    point_cli_at(monkeypatch, clickhouse_url, clickhouse.database, tmp_path / "keys")
     assert main(["digest", "--no-alerts"]) == 0  # itself stores a (new) access row
     ids = {
         "old": [e["event_id"] for e in old] + [access["event"]["event_id"]],

@@ -31,7 +31,7 @@ from sinks.tables import alerts_spec
 from sinks.verify_sealed import SealedCheck, check_sealed
 from sinks.writer import AvroWriter
 from tests.schemas.factories import alert, audit_event, enriched_event
-from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED
+from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED, point_cli_at
 from tests.sinks.test_digests import Sealed, _hour, _now
 
 pytestmark = pytest.mark.clickhouse
@@ -163,9 +163,7 @@ def test_a_sealed_row_rewritten_with_both_hashes_is_named(
     store: Store, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     client = store.client
-    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", store.url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", client.database or "")
-    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(store.sealed.keys))
+    point_cli_at(monkeypatch, store.url, client.database, store.sealed.keys)
     assert main(["verify", "--quiet"]) == 0
     assert "sealed content: 0 altered" in capsys.readouterr().out
 

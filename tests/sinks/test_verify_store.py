@@ -19,7 +19,7 @@ from sinks.ocf import container_file
 from sinks.verify_store import verify_store
 from sinks.writer import AvroWriter
 from tests.schemas.factories import audit_event, enriched_event
-from tests.sinks.helpers import ENCODE_ENRICHED
+from tests.sinks.helpers import ENCODE_ENRICHED, point_cli_at
 
 pytestmark = pytest.mark.clickhouse
 FINGERPRINT = registry.current("EnrichedEvent").fingerprint
@@ -84,9 +84,7 @@ def sealed_cli(
     fail verify)."""
     from mcp_audit.cli import main
 
-    monkeypatch.setenv("MCP_AUDIT_SINK_CLICKHOUSE_URL", clickhouse_url)
-    monkeypatch.setenv("MCP_AUDIT_SINK_DATABASE", stored[0].database or "")
-    monkeypatch.setenv("MCP_AUDIT_SINK_SIGNING_KEY_DIR", str(tmp_path / "keys"))
+    point_cli_at(monkeypatch, clickhouse_url, stored[0].database, tmp_path / "keys")
     assert main(["digest", "--no-alerts"]) == 0
     return main
 
