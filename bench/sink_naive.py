@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import Any
 
-from sinks.enriched import ENRICHED
+from sinks.enriched import ENRICHED, HASH_VERSION
 
 _PATH = re.compile(r"`([^`]+)`")
 _ELEMENT = re.compile(r"tupleElement\(`[^`]+`, '([a-z_]+)'\)")
@@ -46,6 +46,8 @@ def _column_getters() -> list[Any]:
             getters.append(lambda r: r["event"]["heartbeat"] or {})
         elif name == "event_id":
             getters.append(lambda r: uuid.UUID(r["event"]["event_id"]))
+        elif name == "hash_version":  # a constant of the sink's, not a field of the record
+            getters.append(lambda r: HASH_VERSION)
         elif name == "anomalies":
             getters.append(lambda r: [tuple(a.values()) for a in r["anomalies"]])
         else:
