@@ -131,3 +131,10 @@ def test_servers_share_the_secret_cluster_xml_reads(server: str) -> None:
     environment = _services(OVERRIDE)[server]["environment"]
     assert environment[secret.attrib["from_env"]]
     assert environment["CLICKHOUSE_DB"] == SinkSettings.load({}).database
+
+
+def test_inserts_wait_for_the_shards_and_subqueries_span_the_cluster() -> None:
+    profile = _xml("users.xml").find("profiles/default")
+    assert profile is not None
+    assert profile.findtext("distributed_foreground_insert") == "1"
+    assert profile.findtext("distributed_product_mode") == "global"

@@ -377,6 +377,33 @@ def test_strings_and_comments_are_never_rewritten() -> None:
     ]
 
 
+# Statements made outside the migrations: erasure and legal holds (readside/subjects.py,
+# readside/holds.py) mutate, the report's advice optimizes. Through a Distributed table
+# ClickHouse refuses both; through the layout they reach every shard's stored rows.
+OUTSIDE = {
+    "ALTER TABLE audit_events UPDATE session_id = '' WHERE user_id = {s:String}": [
+        "ALTER TABLE audit_events_local ON CLUSTER mcp_audit_cluster"
+        " UPDATE session_id = '' WHERE user_id = {s:String}"
+    ],
+    "ALTER TABLE audit_alerts UPDATE legal_hold = true WHERE alert_time >= {start:DateTime64(6)}": [
+        "ALTER TABLE audit_alerts_local ON CLUSTER mcp_audit_cluster"
+        " UPDATE legal_hold = true WHERE alert_time >= {start:DateTime64(6)}"
+    ],
+    "OPTIMIZE TABLE audit_events FINAL": [
+        "OPTIMIZE TABLE audit_events_local ON CLUSTER mcp_audit_cluster FINAL"
+    ],
+    "DROP TABLE IF EXISTS retention_periods": [
+        "DROP TABLE IF EXISTS retention_periods ON CLUSTER mcp_audit_cluster",
+        "DROP TABLE IF EXISTS retention_periods_local ON CLUSTER mcp_audit_cluster",
+    ],
+}
+
+
+@pytest.mark.parametrize("statement", sorted(OUTSIDE))
+def test_mutations_and_optimize_run_on_the_local_tables(statement: str) -> None:
+    assert LAYOUT.rewrite(statement) == OUTSIDE[statement]
+
+
 NOT_IDENTIFIERS = ["", "1cluster", "a-b", "a b", "c;DROP TABLE x", "c ON CLUSTER d", "é"]
 
 
