@@ -97,7 +97,10 @@ class Layout(Protocol):
         """Query settings of every migration statement and ledger insert."""
         ...
 
-    def rewrite(self, statement: str) -> list[str]: ...
+    def rewrite(self, statement: str) -> list[str]:
+        """What to run, in order, for one statement of a migration; raises
+        :class:`ClusterDdlError` when the statement has no form in this layout."""
+        ...
 
     def setup(self) -> list[str]:
         """Statements run before the migration ledger is read (the database itself)."""
@@ -200,14 +203,14 @@ class _Edits:
 class ClusterLayout:
     """Statements for a cluster named in ``remote_servers`` (see the module's contract)."""
 
+    ledger_engine: str | None = "Distributed"
+
     def __init__(self, cluster: str, database: str, sharding: Mapping[str, str] = SHARDING) -> None:
         if not IDENTIFIER.match(cluster):
             raise ClusterDdlError("a cluster name is a plain identifier", cluster=cluster)
         self.cluster = cluster
         self.database = database
         self.sharding = sharding
-
-    ledger_engine: str | None = "Distributed"
 
     @property
     def settings(self) -> dict[str, int]:
