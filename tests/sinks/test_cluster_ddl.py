@@ -344,6 +344,8 @@ def test_a_refused_statement_stops_its_migration_before_anything_runs(
 ) -> None:
     sent: list[str] = []
 
+    # A stand-in store: the cluster ledger's own DDL (ON CLUSTER) cannot run on chDB in
+    # this process, and what matters is only what the runner sends.
     class Ledger:
         def command(self, sql: str, **_: Any) -> None:
             sent.append(sql)
