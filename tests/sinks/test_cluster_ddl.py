@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from readside.holds import new_hold, place
+from readside.subjects import erase
 from schemas.errors import ConfigError
 from sinks.clickhouse import connect
 from sinks.cluster import (
@@ -36,7 +38,9 @@ from sinks.cluster import (
 from sinks.enriched import ENRICHED
 from sinks.errors import MigrationError
 from sinks.migrate import _LEDGER_DDL, Migration, apply_migrations, available
+from sinks.sealing import sealer_from_settings
 from sinks.settings import SinkSettings
+from sinks.tables import ERASABLE
 from sinks.writer import AvroWriter
 from tests.sinks.helpers import files_of, messages
 
@@ -498,12 +502,29 @@ def one_shard_main(path: str, config: str) -> None:
             " (SELECT value FROM legal_holds FINAL WHERE active AND kind = 'subject')",
         }.items()
     }
+    # Erasure and a legal hold, by the read side's own functions in the cluster layout:
+    # their mutations must reach the local tables (a Distributed table refuses them).
+    two = "SELECT DISTINCT user_id FROM audit_events ORDER BY user_id LIMIT 2"
+    kept, erased = (row[0] for row in client.query(two).result_rows)
+    place(store, new_hold("subject", kept), "legal", layout)  # type: ignore[arg-type]
+    erase(store, erased, "dpo", layout)  # type: ignore[arg-type]
+    people = {}
+    people["held"] = client.query(
+        "SELECT countIf(legal_hold) FROM audit_events WHERE user_id = {u:String}",
+        parameters={"u": kept},
+    ).result_rows[0][0]
+    cleared = " AND ".join(f"{c} = {e}" for c, e in ERASABLE["audit_events"].items())
+    people["erased"] = client.query(
+        f"SELECT countIf({cleared}) FROM audit_events WHERE user_id = {{u:String}}",
+        parameters={"u": erased},
+    ).result_rows[0][0]
     try:
         apply_migrations(client)
         refused = ""
     except MigrationError as exc:
         refused = exc.message
-    print(json.dumps({"first": first, "again": again, "counts": counts, "refused": refused}))
+    print(json.dumps({"first": first, "again": again, "counts": counts, "refused": refused,
+                      "people": people}))  # fmt: skip
 
 
 @pytest.mark.clickhouse
@@ -525,3 +546,10 @@ def test_the_cluster_migrations_run_and_carry_rows_on_a_one_shard_cluster(tmp_pa
     assert result["again"] == []
     assert set(result["counts"].values()) == {70}, result["counts"]
     assert "another layout" in result["refused"]
+    assert result["people"] == {"held": 10, "erased": 10}  # each user's 10 rows
+
+
+def test_the_sealer_refuses_cluster_mode_instead_of_sealing_nothing(tmp_path: Path) -> None:
+    settings = SinkSettings.load(environ={}, cluster="c", clickhouse_url=f"chdb://{tmp_path}")
+    with pytest.raises(ConfigError, match="cluster mode"):
+        sealer_from_settings(None, settings, None)  # type: ignore[arg-type]
