@@ -118,9 +118,12 @@ def test_each_part_signs_in_as_its_own_user() -> None:
     seen = {}
     for name, service in _services().items():
         environment = service.get("environment") or {}
-        if "build" in service:
+        if "build" in service and name != "dashboard":  # it reads the store, not the broker
             assert environment["MCP_AUDIT_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
             seen[name] = environment["MCP_AUDIT_KAFKA_SASL_USERNAME"]
+    assert not any(
+        k.startswith("MCP_AUDIT_KAFKA_") for k in _services()["dashboard"]["environment"]
+    )
     assert seen == {
         "topics": "admin", "processors": "processors", "sink": "sink", "sealer": "sealer",
         "siem": "siem",
@@ -179,3 +182,25 @@ def test_image_copies_every_package_and_the_build_files() -> None:
     packages = set(project["tool"]["mypy"]["packages"])
     assert packages <= copied, sorted(packages - copied)
     assert {"pyproject.toml", "setup.py", "MANIFEST.in"} <= copied
+
+
+def test_the_dashboard_reads_as_its_own_user_on_a_port_published_on_loopback_only() -> None:
+    dashboard, clickhouse = _services()["dashboard"], _services()["clickhouse"]
+    env = {k: _default(str(v)) for k, v in dashboard["environment"].items()}
+    assert dashboard["command"] == ["dashboard"]
+    assert env["MCP_AUDIT_SINK_CLICKHOUSE_URL"].startswith("http://dashboard:")
+    port = env["MCP_AUDIT_PLATFORM_DASHBOARD_PORT"]
+    # Published on the host's loopback under the same number: the Host check expects it.
+    assert dashboard["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert env["MCP_AUDIT_READ_CONTAINER_BIND"] == "true"
+    assert env["MCP_AUDIT_PLATFORM_DASHBOARD_HOST"] == "0.0.0.0"
+    [tokens] = dashboard["volumes"]
+    assert env["MCP_AUDIT_READ_TOKEN_FILE"].startswith(tokens.split(":")[1] + "/")
+    script = (COMPOSE.parent / "deploy/clickhouse/initdb/30-dashboard.sh").read_text()
+    subprocess.run(["bash", "-n", str(COMPOSE.parent / "deploy/clickhouse/initdb/30-dashboard.sh")],
+                   check=True, timeout=30)  # fmt: skip
+    grants = re.findall(r"^GRANT (.*) ON (.*) TO (\w+);$", script, re.MULTILINE)
+    assert grants == [("SELECT", "${CLICKHOUSE_DB}.*", "dashboard"),
+                      ("INSERT", "${CLICKHOUSE_DB}.audit_events", "dashboard")]  # fmt: skip
+    assert "DASHBOARD_CLICKHOUSE_PASSWORD" in clickhouse["environment"]
+    assert "allow_ddl = 0 CONST" in script
