@@ -70,6 +70,7 @@ from schemas.kafka import KafkaSettings
 from sinks.digests import GRACE
 from sinks.settings import SinkSettings
 from tests.compose import COMPOSE, interpolate, services
+from tests.conftest import child_env
 from tests.producers.conftest import consume, producer_settings
 from tests.sinks.kafka_helpers import wait_until
 from tests.sinks.siem.loopback_siem import LoopbackSiem, self_signed_tls
@@ -235,16 +236,15 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def _producer_env(stack: Stack, spool: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_AUDIT_")}
-    env.update(
-        MCP_AUDIT_KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap,
+    """An MCP server's producer settings (producers live outside the stack)."""
+    return child_env(
+        KafkaSettings.load(environ=stack.env("topics")),
         MCP_AUDIT_PRODUCER_SERVER_ID="parity-time",
         MCP_AUDIT_PRODUCER_SPOOL_DIR=str(stack.root / "spool" / spool),
         MCP_AUDIT_PRODUCER_LINGER_MS="1",
         MCP_AUDIT_PRODUCER_ORIGIN_KEY_FILE=str(stack.root / "origin-keys" / "o1.key"),
         MCP_AUDIT_PRODUCER_ORIGIN_KEY_ID="o1",
     )
-    return env
 
 
 async def _through_proxy(stack: Stack, spool: str) -> None:
