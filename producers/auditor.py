@@ -44,6 +44,7 @@ from producers.pseudonym import Pseudonymiser
 from producers.publisher import Publisher
 from producers.redact import Redactor, Walk
 from producers.sealer import Sealer
+from schemas.caches import remember
 from schemas.integrity import OriginKey
 
 ANONYMOUS = Actor()
@@ -118,9 +119,8 @@ class Auditor:
                 classification=self.policy.rule_for(name).classification,
                 **self._named(kind, name, walk),
             )  # fmt: skip
-            if len(self._targets) > 4096:  # resource URIs are unbounded
-                self._targets.clear()
-            found = self._targets[key] = (target, walk.redactions)
+            # bounded: resource URIs are unbounded
+            found = remember(self._targets, key, (target, walk.redactions), 4096)
         return found
 
     def _named(self, kind: str, name: str, walk: Walk) -> dict[str, Any]:
@@ -160,9 +160,7 @@ class Auditor:
         if type(actor.session_id) is str:
             changed["session_digest"] = self._keyed(actor.session_id)
         cleaned = dataclasses.replace(actor, **changed) if changed else actor
-        if len(self._cleaned) > 4096:
-            self._cleaned.clear()
-        self._cleaned[id(actor)] = (actor, cleaned, walk.redactions)
+        remember(self._cleaned, id(actor), (actor, cleaned, walk.redactions), 4096)
         return cleaned, walk.redactions
 
     def compliance(self, rule: ClassRule) -> Compliance:
@@ -182,9 +180,8 @@ class Auditor:
         )
         found = self._actors.get(key)
         if found is None:
-            if len(self._actors) > 4096:
-                self._actors.clear()
-            found = self._actors[key] = make_actor(self.pseudonymise, user_id=user_id, **fields)
+            made = make_actor(self.pseudonymise, user_id=user_id, **fields)
+            found = remember(self._actors, key, made, 4096)
         return found
 
     def record(
