@@ -99,7 +99,6 @@ class Auditor:
         self._beat_interval_s = max(1, math.ceil(heartbeat_interval_s))
         self._beat_lock = threading.Lock()
         self._stopped = False  # the final heartbeat is out: no more beats
-        publisher.on_tick = self.heartbeat
 
     def target(self, kind: str, name: str, method: str | None = None) -> Target:
         return self._target(kind, name, method)[0]

@@ -279,9 +279,9 @@ def test_the_caller_serves_delivery_reports_while_the_io_thread_cannot(
     # In a busy server the calling thread keeps the GIL and the I/O thread's reports wait
     # behind it; here the I/O thread is held in its tick hook, which is easier to arrange.
     held = threading.Event()
-    publisher = Publisher(producer_settings(tmp_path), kafka_settings, Counters())
-    publisher.on_tick = held.wait
-    publisher.start()
+    settings = producer_settings(tmp_path)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, fsync=settings.fsync)
+    publisher = Publisher(settings, kafka_settings, Counters(), spool).start(on_tick=held.wait)
     try:
         for i in range(1000):
             publisher.publish(b"k", b"event %d" % i)
