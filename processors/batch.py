@@ -90,6 +90,17 @@ class BatchEnricher:
         for alert in self.folder.close_expired(now_us):
             out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
 
+    def take_changed_users(self) -> set[str]:
+        """The users whose detector state changed since the last call, whose changelog
+        entries are due; the next call starts a new set."""
+        users, self.detectors.dirty_users = self.detectors.dirty_users, set()
+        return users
+
+    def forget_partitions(self, partitions: set[int]) -> int:
+        """Drop the pending attempts of ``partitions``, revoked from this worker (their new
+        owner correlates the results); returns how many were dropped."""
+        return self.correlator.forget_partitions(partitions)
+
     def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
         event = self.decode(message.value)
         facts = self.features(event)
