@@ -21,7 +21,7 @@ from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
 from processors.errors import InvalidEventError, UnverifiedOriginError
 from processors.features import EVENT_PROJECTION, FeatureReader, Features
-from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
+from processors.messages import BatchOutput, EnrichCounters, OutMessage, RawMessage, dead_letter
 from processors.origin import OriginCheck
 from processors.rules import RiskRules
 from processors.validate import check_event
@@ -58,7 +58,7 @@ class BatchEnricher:
         self.features = FeatureReader()
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
-        self.counters = Counters()
+        self.counters = EnrichCounters()
         self.user_partitions: dict[str, int] = {}
 
     def process(self, messages: list[RawMessage], now_us: int) -> BatchOutput:

@@ -35,7 +35,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from processors.batch import BatchEnricher
 from processors.delivery import Delivery
-from processors.in_flight import Batch, Uncommitted, wait_on_loop
+from processors.in_flight import InFlightBatch, Uncommitted, wait_on_loop
 from processors.lag import positions
 from processors.messages import BatchOutput, RawMessage
 from processors.state import TableBackedState
@@ -181,7 +181,7 @@ class EnrichmentLoop:
         state: list[tuple[str, bytes]],
         clock: StepClock,
         events: int,
-        batch: Batch | None,
+        batch: InFlightBatch | None,
     ) -> None:
         try:
             await self._deliver_all(out, state, clock, events)

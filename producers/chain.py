@@ -16,9 +16,9 @@ import hashlib
 import threading
 import time
 
-from producers.ids import uuid7
 from producers.model import Actor, CallEvent, Target
 from schemas.caches import remember
+from schemas.ids import uuid7
 from schemas.integrity import OriginKey
 from schemas.keyed import PaddedHmac
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.verify import Finding
+from schemas.verify import ChainFinding
 from sinks.enriched import ENRICHED
 
 SecretScan = Callable[[str], int]
@@ -37,7 +37,7 @@ class Check:
     recommendation: str
 
 
-def sequence_complete(findings: list[Finding]) -> Check:
+def sequence_complete(findings: list[ChainFinding]) -> Check:
     missing = [f for f in findings if f.kind == "missing"]
     return Check(
         "sequence_complete", "Every call logged (no sequence gaps)", not missing,
@@ -47,7 +47,7 @@ def sequence_complete(findings: list[Finding]) -> Check:
     )  # fmt: skip
 
 
-def chain_intact(findings: list[Finding]) -> Check:
+def chain_intact(findings: list[ChainFinding]) -> Check:
     broken = [f for f in findings if f.problem and f.kind != "missing"]
     kinds = sorted({f.kind for f in broken})
     return Check(
