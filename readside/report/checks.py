@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.verify import ChainFinding
 from sinks.enriched import ENRICHED
+from sinks.tables import ERASED
 
 SecretScan = Callable[[str], int]
 
@@ -106,7 +107,7 @@ def no_secrets_stored(client: Client, since: datetime, scan: SecretScan) -> Chec
 def erasure_complete(client: Client) -> Check:
     remaining = _count(
         client,
-        "SELECT count() FROM audit_events WHERE user_id IN (SELECT user_id FROM erased_subjects)"
+        f"SELECT count() FROM audit_events WHERE {ERASED}"
         f" AND NOT ({ENRICHED.cleared_sql()})",  # every personal column, from one list
     )
     subjects = _count(client, "SELECT uniqExact(user_id) FROM erased_subjects")
