@@ -299,6 +299,8 @@ class Auditor:
         self, call: Call, status: str, duration_us: int, result: Any, error: BaseException | None
     ) -> CallEvent:
         attempt = call.event
+        # Positional as far as the optional fields: every call builds two events, and by
+        # name a CallEvent costs 1.5x (0.8 against 1.4 us, best of 20 runs, issue 19).
         event = CallEvent(
             attempt.event_type, "RESULT", attempt.call_id, attempt.actor, attempt.target,
             attempt.producer, attempt.compliance, attempt.arg_keys, attempt.args_json,
