@@ -38,6 +38,7 @@ def held(time_column: str) -> str:
 # (tests/sinks/test_metrics.py holds them to these words). Every call is an ATTEMPT
 # and a RESULT; the RESULT is the one counted, so heartbeats and one-off events never are.
 CALL = "phase = 'RESULT'"
+TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 FAILURE = "status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')"
 HIGH_RISK = "risk_level IN ('HIGH', 'CRITICAL')"
 LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT 1 BY alert_id)"
