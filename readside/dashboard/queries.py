@@ -10,7 +10,8 @@ merges without reading whole rows. A window starts anywhere: its whole hours (or
 days) come from the aggregate and the part of its first hour (or day) from
 ``events_first``, each row of it taken as a one-row aggregate (:func:`_window`).
 Duration percentiles are the one approximate figure: a DDSketch per day (migration
-190), within :data:`RELATIVE_ACCURACY` of the true value. Measured on 10 M events over 30 days, unmerged: docs/benchmarks.md.
+190), within :data:`RELATIVE_ACCURACY` of the true value. Measured on 10 M events
+over 30 days, unmerged: docs/benchmarks.md.
 """
 
 from __future__ import annotations
