@@ -285,7 +285,6 @@ NARROWED = [
         {
             "Tool calls": table("calls", (2,)),
             "Calls by tool and status": table("bucket tool calls", (HOUR, "query", 2)),
-            "Top users by risk": table("user high_risk", ("bob", 0)),
             "High-risk events": [],
             "Latest alerts": [],
         },
@@ -294,7 +293,6 @@ NARROWED = [
         {"server": ALL, "tool": ["read_file", "delete_records"]},
         {
             "Tool calls": table("calls", (7,)),
-            "Top users by risk": table("user events", ("mallory", 3), ("alice", 5)),
             "Events by risk level": table(
                 "level events", ("LOW", 4), ("MEDIUM", 1), ("HIGH", 1), ("CRITICAL", 2)
             ),

@@ -29,6 +29,7 @@ _MACROS = {
     "{since:DateTime64(6)}": "$__fromTime",
     "{until:DateTime64(6)}": "$__toTime",
     "{bucket:UInt32}": "greatest(60, intDiv($__interval_s, 3600) * 60)",
+    "{limit:UInt32}": "20",
     queries.SERVER_AND_TOOL: (
         "$__conditionalAll(server_id IN (${server:singlequote}), $server)"
         " AND $__conditionalAll(tool_name IN (${tool:singlequote}), $tool)"
@@ -40,7 +41,10 @@ SHARED = {
         "Calls by tool and status": queries.CALLS_HOURLY,
         "Failure rate and latency per tool": queries.TOOLS,
     },
-    "mcp-audit-security.json": {"Events by risk level": queries.RISK},
+    "mcp-audit-security.json": {
+        "Events by risk level": queries.RISK,
+        "Top users by risk": queries.TOP_USERS,
+    },
 }
 _SOURCE = (
     " The built-in dashboard's question (readside/dashboard/queries.py): whole hours from"
@@ -55,6 +59,12 @@ DESCRIPTIONS = {
         " true value." + _SOURCE
     ),
     "Events by risk level": "Every event in the range by its risk level." + _SOURCE,
+    "Top users by risk": (
+        "Users with the most HIGH or CRITICAL events, then the highest risk score: 20, from"
+        " user_activity_daily in whole days and events_first at the range's ends; each event"
+        " once, in the version the store keeps. Counted per user, not per tool: the server"
+        " and tool variables do not narrow it. A user opens their trail in mcp-audit."
+    ),
 }
 # Column -> the built-in view it opens (its deep link).
 VIEWS = {"user": "user", "event_id": "event"}

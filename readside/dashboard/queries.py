@@ -183,14 +183,18 @@ def risk_distribution(client: Client, since: datetime) -> list[dict[str, Any]]:
     return _rows(client, RISK, {"since": since})
 
 
-def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any]]:
-    sql = f"""
+# Per user by day: no server or tool column, so the dashboards' server and tool
+# variables do not narrow it.
+TOP_USERS = f"""
         SELECT user_id AS user, sum(events) AS events,
                sum(high_risk) AS high_risk, max(max_risk) AS max_risk
         FROM {USERS_DAILY} WHERE user_id != ''
         GROUP BY user ORDER BY high_risk DESC, max_risk DESC, events DESC, user
         LIMIT {{limit:UInt32}}"""
-    return _rows(client, sql, {"since": since, "limit": limit})
+
+
+def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any]]:
+    return _rows(client, TOP_USERS, {"since": since, "limit": limit})
 
 
 def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
