@@ -72,6 +72,7 @@ def main() -> str:
     store = os.environ["BENCH_PANEL_STORE"]
     url = f"chdb://{store}/chdb"
     client = connect(url, DATABASE)
+    client.command("SYSTEM STOP MERGES")  # as bench_panels left it (it does not persist)
     limits = ReadSettings.load(environ={}, max_execution_s=60, concurrency=2)
     side = ReadSide(client, SinkSettings.load(environ={}, clickhouse_url=url, database=DATABASE),
                     limits)  # fmt: skip

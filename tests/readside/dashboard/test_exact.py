@@ -324,18 +324,19 @@ def test_the_migration_rebuilds_the_aggregates_of_a_store_already_holding_events
 ) -> None:
     """A store written before migration 170 counts each event once after it: replays
     stored before migration 120, and INCOMPLETE versions stored beside their attempt."""
+    from sinks.cluster import SINGLE_NODE
     from sinks.migrate import _apply, applied, available
 
     applied(clickhouse)  # the ledger
     pending = [m for m in available() if m.version < 170]
     for migration in [m for m in pending if m.version < 120]:
-        _apply(clickhouse, migration)
+        _apply(clickhouse, migration, SINGLE_NODE)
     rng = random.Random(120)
     events = _events(rng, 400)
     _insert(clickhouse, events, table="audit_events")  # the sink before migration 120
     _insert(clickhouse, events[:50] + _events(rng, 5), table="audit_events")  # a replay
     for migration in [m for m in pending if m.version >= 120]:
-        _apply(clickhouse, migration)
+        _apply(clickhouse, migration, SINGLE_NODE)
     attempts = [e for e in events[50:] if e["phase"] == "ATTEMPT"][:20]
     _insert(clickhouse, [_enriched_again(rng, e) for e in attempts])  # they replace
     before = clickhouse.query("SELECT sum(events) FROM user_activity_daily").result_rows[0][0]
