@@ -1,5 +1,5 @@
 -- The dashboard's last slow questions at 30 days over 10 M unmerged events
--- (docs/benchmarks.md): duration quantiles per tool, and one session's calls.
+-- (docs/benchmarks.md): duration quantiles per tool.
 --
 -- Duration quantiles per day, in a DDSketch (relative accuracy 0.01): each
 -- percentile it gives is within 1% of the true one. durations_hourly held
@@ -53,12 +53,7 @@ DROP VIEW IF EXISTS durations_hourly_mv;
 
 DROP TABLE IF EXISTS durations_hourly;
 
--- One session's calls: a projection of events_first ordered by session, so that a
--- session's few events are read from a granule of each part, not found through
--- audit_events' bloom filter over every part (259 ms on 10 M unmerged events, the
--- same as FINAL). Narrow, the columns a session's listing reads, as the view by
--- user is dear to write (a third of events_first's insert time, docs/benchmarks.md).
--- Erasure's update of session_id rebuilds it with the part.
-ALTER TABLE events_first ADD PROJECTION IF NOT EXISTS by_session (SELECT session_id, event_time, event_id, user_id, enriched_time, sign, event_type, server_id, tool_name, status, duration_us, risk_level ORDER BY session_id, event_time, event_id, enriched_time);
-
-ALTER TABLE events_first MATERIALIZE PROJECTION by_session;
+-- One session's calls stay with audit_events' bloom filter on session_id (107 ms
+-- on 10 M unmerged events): a projection of events_first by session took that to
+-- 60 ms but added 34% to every insert of the sink (measured A/B, 6 alternated
+-- inserts of 100,000 events; docs/benchmarks.md), for a lookup still not 20x faster.
