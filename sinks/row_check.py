@@ -107,3 +107,48 @@ def _check_table(client: Client, spec: TableSpec, limit: int, result: RowCheck) 
         f" OR hold_altered ORDER BY 1 LIMIT {int(limit)}"
     ).result_rows
     result.altered += [AlteredRow(spec.table, str(i), str(u), str(what)) for i, u, what in rows]
+
+
+@dataclass(frozen=True)
+class EventRowCheck:
+    """What :func:`check_event_rows` found of one event's stored versions."""
+
+    versions: int = 0
+    unhashed: int = 0
+    erased: int = 0
+    altered: tuple[str, ...] = ()  # "content", "legal hold" or "personal", per altered version
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.versions == self.unhashed else not self.altered
+
+    def describe(self) -> str:
+        if self.altered:
+            return "; ".join(
+                AlteredRow("audit_events", "", "", what).describe().split(": ", 1)[1]
+                for what in self.altered
+            )
+        if self.ok is None:
+            return "stored before rows were hashed (migration 120)"
+        erased = f", {self.erased} erased on record" if self.erased else ""
+        return f"{self.versions} stored version(s) hash as stored{erased}"
+
+
+def check_event_rows(client: Client, event_id: str, user_id: str, when: object) -> EventRowCheck:
+    """:func:`check_rows`' verdicts for one event's stored versions, found by the sorting
+    key (user_id, event_time, event_id): a few granules, not a scan."""
+    rows = client.query(
+        f"SELECT content_hash != '', erased AND NOT content_altered,"
+        " multiIf(content_hash = '' AND NOT hold_altered, '', content_altered, 'content',"
+        " hold_altered, 'legal hold', personal_changed AND NOT erased, 'personal', '')"
+        f" FROM (SELECT content_hash, {_verdicts(ENRICHED)} FROM audit_events"
+        " WHERE user_id = {u:String} AND event_time = {t:DateTime64(6)}"
+        " AND event_id = {e:UUID})",
+        parameters={"u": user_id, "t": when, "e": event_id},
+    ).result_rows
+    return EventRowCheck(
+        versions=len(rows),
+        unhashed=sum(1 for hashed, _, _ in rows if not hashed),
+        erased=sum(1 for _, erased, _ in rows if erased),
+        altered=tuple(str(what) for _, _, what in rows if what),
+    )

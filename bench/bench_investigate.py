@@ -1,0 +1,115 @@
+"""The dashboard's investigation views on a live (unmerged) store: one event's whole record
+and one user's 30-day trail, bar <= 100 ms each at 10 M events (issue 17).
+
+The store is filled as :mod:`bench.bench_panels` fills it (``bench.sink_data`` rows over
+30 days in 40 inserts through the keep-first views, then 1% sent again, merges
+stopped). ``BENCH_INVESTIGATE_STORE`` keeps it in a directory: filled once, measured
+again later. Each question runs ``RUNS`` times on a guarded reader's settings; the
+median is reported, with the events it answered.
+
+``python -m bench.bench_investigate`` (``BENCH_INVESTIGATE_ROWS``, default 10,000,000).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from bench import bench_panels
+from bench.timing import table
+from readside.dashboard import investigate
+from readside.guard import QUERY_SETTINGS
+from sinks.clickhouse import connect
+from sinks.migrate import apply_migrations
+
+ROWS = int(os.environ.get("BENCH_INVESTIGATE_ROWS", "10000000"))
+RUNS = int(os.environ.get("BENCH_INVESTIGATE_RUNS", "5"))
+BAR_MS = 100.0
+
+
+def _median_ms(run: Callable[[], Any]) -> tuple[float, Any]:
+    times, answer = [], None
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        answer = run()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), answer
+
+
+def fill(client: Client) -> str:
+    """The unmerged store of :mod:`bench.bench_panels`, at ``ROWS`` events."""
+    bench_panels.ROWS = ROWS
+    started = time.monotonic()
+    bench_panels._fill(client)
+    bench_panels._replay(client)
+    return f"filled in {time.monotonic() - started:.0f} s"
+
+
+def measure(client: Client, filling: str) -> str:
+    stored, parts = client.query(
+        "SELECT count(), (SELECT count() FROM system.parts WHERE database = currentDatabase()"
+        " AND table = 'audit_events' AND active) FROM audit_events"
+    ).result_rows[0]
+    # A replayed event (two stored versions) and a busy user: the harder cases.
+    event_id, user = client.query(
+        "SELECT toString(event_id), user_id FROM audit_events"
+        " WHERE cityHash64(event_id) % 400 = 1 AND event_time > now() - INTERVAL 20 DAY LIMIT 1"
+    ).result_rows[0]
+    now = datetime.now(UTC)
+    window = investigate.Window(now - timedelta(days=30), now)
+    rows = []
+    for name, run in {
+        "one event's whole record": lambda: investigate.event_record(client, event_id),
+        "one user's 30-day trail": lambda: investigate.user_trail(client, user, window),
+        "one alert's evidence (10 events)": lambda: investigate.events_by_id(
+            client, _some_ids(client, 10)
+        ),
+    }.items():
+        took, answer = _median_ms(run)
+        size = _size(answer)
+        verdict = "yes" if took <= BAR_MS else "NO"
+        rows.append([name, f"{took:.1f}", size, verdict])
+    return (
+        f"## Investigation views\n\n{ROWS:,} events over 30 days ({stored:,} rows stored,"
+        f" {parts} active parts of audit_events, merges stopped); {filling}. Median of {RUNS}.\n\n"
+        + table(["question", "ms", "answer", f"<= {BAR_MS:.0f} ms"], rows)
+    )
+
+
+def _some_ids(client: Client, count: int) -> list[str]:
+    found = client.query(
+        "SELECT toString(event_id) FROM audit_events WHERE cityHash64(event_id) % 1000 = 7"
+        f" LIMIT {count}"
+    ).result_rows
+    return [str(r[0]) for r in found]
+
+
+def _size(answer: Any) -> str:
+    if isinstance(answer, dict) and "events" in answer:
+        return f"{len(answer['events']):,} events, {len(answer.get('sessions', [])):,} sessions"
+    if isinstance(answer, list):
+        return f"{len(answer):,} events"
+    return "found" if answer else "not found"
+
+
+def main() -> str:
+    kept = os.environ.get("BENCH_INVESTIGATE_STORE")
+    with tempfile.TemporaryDirectory() as tmp:
+        client = connect(f"chdb://{kept or tmp}/chdb", "bench_investigate", **QUERY_SETTINGS)
+        apply_migrations(client)
+        if client.command("SELECT count() FROM audit_events"):
+            client.command("SYSTEM STOP MERGES")
+            return measure(client, "the store of an earlier run, partly merged since")
+        filling = fill(client)
+        return measure(client, filling)
+
+
+if __name__ == "__main__":
+    print(main())

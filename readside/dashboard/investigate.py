@@ -1,0 +1,387 @@
+"""The dashboard's investigation: an alert's evidence, a user's trail, one event's record, search.
+
+Each function takes a clickhouse-connect client (a read side's guarded, read-only
+one, :meth:`readside.session.ReadSession.read`) and returns JSON-ready values; all
+SQL is parameterised. The questions are keyed on the tables' sorting keys and
+skip indexes, so that they stay fast on a live store of 10 M events
+(bench/bench_investigate.py, docs/benchmarks.md):
+
+* audit_events is sorted by (user_id, event_time, event_id): one event is found
+  by its id through the bloom filter of migration 170, its call's other side by
+  its user, time and call id, its stream neighbours by the (stream, seq) index
+  of migration 180;
+* events_first is sorted by time and projected by user (migration 170): a user's
+  trail and the time-ordered search read it.
+
+An event is stored in versions (the first copy; the processors' INCOMPLETE
+version of an attempt that never got its result): the last enriched is shown,
+as FINAL shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from clickhouse_connect.driver.client import Client
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from readside.dashboard.queries import CURRENT
+from schemas.digest import DigestError, check_head
+from schemas.integrity import chain_hash
+from sinks.digests import LEAF_COLUMNS, leaf_of, stored_heads
+from sinks.row_check import check_event_rows
+from sinks.tables import FAILURE, HIGH_RISK, LATEST_ALERTS
+from sinks.verify_store import as_event
+
+# Hidden from the event lists unless asked for: they say a session or a producer is
+# alive, not what anyone did.
+NOISE_TYPES = ("HEARTBEAT", "SESSION_START", "SESSION_END")
+_NOT_NOISE = "event_type NOT IN ('HEARTBEAT', 'SESSION_START', 'SESSION_END')"
+RISK_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+# A call's ATTEMPT and RESULT are stored apart; the RESULT comes within the call's
+# timeout, far below a day.
+_CALL_SPAN = timedelta(days=1)
+_LIST_COLUMNS = """toString(event_id) AS event_id, event_time, toString(event_type) AS event_type,
+    toString(phase) AS phase, user_id AS user, server_id AS server, tool_name AS tool,
+    toString(status) AS status, duration_us / 1000 AS duration_ms, risk_score,
+    toString(risk_level) AS risk_level, risk_reasons, session_id"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """From ``since`` (included) to ``until`` (excluded)."""
+
+    since: datetime
+    until: datetime
+
+
+# Search parameter -> (its condition, where it can be read). Ids outside events_first
+# are read from audit_events through its skip indexes (migrations 001, 180).
+SEARCH_FIELDS: dict[str, str] = {
+    "user": "user_id = {user:String}",
+    "session": "session_id = {session:String}",
+    "call": "call_id = {call:String}",
+    "trace": "trace_id = {trace:String}",
+    "request": "request_id = {request:String}",
+    "tool": "tool_name = {tool:String}",
+    "server": "server_id = {server:String}",
+    "status": "status = {status:String}",
+    "type": "event_type = {type:String}",
+    "risk": "indexOf({levels:Array(String)}, toString(risk_level)) >= indexOf("
+    "{levels:Array(String)}, {risk:String})",
+}
+_ID_FIELDS = ("call", "trace", "request")
+_WINDOW = "event_time >= {since:DateTime64(6)} AND event_time < {until:DateTime64(6)}"
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as JSON can carry it: times in ISO 8601, ids as text, tuples as lists."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+def _rows(client: Client, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    result = client.query(sql, parameters=dict(parameters))
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def _plain(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: json_value(v) for k, v in row.items()} for row in rows]
+
+
+def search(
+    client: Client,
+    window: Window,
+    filters: Mapping[str, str],
+    limit: int,
+    *,
+    noise: bool = False,
+) -> list[dict[str, Any]]:
+    """Events in ``window`` matching every filter (names of :data:`SEARCH_FIELDS`), newest
+    first, each in its latest version; heartbeats and session events only if ``noise``.
+
+    A call, trace or request id is read from audit_events through its skip index;
+    anything else from events_first in time order, which stops at ``limit``."""
+    known = {k: v for k, v in filters.items() if k in SEARCH_FIELDS}
+    conditions = [_WINDOW, *(SEARCH_FIELDS[k] for k in known)]
+    if not noise:
+        conditions.append(_NOT_NOISE)
+    parameters = {**known, "since": window.since, "until": window.until, "limit": limit,
+                  "levels": list(RISK_LEVELS)}  # fmt: skip
+    if any(k in known for k in _ID_FIELDS):
+        sql = f"""
+            SELECT {_LIST_COLUMNS} FROM audit_events WHERE {" AND ".join(conditions)}
+            ORDER BY event_time DESC, event_id DESC, enriched_time DESC
+            LIMIT 1 BY event_id LIMIT {{limit:UInt32}}"""
+    else:
+        # CURRENT reads the replaced versions from {since}: the window's.
+        sql = f"""
+            SELECT {_LIST_COLUMNS} FROM events_first
+            WHERE {" AND ".join([*conditions, CURRENT])}
+            ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
+    return _plain(_rows(client, sql, parameters))
+
+
+def events_by_id(client: Client, event_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The events named (an alert's evidence), in time order; ids not stored are left out.
+
+    Through audit_events' bloom filter on event_id (migration 170)."""
+    ids = [i for i in event_ids if _is_uuid(i)]
+    if not ids:
+        return []
+    sql = f"""
+        SELECT {_LIST_COLUMNS} FROM audit_events
+        WHERE event_id IN (SELECT arrayJoin({{ids:Array(UUID)}}))
+        ORDER BY event_time, event_id, enriched_time DESC LIMIT 1 BY event_id"""
+    return _plain(_rows(client, sql, {"ids": ids}))
+
+
+def alert_evidence(client: Client, alert_id: str, limit: int) -> dict[str, Any] | None:
+    """An alert (its latest version) and its evidence events; None if no such alert.
+
+    An alert that names no evidence (an older detector) shows its user's events of
+    the alert's window instead, and says so (``evidence`` is ``window``)."""
+    sql = f"""
+        SELECT alert_id, alert_time, toString(severity) AS severity,
+               detector, summary, user_id AS user, server_id, tool_name, count,
+               window_start, window_end, evidence_event_ids, attributes
+        FROM {LATEST_ALERTS} WHERE alert_id = {{alert:UUID}}"""
+    found = _rows(client, sql, {"alert": alert_id})
+    if not found:
+        return None
+    alert = found[0]
+    if alert["evidence_event_ids"]:
+        events, kind = events_by_id(client, alert["evidence_event_ids"][:limit]), "named"
+    else:
+        window = Window(alert["window_start"], alert["window_end"] + timedelta(microseconds=1))
+        events = search(client, window, {"user": alert["user"]}, limit, noise=True)
+        kind = "window"
+    return {"alert": _plain([alert])[0], "evidence": kind, "events": events}
+
+
+def user_trail(client: Client, user: str, window: Window, limit: int = 500) -> dict[str, Any]:
+    """One user's trail over ``window``: each of their events (latest version) summed up by
+    session, by tool and by day (hour, for a window of two days or less), with the
+    newest ``limit`` events (heartbeats and session events included: ``noise``).
+
+    Read from events_first's projection by user (migration 170), grouped by event
+    rather than sorted: sorting by time made ClickHouse read the time-ordered table."""
+    hourly = window.until - window.since <= timedelta(days=2)
+    unit = "toStartOfHour(event_time)" if hourly else "toDate(event_time)"
+    latest = f"""
+        SELECT event_time, event_id, v.1 AS event_type, v.2 AS phase, v.3 AS server_id,
+               v.4 AS tool_name, v.5 AS status, v.6 AS duration_us, v.7 AS risk_score,
+               v.8 AS risk_level, v.9 AS risk_reasons, v.10 AS session_id
+        FROM (SELECT event_time, event_id,
+                     argMax((event_type, phase, server_id, tool_name, status, duration_us,
+                             risk_score, risk_level, risk_reasons, session_id), enriched_time) AS v
+              FROM events_first WHERE user_id = {{user:String}} AND {_WINDOW} AND sign = 1
+              GROUP BY event_time, event_id)"""
+    call = "phase = 'RESULT'"
+    sql = f"""
+        SELECT
+          (SELECT groupArray((session_id, first, last, events, calls, failures, max_risk))
+           FROM (SELECT session_id, min(event_time) AS first, max(event_time) AS last,
+                        count() AS events, countIf({call}) AS calls,
+                        countIf({call} AND {FAILURE}) AS failures, max(risk_score) AS max_risk
+                 FROM latest GROUP BY session_id ORDER BY first DESC LIMIT 200)) AS sessions,
+          (SELECT groupArray((tool, calls, failures, high_risk, max_risk))
+           FROM (SELECT tool_name AS tool, countIf({call}) AS calls,
+                        countIf({call} AND {FAILURE}) AS failures,
+                        countIf({HIGH_RISK}) AS high_risk, max(risk_score) AS max_risk
+                 FROM latest WHERE tool_name != '' GROUP BY tool
+                 ORDER BY calls DESC, tool LIMIT 200)) AS tools,
+          (SELECT groupArray((bucket, events, calls, failures, high_risk, max_risk))
+           FROM (SELECT toString({unit}) AS bucket, count() AS events, countIf({call}) AS calls,
+                        countIf({call} AND {FAILURE}) AS failures,
+                        countIf({HIGH_RISK}) AS high_risk, max(risk_score) AS max_risk
+                 FROM latest GROUP BY bucket ORDER BY bucket)) AS timeline,
+          (SELECT groupArray((toString(event_id), event_time, event_type, phase, server_id,
+                              tool_name, status, duration_us / 1000, risk_score, risk_level,
+                              risk_reasons, session_id))
+           FROM (SELECT * FROM latest ORDER BY event_time DESC, event_id DESC
+                 LIMIT {{limit:UInt32}})) AS events,
+          (SELECT count() FROM latest) AS total
+        """
+    parameters = {"user": user, "since": window.since, "until": window.until, "limit": limit}
+    row = _rows(client, f"WITH latest AS ({latest}) {sql}", parameters)[0]
+    names = {
+        "sessions": ("session_id", "first", "last", "events", "calls", "failures", "max_risk"),
+        "tools": ("tool", "calls", "failures", "high_risk", "max_risk"),
+        "timeline": ("bucket", "events", "calls", "failures", "high_risk", "max_risk"),
+        "events": ("event_id", "event_time", "event_type", "phase", "server", "tool", "status",
+                   "duration_ms", "risk_score", "risk_level", "risk_reasons", "session_id"),
+    }  # fmt: skip
+    answer: dict[str, Any] = {"user": user, "total": int(row["total"])}
+    answer["unit"] = "hour" if hourly else "day"
+    for key, columns in names.items():
+        answer[key] = _plain([dict(zip(columns, item, strict=True)) for item in row[key]])
+    return answer
+
+
+def event_record(
+    client: Client, event_id: str, public_key: Ed25519PublicKey | None = None
+) -> dict[str, Any] | None:
+    """One event's whole stored record (its latest version, every column as stored:
+    arguments and result redacted by the producer), the other side of its call
+    (ATTEMPT or RESULT), and what the integrity checks say of it (:func:`checks`).
+    None if no event has that id."""
+    if not _is_uuid(event_id):
+        return None
+    found = _rows(
+        client,
+        "SELECT *, count() OVER () AS versions FROM audit_events"
+        " WHERE event_id = {event:UUID} ORDER BY enriched_time DESC LIMIT 1",
+        {"event": event_id},
+    )
+    if not found:
+        return None
+    row = found[0]
+    versions = int(row.pop("versions"))
+    return {
+        "event": _plain([row])[0],
+        "versions": versions,
+        "other_side": _other_side(client, row),
+        "checks": checks(client, row, public_key),
+    }
+
+
+def _other_side(client: Client, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The call's other phase: same user and call id, within a day (sorting key prefix
+    and the call_id bloom filter)."""
+    if not row["call_id"] or row["phase"] not in ("ATTEMPT", "RESULT"):
+        return None
+    found = _rows(
+        client,
+        "SELECT * FROM audit_events WHERE user_id = {user:String} AND call_id = {call:String}"
+        " AND event_time >= {since:DateTime64(6)} AND event_time <= {until:DateTime64(6)}"
+        " AND phase = {phase:String} AND event_id != {event:UUID}"
+        " ORDER BY enriched_time DESC LIMIT 1",
+        {
+            "user": row["user_id"],
+            "call": row["call_id"],
+            "since": row["event_time"] - _CALL_SPAN,
+            "until": row["event_time"] + _CALL_SPAN,
+            "phase": "RESULT" if row["phase"] == "ATTEMPT" else "ATTEMPT",
+            "event": str(row["event_id"]),
+        },
+    )
+    return _plain(found)[0] if found else None
+
+
+def checks(
+    client: Client, row: Mapping[str, Any], public_key: Ed25519PublicKey | None
+) -> dict[str, Any]:
+    """What the integrity checks say of one stored event, each as ``{"ok": bool|None,
+    "detail": str}`` (None: cannot tell):
+
+    * ``hash``: the event hashes, with its previous hash, to the hash it carries
+      (:func:`schemas.integrity.chain_hash` over the row read back as verify reads it);
+    * ``previous``/``next``: its stream's events seq - 1 and seq + 1 link to it;
+    * ``row``: its stored versions still hash to what the sink stored
+      (:func:`sinks.row_check.check_event_rows`);
+    * ``sealed``: its leaf in the sealed log carries its hash and content hash, under a
+      signed tree head (whose signature is checked when the dashboard has the public key).
+      The Merkle inclusion proof itself reads the whole log: ``mcp-audit prove``.
+    """
+    event_id = str(row["event_id"])
+    chained = {**row, "event_id": event_id}
+    ok = bool(row["hash"]) and chain_hash(row["prev_hash"], as_event(chained)) == row["hash"]
+    detail = "hashes" if ok else "no longer hashes"
+    result = {"hash": _verdict(ok, f"the event {detail} to the hash it carries")}
+    result.update(_links(client, row))
+    verdict = check_event_rows(client, event_id, str(row["user_id"]), row["event_time"])
+    result["row"] = _verdict(verdict.ok, verdict.describe())
+    result["sealed"] = _sealed(client, row, public_key)
+    return result
+
+
+def _links(client: Client, row: Mapping[str, Any]) -> dict[str, Any]:
+    stream, seq = str(row["stream_id"]), int(row["seq"])
+    if not stream:
+        unknown = _verdict(None, "the event is in no stream")
+        return {"previous": unknown, "next": unknown}
+    found = _rows(
+        client,
+        "SELECT seq, hash, prev_hash FROM audit_events"
+        " WHERE cityHash64(stream_id, seq) IN (cityHash64({s:String}, {before:UInt64}),"
+        " cityHash64({s:String}, {after:UInt64}))"
+        " AND stream_id = {s:String} AND seq IN ({before:UInt64}, {after:UInt64})"
+        " ORDER BY enriched_time DESC LIMIT 1 BY seq",
+        {"s": stream, "before": max(seq - 1, 0), "after": seq + 1},
+    )
+    by_seq = {int(r["seq"]): r for r in found}
+    if seq <= 1:
+        previous = _verdict(row["prev_hash"] == "", "the first event of its stream")
+    elif seq - 1 not in by_seq:
+        # Retention may have taken it: `mcp-audit verify` tells an expired gap from a deletion.
+        previous = _verdict(False, f"event {seq - 1} of the stream is not stored")
+    else:
+        linked = by_seq[seq - 1]["hash"] == row["prev_hash"]
+        says = "is the hash it follows" if linked else "has another hash than it follows"
+        previous = _verdict(linked, f"event {seq - 1} of the stream {says}")
+    if seq + 1 not in by_seq:
+        after = _verdict(None, f"event {seq + 1} of the stream is not stored (yet)")
+    else:
+        linked = by_seq[seq + 1]["prev_hash"] == row["hash"]
+        says = "follows its hash" if linked else "follows another hash"
+        after = _verdict(linked, f"event {seq + 1} of the stream {says}")
+    return {"previous": previous, "next": after}
+
+
+def _sealed(
+    client: Client, row: Mapping[str, Any], public_key: Ed25519PublicKey | None
+) -> dict[str, Any]:
+    # The leaves' bloom filter on event_id (migration 180); versions by appended_at.
+    leaves = client.query(
+        f"SELECT {', '.join(LEAF_COLUMNS)} FROM audit_tree_leaves"
+        " WHERE event_id = {event:UUID} ORDER BY leaf_index DESC, appended_at DESC"
+        " LIMIT 1 BY leaf_index",
+        parameters={"event": str(row["event_id"])},
+    ).result_rows
+    if not leaves:
+        return {"ok": None, "detail": "not sealed yet: no leaf of the log holds this event"}
+    index, *values = leaves[0]
+    leaf = leaf_of(values)
+    if leaf.hash != row["hash"] or (leaf.content_hash and leaf.content_hash != row["content_hash"]):
+        return {"ok": False, "detail": f"leaf {index} of the log sealed another content"}
+    heads = [h for h in stored_heads(client) if h.tree_size > int(index)]
+    if not heads:
+        return {"ok": None, "detail": f"leaf {index} of the log, under no signed head yet"}
+    head = heads[0]
+    signed = f"leaf {index} of the log, under the head of the {head.tree_size}-leaf tree"
+    if public_key is None:
+        return {"ok": None, "detail": f"{signed}; no public key to check its signature"}
+    try:
+        check_head(head, public_key)
+    except DigestError as exc:
+        return {"ok": False, "detail": f"{signed}: {exc}"}
+    return {"ok": True, "detail": f"{signed}, signed by key {head.key_id}"}
+
+
+def _verdict(ok: bool | None, detail: str) -> dict[str, Any]:
+    return {"ok": ok, "detail": detail}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
