@@ -102,20 +102,24 @@ def build_app(side: ReadSide, tokens: Tokens, port: int) -> Starlette:
 
     def find(request: Request) -> Answer:
         q = request.query_params
+        params.only(q, params.SEARCH)
         window, found = params.window(q), params.filters(q)
         limit, noise = params.integer(q, "limit", 200, 1000), params.flag(q, "noise")
         return lambda c: investigate.search(c, window, found, limit, noise=noise)
 
     def alert(request: Request) -> Answer:
+        params.only(request.query_params, frozenset({"id"}))
         alert_id = params.uuid(request.query_params, "id")
         return lambda c: investigate.alert_evidence(c, alert_id, 500)
 
     def trail(request: Request) -> Answer:
         q = request.query_params
+        params.only(q, params.WINDOW | {"user"})
         user, window = params.text(q, "user", required=True) or "", params.window(q)
         return lambda c: investigate.user_trail(c, user, window, 500)
 
     def record(request: Request) -> Answer:
+        params.only(request.query_params, frozenset({"id"}))
         event_id = params.uuid(request.query_params, "id")
         return lambda c: investigate.event_record(c, event_id, public_key)
 

@@ -31,6 +31,17 @@ class BadRequest(McpAuditError):
     """A dashboard request whose parameters are malformed."""
 
 
+WINDOW = frozenset({"hours", "from", "to"})
+SEARCH = frozenset({*SEARCH_FIELDS, *WINDOW, "limit", "noise"})
+
+
+def only(params: QueryParams, allowed: frozenset[str]) -> None:
+    """Refuse a parameter the endpoint does not take (a typo would otherwise widen a search)."""
+    unknown = sorted(set(params.keys()) - allowed)
+    if unknown:
+        raise BadRequest("unknown parameter", parameter=unknown[0][:40])
+
+
 def text(params: QueryParams, name: str, required: bool = False) -> str | None:
     """The one value of ``name`` (None if absent or empty, unless ``required``)."""
     values = params.getlist(name)
