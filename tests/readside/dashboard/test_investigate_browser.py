@@ -159,13 +159,13 @@ def test_deep_links_restore_every_view(
 ) -> None:
     _signed_in(browser, url, tokens)
     event = inv.by(call_id="call-alice-0", phase="RESULT")[0]["event_id"]
+    rows = "document.querySelectorAll('#{} tbody tr').length === {}".format
     views = {
         f"#/event/{event}": ("event", "document.querySelectorAll('#event-checks li').length >= 5"),
-        f"#/user/{ALICE}?hours=720": ("user", "document.querySelectorAll('#user-tools tbody tr').length === 2"),
-        f"#/alert/{inv.alert_id}": ("alert", "document.querySelectorAll('#alert-events tbody tr').length === 2"),
-        "#/search?call=call-alice-2&hours=168": (
-            "search", "document.querySelectorAll('#events tbody tr').length === 2"),
-    }  # fmt: skip
+        f"#/user/{ALICE}?hours=720": ("user", rows("user-tools", 2)),
+        f"#/alert/{inv.alert_id}": ("alert", rows("alert-events", 2)),
+        "#/search?call=call-alice-2&hours=168": ("search", rows("events", 2)),
+    }
     for link, (view, ready) in views.items():
         browser.get(url + link)  # pasted into the address bar of the signed-in tab
         _wait(browser, view, ready)
