@@ -23,6 +23,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from bench import bench_panels
+from bench.sink_data import generate_rows_sql
 from bench.timing import table
 from readside.dashboard import investigate
 from readside.guard import QUERY_SETTINGS
@@ -43,9 +44,32 @@ def _median_ms(run: Callable[[], Any]) -> tuple[float, Any]:
     return statistics.median(times), answer
 
 
+# A producer's event id is a UUIDv7 of the event's own time (producers.chain: one now_ns
+# for both); bench.sink_data's generateUUIDv7(n) takes the time of the fill. Here the
+# id carries the event's millisecond, as the producers' do: the record is looked up by it.
+_FILL_ID = "generateUUIDv7(n), ts,"
+_PRODUCER_ID = (
+    "toUUID(concat(substring(id_h, 1, 8), '-', substring(id_h, 9, 4), '-7', substring(id_r, 1, 3), '-',"
+    " ['8', '9', 'a', 'b'][1 + n % 4], substring(id_r, 4, 3), '-', substring(id_r, 7, 12))), ts,"
+)
+_ID_PARTS = (
+    "leftPad(lower(hex(toUnixTimestamp64Milli(ts))), 12, '0') AS id_h,"
+    " concat(lower(hex(cityHash64(n, 9))), lower(hex(cityHash64(n, 10)))) AS id_r, "
+)
+
+
+def _rows_sql(rows: int, start: int, count: int, into: str) -> str:
+    sql = generate_rows_sql(rows, start, count, into)
+    assert sql.count(_FILL_ID) == 1 and sql.count("toDateTime64(now()") == 1, "sink_data changed"
+    sql = sql.replace(_FILL_ID, _PRODUCER_ID)
+    return sql.replace("toDateTime64(now()", _ID_PARTS + "toDateTime64(now()", 1)
+
+
 def fill(client: Client) -> str:
-    """The unmerged store of :mod:`bench.bench_panels`, at ``ROWS`` events."""
+    """The unmerged store of :mod:`bench.bench_panels`, at ``ROWS`` events, with event ids
+    as producers make them (:func:`_rows_sql`)."""
     bench_panels.ROWS = ROWS
+    bench_panels.generate_rows_sql = _rows_sql  # type: ignore[assignment]
     started = time.monotonic()
     bench_panels._fill(client)
     bench_panels._replay(client)

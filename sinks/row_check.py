@@ -111,12 +111,22 @@ def _check_table(client: Client, spec: TableSpec, limit: int, result: RowCheck) 
 
 @dataclass(frozen=True)
 class EventRowCheck:
-    """What :func:`check_event_rows` found of one event's stored versions."""
+    """What :func:`check_rows` says of one event's stored versions."""
 
     versions: int = 0
     unhashed: int = 0
     erased: int = 0
     altered: tuple[str, ...] = ()  # "content", "legal hold" or "personal", per altered version
+
+    @classmethod
+    def of(cls, verdicts: list[tuple[bool, bool, str]]) -> EventRowCheck:
+        """From the ``row_verdict`` of each stored version (:func:`event_verdict_columns`)."""
+        return cls(
+            versions=len(verdicts),
+            unhashed=sum(1 for hashed, _, _ in verdicts if not hashed),
+            erased=sum(1 for _, erased, _ in verdicts if erased),
+            altered=tuple(str(what) for _, _, what in verdicts if what),
+        )
 
     @property
     def ok(self) -> bool | None:
@@ -134,21 +144,14 @@ class EventRowCheck:
         return f"{self.versions} stored version(s) hash as stored{erased}"
 
 
-def check_event_rows(client: Client, event_id: str, user_id: str, when: object) -> EventRowCheck:
-    """:func:`check_rows`' verdicts for one event's stored versions, found by the sorting
-    key (user_id, event_time, event_id): a few granules, not a scan."""
-    rows = client.query(
-        f"SELECT content_hash != '', erased AND NOT content_altered,"
-        " multiIf(content_hash = '' AND NOT hold_altered, '', content_altered, 'content',"
+def event_verdict_columns() -> str:
+    """Columns to add to a ``SELECT ... FROM audit_events`` naming :func:`check_rows`'
+    verdicts of each row read; ``row_verdict`` sums them up for :meth:`EventRowCheck.of`
+    (the others, ``content_altered``, ``hold_altered``, ``personal_changed`` and
+    ``erased``, are its parts). One event's versions are read by the sorting key."""
+    what = (
+        "multiIf(content_hash = '' AND NOT hold_altered, '', content_altered, 'content',"
         " hold_altered, 'legal hold', personal_changed AND NOT erased, 'personal', '')"
-        f" FROM (SELECT content_hash, {_verdicts(ENRICHED)} FROM audit_events"
-        " WHERE user_id = {u:String} AND event_time = {t:DateTime64(6)}"
-        " AND event_id = {e:UUID})",
-        parameters={"u": user_id, "t": when, "e": event_id},
-    ).result_rows
-    return EventRowCheck(
-        versions=len(rows),
-        unhashed=sum(1 for hashed, _, _ in rows if not hashed),
-        erased=sum(1 for _, erased, _ in rows if erased),
-        altered=tuple(str(what) for _, _, what in rows if what),
     )
+    hashed, cleared = "content_hash != ''", "erased AND NOT content_altered"
+    return f"{_verdicts(ENRICHED)}, ({hashed}, {cleared}, {what}) AS row_verdict"

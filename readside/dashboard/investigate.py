@@ -20,9 +20,9 @@ as FINAL shows it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -34,8 +34,8 @@ from readside.dashboard.queries import CURRENT
 from schemas.digest import DigestError, check_head
 from schemas.integrity import chain_hash
 from sinks.digests import LEAF_COLUMNS, leaf_of, stored_heads
-from sinks.row_check import check_event_rows
-from sinks.tables import FAILURE, HIGH_RISK, LATEST_ALERTS
+from sinks.row_check import EventRowCheck, event_verdict_columns
+from sinks.tables import FAILURE_STATUSES, HIGH_RISK_LEVELS, LATEST_ALERTS
 from sinks.verify_store import as_event
 
 # Hidden from the event lists unless asked for: they say a session or a producer is
@@ -46,6 +46,7 @@ RISK_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 # A call's ATTEMPT and RESULT are stored apart; the RESULT comes within the call's
 # timeout, far below a day.
 _CALL_SPAN = timedelta(days=1)
+_MS = timedelta(milliseconds=1)
 _LIST_COLUMNS = """toString(event_id) AS event_id, event_time, toString(event_type) AS event_type,
     toString(phase) AS phase, user_id AS user, server_id AS server, tool_name AS tool,
     toString(status) AS status, duration_us / 1000 AS duration_ms, risk_score,
@@ -141,15 +142,29 @@ def search(
 def events_by_id(client: Client, event_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The events named (an alert's evidence), in time order; ids not stored are left out.
 
-    Through audit_events' bloom filter on event_id (migration 170)."""
-    ids = [i for i in event_ids if _is_uuid(i)]
-    if not ids:
-        return []
+    Through audit_events' bloom filter on event_id (migration 170), first within the
+    times the ids carry (:func:`id_time`), then, for those not found there, anywhere."""
+    ids = list(dict.fromkeys(i for i in event_ids if _is_uuid(i)))
+    times = [t for t in map(id_time, ids) if t is not None]
+    found: list[dict[str, Any]] = []
+    if times:
+        found = _by_id(client, ids, Window(min(times), max(times) + _MS))
+    missing = sorted(set(ids) - {str(r["event_id"]) for r in found})
+    if missing:
+        found += _by_id(client, missing, None)
+        found.sort(key=lambda r: (r["event_time"], str(r["event_id"])))
+    return _plain(found)
+
+
+def _by_id(client: Client, ids: list[str], window: Window | None) -> list[dict[str, Any]]:
+    # The table's event_id: the list's alias (text) would hide it, and its index.
+    bounds = f" AND {_WINDOW}" if window else ""
     sql = f"""
         SELECT {_LIST_COLUMNS} FROM audit_events
-        WHERE event_id IN (SELECT arrayJoin({{ids:Array(UUID)}}))
+        WHERE audit_events.event_id IN {{ids:Array(UUID)}}{bounds}
         ORDER BY event_time, event_id, enriched_time DESC LIMIT 1 BY event_id"""
-    return _plain(_rows(client, sql, {"ids": ids}))
+    times = {"since": window.since, "until": window.until} if window else {}
+    return _rows(client, sql, {"ids": ids, **times})
 
 
 def alert_evidence(client: Client, alert_id: str, limit: int) -> dict[str, Any] | None:
@@ -175,64 +190,75 @@ def alert_evidence(client: Client, alert_id: str, limit: int) -> dict[str, Any] 
     return {"alert": _plain([alert])[0], "evidence": kind, "events": events}
 
 
+_TRAIL_LIMIT = 100_000  # a month of one very busy pseudonym; more is cut, and said so
+
+
 def user_trail(client: Client, user: str, window: Window, limit: int = 500) -> dict[str, Any]:
     """One user's trail over ``window``: each of their events (latest version) summed up by
     session, by tool and by day (hour, for a window of two days or less), with the
-    newest ``limit`` events (heartbeats and session events included: ``noise``).
+    newest ``limit`` events (heartbeats and session events included).
 
-    Read from events_first's projection by user (migration 170), grouped by event
-    rather than sorted: sorting by time made ClickHouse read the time-ordered table."""
-    hourly = window.until - window.since <= timedelta(days=2)
-    unit = "toStartOfHour(event_time)" if hourly else "toDate(event_time)"
-    latest = f"""
-        SELECT event_time, event_id, v.1 AS event_type, v.2 AS phase, v.3 AS server_id,
-               v.4 AS tool_name, v.5 AS status, v.6 AS duration_us, v.7 AS risk_score,
-               v.8 AS risk_level, v.9 AS risk_reasons, v.10 AS session_id
-        FROM (SELECT event_time, event_id,
-                     argMax((event_type, phase, server_id, tool_name, status, duration_us,
-                             risk_score, risk_level, risk_reasons, session_id), enriched_time) AS v
-              FROM events_first WHERE user_id = {{user:String}} AND {_WINDOW} AND sign = 1
-              GROUP BY event_time, event_id)"""
-    call = "phase = 'RESULT'"
+    One read of events_first's projection by user (migration 170), grouped by event
+    rather than sorted (sorting by time made ClickHouse read the time-ordered table);
+    the sums are made here from those rows: the same rows summed in five subqueries
+    read the projection five times."""
     sql = f"""
-        SELECT
-          (SELECT groupArray((session_id, first, last, events, calls, failures, max_risk))
-           FROM (SELECT session_id, min(event_time) AS first, max(event_time) AS last,
-                        count() AS events, countIf({call}) AS calls,
-                        countIf({call} AND {FAILURE}) AS failures, max(risk_score) AS max_risk
-                 FROM latest GROUP BY session_id ORDER BY first DESC LIMIT 200)) AS sessions,
-          (SELECT groupArray((tool, calls, failures, high_risk, max_risk))
-           FROM (SELECT tool_name AS tool, countIf({call}) AS calls,
-                        countIf({call} AND {FAILURE}) AS failures,
-                        countIf({HIGH_RISK}) AS high_risk, max(risk_score) AS max_risk
-                 FROM latest WHERE tool_name != '' GROUP BY tool
-                 ORDER BY calls DESC, tool LIMIT 200)) AS tools,
-          (SELECT groupArray((bucket, events, calls, failures, high_risk, max_risk))
-           FROM (SELECT toString({unit}) AS bucket, count() AS events, countIf({call}) AS calls,
-                        countIf({call} AND {FAILURE}) AS failures,
-                        countIf({HIGH_RISK}) AS high_risk, max(risk_score) AS max_risk
-                 FROM latest GROUP BY bucket ORDER BY bucket)) AS timeline,
-          (SELECT groupArray((toString(event_id), event_time, event_type, phase, server_id,
-                              tool_name, status, duration_us / 1000, risk_score, risk_level,
-                              risk_reasons, session_id))
-           FROM (SELECT * FROM latest ORDER BY event_time DESC, event_id DESC
-                 LIMIT {{limit:UInt32}})) AS events,
-          (SELECT count() FROM latest) AS total
-        """
-    parameters = {"user": user, "since": window.since, "until": window.until, "limit": limit}
-    row = _rows(client, f"WITH latest AS ({latest}) {sql}", parameters)[0]
-    names = {
-        "sessions": ("session_id", "first", "last", "events", "calls", "failures", "max_risk"),
-        "tools": ("tool", "calls", "failures", "high_risk", "max_risk"),
-        "timeline": ("bucket", "events", "calls", "failures", "high_risk", "max_risk"),
-        "events": ("event_id", "event_time", "event_type", "phase", "server", "tool", "status",
-                   "duration_ms", "risk_score", "risk_level", "risk_reasons", "session_id"),
-    }  # fmt: skip
-    answer: dict[str, Any] = {"user": user, "total": int(row["total"])}
-    answer["unit"] = "hour" if hourly else "day"
-    for key, columns in names.items():
-        answer[key] = _plain([dict(zip(columns, item, strict=True)) for item in row[key]])
-    return answer
+        SELECT event_time, toString(event_id) AS event_id, v.1 AS event_type, v.2 AS phase,
+               v.3 AS server, v.4 AS tool, v.5 AS status, v.6 / 1000 AS duration_ms,
+               v.7 AS risk_score, v.8 AS risk_level, v.9 AS risk_reasons, v.10 AS session_id
+        FROM (SELECT event_time, event_id,
+                     argMax((toString(event_type), toString(phase), toString(server_id),
+                             toString(tool_name), toString(status), duration_us, risk_score,
+                             toString(risk_level), risk_reasons, session_id), enriched_time) AS v
+              FROM events_first WHERE user_id = {{user:String}} AND {_WINDOW} AND sign = 1
+              GROUP BY event_time, event_id)
+        LIMIT {_TRAIL_LIMIT}"""
+    rows = _rows(client, sql, {"user": user, "since": window.since, "until": window.until})
+    rows.sort(key=lambda r: (r["event_time"], r["event_id"]), reverse=True)
+    hourly = window.until - window.since <= timedelta(days=2)
+    return {
+        "user": user,
+        "total": len(rows),
+        "cut": len(rows) == _TRAIL_LIMIT,
+        "unit": "hour" if hourly else "day",
+        "sessions": _summed(rows, "session_id", lambda r: r["session_id"])[:200],
+        "tools": sorted(
+            _summed([r for r in rows if r["tool"]], "tool", lambda r: r["tool"]),
+            key=lambda t: (-t["calls"], t["tool"]),
+        )[:200],
+        "timeline": sorted(
+            _summed(rows, "bucket", lambda r: _bucket(r["event_time"], hourly)),
+            key=lambda b: b["bucket"],
+        ),
+        "events": _plain([{**r, "user": user} for r in rows[:limit]]),
+    }
+
+
+def _bucket(when: datetime, hourly: bool) -> str:
+    return when.strftime("%Y-%m-%dT%H:00:00") if hourly else when.strftime("%Y-%m-%d")
+
+
+def _summed(
+    rows: Sequence[Mapping[str, Any]], name: str, key: Callable[[Mapping[str, Any]], str]
+) -> list[dict[str, Any]]:
+    """Rows (newest first) summed by ``key``: first and last time, events, calls (a RESULT,
+    sinks.tables.CALL), failed calls (FAILURE), high-risk events (HIGH_RISK), max risk."""
+    sums: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        k = key(r)
+        s = sums.get(k)
+        if s is None:
+            s = sums[k] = {name: k, "first": r["event_time"], "last": r["event_time"],
+                           "events": 0, "calls": 0, "failures": 0, "high_risk": 0,
+                           "max_risk": 0}  # fmt: skip
+        s["first"] = r["event_time"]  # newest first: the last seen is the first
+        s["events"] += 1
+        call = r["phase"] == "RESULT"
+        s["calls"] += call
+        s["failures"] += call and r["status"] in FAILURE_STATUSES
+        s["high_risk"] += r["risk_level"] in HIGH_RISK_LEVELS
+        s["max_risk"] = max(s["max_risk"], r["risk_score"])
+    return _plain(list(sums.values()))
 
 
 def event_record(
@@ -241,48 +267,64 @@ def event_record(
     """One event's whole stored record (its latest version, every column as stored:
     arguments and result redacted by the producer), the other side of its call
     (ATTEMPT or RESULT), and what the integrity checks say of it (:func:`checks`).
-    None if no event has that id."""
-    if not _is_uuid(event_id):
+    None if no event has that id.
+
+    The id finds the event's sorting key (:func:`_locate`); one read by that key then
+    takes its versions, the call's other side and the row check's verdicts."""
+    located = _locate(client, event_id) if _is_uuid(event_id) else None
+    if located is None:
         return None
-    found = _rows(
+    user, when, call = located
+    rows = _rows(
         client,
-        "SELECT *, count() OVER () AS versions FROM audit_events"
-        " WHERE event_id = {event:UUID} ORDER BY enriched_time DESC LIMIT 1",
-        {"event": event_id},
+        "SELECT * FROM audit_events"
+        " WHERE user_id = {user:String} AND event_time >= {since:DateTime64(6)}"
+        " AND event_time <= {until:DateTime64(6)}"
+        " AND (event_id = {event:UUID} OR (call_id = {call:String} AND {call:String} != ''))"
+        " ORDER BY enriched_time DESC",
+        {
+            "user": user,
+            "since": when - _CALL_SPAN,
+            "until": when + _CALL_SPAN,
+            "event": event_id,
+            "call": call,
+        },
     )
-    if not found:
-        return None
-    row = found[0]
-    versions = int(row.pop("versions"))
+    versions = [r for r in rows if str(r["event_id"]) == str(UUID(event_id))]
+    row = versions[0]
+    other_phase = {"ATTEMPT": "RESULT", "RESULT": "ATTEMPT"}.get(row["phase"])
+    other = [r for r in rows if r["phase"] == other_phase and r not in versions]
     return {
         "event": _plain([row])[0],
-        "versions": versions,
-        "other_side": _other_side(client, row),
+        "versions": len(versions),
+        "other_side": _plain(other[:1])[0] if other else None,
         "checks": checks(client, row, public_key),
     }
 
 
-def _other_side(client: Client, row: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The call's other phase: same user and call id, within a day (sorting key prefix
-    and the call_id bloom filter)."""
-    if not row["call_id"] or row["phase"] not in ("ATTEMPT", "RESULT"):
+def id_time(event_id: str) -> datetime | None:
+    """The millisecond a UUIDv7 event id carries: a producer takes the event's time and
+    its id from one clock reading (producers.chain), so the event is stored in it."""
+    parsed = UUID(event_id)
+    if parsed.version != 7:
         return None
-    found = _rows(
-        client,
-        "SELECT * FROM audit_events WHERE user_id = {user:String} AND call_id = {call:String}"
-        " AND event_time >= {since:DateTime64(6)} AND event_time <= {until:DateTime64(6)}"
-        " AND phase = {phase:String} AND event_id != {event:UUID}"
-        " ORDER BY enriched_time DESC LIMIT 1",
-        {
-            "user": row["user_id"],
-            "call": row["call_id"],
-            "since": row["event_time"] - _CALL_SPAN,
-            "until": row["event_time"] + _CALL_SPAN,
-            "phase": "RESULT" if row["phase"] == "ATTEMPT" else "ATTEMPT",
-            "event": str(row["event_id"]),
-        },
-    )
-    return _plain(found)[0] if found else None
+    return datetime.fromtimestamp((parsed.int >> 80) / 1000, UTC)
+
+
+def _locate(client: Client, event_id: str) -> tuple[str, datetime, str] | None:
+    """The event's user, time and call id, by its id: within the millisecond its id
+    names (a few parts, a few granules), else anywhere (ids of other makers)."""
+    sql = "SELECT user_id, event_time, call_id FROM audit_events WHERE event_id = {event:UUID}"
+    when = id_time(event_id)
+    if when is not None:
+        found = client.query(
+            f"{sql} AND {_WINDOW} LIMIT 1",
+            parameters={"event": event_id, "since": when, "until": when + _MS},
+        ).result_rows
+        if found:
+            return str(found[0][0]), found[0][1], str(found[0][2])
+    found = client.query(f"{sql} LIMIT 1", parameters={"event": event_id}).result_rows
+    return (str(found[0][0]), found[0][1], str(found[0][2])) if found else None
 
 
 def checks(
@@ -295,7 +337,7 @@ def checks(
       (:func:`schemas.integrity.chain_hash` over the row read back as verify reads it);
     * ``previous``/``next``: its stream's events seq - 1 and seq + 1 link to it;
     * ``row``: its stored versions still hash to what the sink stored
-      (:func:`sinks.row_check.check_event_rows`);
+      (:func:`sinks.row_check.event_verdict_columns`, read with the row);
     * ``sealed``: its leaf in the sealed log carries its hash and content hash, under a
       signed tree head (whose signature is checked when the dashboard has the public key).
       The Merkle inclusion proof itself reads the whole log: ``mcp-audit prove``.
@@ -306,10 +348,22 @@ def checks(
     detail = "hashes" if ok else "no longer hashes"
     result = {"hash": _verdict(ok, f"the event {detail} to the hash it carries")}
     result.update(_links(client, row))
-    verdict = check_event_rows(client, event_id, str(row["user_id"]), row["event_time"])
+    verdict = _row_check(client, row)
     result["row"] = _verdict(verdict.ok, verdict.describe())
     result["sealed"] = _sealed(client, row, public_key)
     return result
+
+
+def _row_check(client: Client, row: Mapping[str, Any]) -> EventRowCheck:
+    """The row check's verdicts on the event's stored versions, read by its sorting key;
+    only the verdicts leave the store."""
+    found = client.query(
+        f"SELECT row_verdict FROM (SELECT content_hash, {event_verdict_columns()}"
+        " FROM audit_events WHERE user_id = {user:String} AND event_time = {t:DateTime64(6)}"
+        " AND event_id = {event:UUID})",
+        parameters={"user": row["user_id"], "t": row["event_time"], "event": str(row["event_id"])},
+    ).result_rows
+    return EventRowCheck.of([r[0] for r in found])
 
 
 def _links(client: Client, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,15 +371,14 @@ def _links(client: Client, row: Mapping[str, Any]) -> dict[str, Any]:
     if not stream:
         unknown = _verdict(None, "the event is in no stream")
         return {"previous": unknown, "next": unknown}
-    found = _rows(
-        client,
-        "SELECT seq, hash, prev_hash FROM audit_events"
-        " WHERE cityHash64(stream_id, seq) IN (cityHash64({s:String}, {before:UInt64}),"
-        " cityHash64({s:String}, {after:UInt64}))"
-        " AND stream_id = {s:String} AND seq IN ({before:UInt64}, {after:UInt64})"
-        " ORDER BY enriched_time DESC LIMIT 1 BY seq",
-        {"s": stream, "before": max(seq - 1, 0), "after": seq + 1},
-    )
+    wanted = [n for n in (seq - 1, seq + 1) if n > 0]
+    # Neighbours are near in time: first the day around the event (a few partitions),
+    # then anywhere for one not found there (a stream idle for longer).
+    near = Window(row["event_time"] - _CALL_SPAN, row["event_time"] + _CALL_SPAN)
+    found = _neighbours(client, stream, wanted, near)
+    rest = [n for n in wanted if n not in {int(r["seq"]) for r in found}]
+    if rest:
+        found += _neighbours(client, stream, rest, None)
     by_seq = {int(r["seq"]): r for r in found}
     if seq <= 1:
         previous = _verdict(row["prev_hash"] == "", "the first event of its stream")
@@ -343,6 +396,22 @@ def _links(client: Client, row: Mapping[str, Any]) -> dict[str, Any]:
         says = "follows its hash" if linked else "follows another hash"
         after = _verdict(linked, f"event {seq + 1} of the stream {says}")
     return {"previous": previous, "next": after}
+
+
+def _neighbours(
+    client: Client, stream: str, seqs: list[int], window: Window | None
+) -> list[dict[str, Any]]:
+    """The stream's events ``seqs``, latest versions, by the (stream, seq) index (migration 180)."""
+    bounds = f" AND {_WINDOW}" if window else ""
+    times = {"since": window.since, "until": window.until} if window else {}
+    return _rows(
+        client,
+        "SELECT seq, hash, prev_hash FROM audit_events"
+        " WHERE cityHash64(stream_id, seq) IN (SELECT cityHash64({s:String}, arrayJoin("
+        " {seqs:Array(UInt64)}))) AND stream_id = {s:String} AND seq IN {seqs:Array(UInt64)}"
+        f"{bounds} ORDER BY enriched_time DESC LIMIT 1 BY seq",
+        {"s": stream, "seqs": seqs, **times},
+    )
 
 
 def _sealed(

@@ -44,6 +44,7 @@ def test_an_events_record_shows_both_sides_of_its_call_and_every_check_passes(
 ) -> None:
     result = inv.by(call_id="call-alice-1", phase="RESULT")[0]
     attempt = inv.by(call_id="call-alice-1", phase="ATTEMPT")[0]
+    assert investigate.id_time(result["event_id"]) == result["event_time"]  # found by its time
     found = _record(inv, result["event_id"])
     event, other = found["event"], found["other_side"]
     assert event["event_id"] == result["event_id"] and event["phase"] == "RESULT"  # type: ignore[index]
@@ -62,6 +63,7 @@ def test_an_events_record_shows_both_sides_of_its_call_and_every_check_passes(
 
 def test_a_record_says_what_it_cannot_tell(inv: Investigation) -> None:
     heartbeat = inv.by(event_type="HEARTBEAT")[0]
+    assert investigate.id_time(heartbeat["event_id"]) is None  # a UUIDv4: found anywhere
     found = investigate.event_record(inv.client, heartbeat["event_id"])  # no public key
     assert found is not None and found["other_side"] is None
     assert found["checks"]["sealed"]["ok"] is None  # type: ignore[index]
@@ -106,8 +108,10 @@ def test_a_resealed_leaf_or_a_foreign_key_fails_the_sealed_check(inv: Investigat
 def test_a_users_trail_counts_their_sessions_tools_failures_and_risk(inv: Investigation) -> None:
     trail = investigate.user_trail(inv.client, MALLORY, _day())
     assert trail["total"] == 4 and len(trail["events"]) == 4
-    assert trail["tools"] == [{"tool": "delete_records", "calls": 2, "failures": 2,
-                               "high_risk": 2, "max_risk": 95}]  # fmt: skip
+    [tool] = trail["tools"]
+    picked = {k: tool[k] for k in ("tool", "events", "calls", "failures", "high_risk", "max_risk")}
+    assert picked == {"tool": "delete_records", "events": 4, "calls": 2, "failures": 2,
+                      "high_risk": 2, "max_risk": 95}  # fmt: skip
     [session] = trail["sessions"]
     assert (session["session_id"], session["calls"], session["failures"]) == (
         f"s-{MALLORY[:2]}",
