@@ -78,6 +78,13 @@ def _wait(browser: Any, view: str, until: str = "true") -> None:
     raise AssertionError(f"view {view} never showed ({until}); at {browser.current_url}")
 
 
+def _wait_for(browser: Any, condition: str) -> None:
+    deadline = time.monotonic() + 20
+    while not browser.execute_script(f"return {condition}"):
+        assert time.monotonic() < deadline, condition
+        time.sleep(0.1)
+
+
 def _text(browser: Any) -> str:
     return str(browser.execute_script("return document.body.innerText"))
 
@@ -178,6 +185,18 @@ def test_deep_links_restore_every_view(
     )
     assert browser.execute_script("return document.getElementById('hours').value") == "168"
     _shot(browser, shots, "deep-link-search", ["last 168 h", "TOOL_CALL"])
+
+    # Pasted into a tab that holds no token: the page asks for it, then opens the view.
+    browser.execute_script("sessionStorage.clear()")
+    link, (view, ready) = next(iter(views.items()))
+    browser.get(url + link)
+    browser.refresh()
+    _wait_for(browser, "document.body.dataset.unauthenticated === 'true'")
+    assert browser.find_element("id", "signin").is_displayed()
+    browser.find_element("id", "signin-token").send_keys(tokens.ensure("alice"))
+    _click(browser, "#signin-form button")
+    _wait(browser, view, ready)
+    assert browser.current_url.endswith(link)
 
 
 def test_search_by_id_and_a_custom_range(
