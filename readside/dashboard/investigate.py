@@ -20,7 +20,7 @@ as FINAL shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -193,6 +193,13 @@ def alert_evidence(client: Client, alert_id: str, limit: int) -> dict[str, Any] 
 _TRAIL_LIMIT = 100_000  # a month of one very busy pseudonym; more is cut, and said so
 
 
+_TRAIL_COLUMNS = (
+    *("us", "event_id", "event_type", "phase", "server", "tool", "status", "duration_ms"),
+    *("risk_score", "risk_level", "risk_reasons", "session_id"),
+)
+_HOUR_US, _DAY_US = 3_600_000_000, 86_400_000_000
+
+
 def user_trail(client: Client, user: str, window: Window, limit: int = 500) -> dict[str, Any]:
     """One user's trail over ``window``: each of their events (latest version) summed up by
     session, by tool and by day (hour, for a window of two days or less), with the
@@ -200,12 +207,12 @@ def user_trail(client: Client, user: str, window: Window, limit: int = 500) -> d
 
     One read of events_first's projection by user (migration 170), grouped by event
     rather than sorted (sorting by time made ClickHouse read the time-ordered table);
-    the sums are made here from those rows: the same rows summed in five subqueries
-    read the projection five times."""
+    the sums are made here, in one pass over plain tuples with times as integers
+    (the same rows summed in five subqueries read the projection five times; as
+    dicts of datetimes, summing took longer than the read on 10 M events)."""
     sql = f"""
-        SELECT event_time, toString(event_id) AS event_id, v.1 AS event_type, v.2 AS phase,
-               v.3 AS server, v.4 AS tool, v.5 AS status, v.6 / 1000 AS duration_ms,
-               v.7 AS risk_score, v.8 AS risk_level, v.9 AS risk_reasons, v.10 AS session_id
+        SELECT toUnixTimestamp64Micro(event_time), toString(event_id), v.1, v.2, v.3, v.4, v.5,
+               v.6 / 1000, v.7, v.8, v.9, v.10
         FROM (SELECT event_time, event_id,
                      argMax((toString(event_type), toString(phase), toString(server_id),
                              toString(tool_name), toString(status), duration_us, risk_score,
@@ -213,52 +220,66 @@ def user_trail(client: Client, user: str, window: Window, limit: int = 500) -> d
               FROM events_first WHERE user_id = {{user:String}} AND {_WINDOW} AND sign = 1
               GROUP BY event_time, event_id)
         LIMIT {_TRAIL_LIMIT}"""
-    rows = _rows(client, sql, {"user": user, "since": window.since, "until": window.until})
-    rows.sort(key=lambda r: (r["event_time"], r["event_id"]), reverse=True)
-    hourly = window.until - window.since <= timedelta(days=2)
+    parameters = {"user": user, "since": window.since, "until": window.until}
+    # newest first (time, then id)
+    rows = [tuple(r) for r in client.query(sql, parameters=parameters).result_rows]
+    rows.sort(reverse=True)
+    unit = _HOUR_US if window.until - window.since <= timedelta(days=2) else _DAY_US
+    sessions: dict[Any, list[Any]] = {}
+    tools: dict[Any, list[Any]] = {}
+    timeline: dict[Any, list[Any]] = {}
+    for row in rows:
+        us, tool, session = row[0], row[5], row[11]
+        call = row[3] == "RESULT"
+        failed = call and row[6] in FAILURE_STATUSES
+        high = row[9] in HIGH_RISK_LEVELS
+        groups: list[tuple[dict[Any, list[Any]], Any]] = [
+            (sessions, session),
+            (timeline, us - us % unit),
+        ]
+        if tool:
+            groups.append((tools, tool))
+        for sums, key in groups:
+            s = sums.get(key)
+            if s is None:  # first and last time, events, calls, failed calls, high risk, max risk
+                s = sums[key] = [us, us, 0, 0, 0, 0, 0]
+            s[0] = us  # newest first: the last seen is the first
+            s[2] += 1
+            s[3] += call
+            s[4] += failed
+            s[5] += high
+            s[6] = max(s[6], row[8])
+    hourly = unit == _HOUR_US
     return {
         "user": user,
         "total": len(rows),
         "cut": len(rows) == _TRAIL_LIMIT,
         "unit": "hour" if hourly else "day",
-        "sessions": _summed(rows, "session_id", lambda r: r["session_id"])[:200],
-        "tools": sorted(
-            _summed([r for r in rows if r["tool"]], "tool", lambda r: r["tool"]),
-            key=lambda t: (-t["calls"], t["tool"]),
-        )[:200],
-        "timeline": sorted(
-            _summed(rows, "bucket", lambda r: _bucket(r["event_time"], hourly)),
-            key=lambda b: b["bucket"],
-        ),
-        "events": _plain([{**r, "user": user} for r in rows[:limit]]),
+        "sessions": _sums("session_id", list(sessions.items())[:200]),
+        "tools": _sums("tool", sorted(tools.items(), key=lambda t: (-t[1][3], t[0]))[:200]),
+        "timeline": [
+            {**t, "bucket": t["bucket"][: 19 if hourly else 10]}
+            for t in _sums("bucket", sorted((_iso(k), v) for k, v in timeline.items()))
+        ],
+        "events": [
+            {**dict(zip(_TRAIL_COLUMNS, r, strict=True)), "event_time": _iso(r[0]), "user": user}
+            for r in rows[:limit]
+        ],
     }
 
 
-def _bucket(when: datetime, hourly: bool) -> str:
-    return when.strftime("%Y-%m-%dT%H:00:00") if hourly else when.strftime("%Y-%m-%d")
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).replace(tzinfo=None).isoformat()
 
 
-def _summed(
-    rows: Sequence[Mapping[str, Any]], name: str, key: Callable[[Mapping[str, Any]], str]
-) -> list[dict[str, Any]]:
-    """Rows (newest first) summed by ``key``: first and last time, events, calls (a RESULT,
-    sinks.tables.CALL), failed calls (FAILURE), high-risk events (HIGH_RISK), max risk."""
-    sums: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        k = key(r)
-        s = sums.get(k)
-        if s is None:
-            s = sums[k] = {name: k, "first": r["event_time"], "last": r["event_time"],
-                           "events": 0, "calls": 0, "failures": 0, "high_risk": 0,
-                           "max_risk": 0}  # fmt: skip
-        s["first"] = r["event_time"]  # newest first: the last seen is the first
-        s["events"] += 1
-        call = r["phase"] == "RESULT"
-        s["calls"] += call
-        s["failures"] += call and r["status"] in FAILURE_STATUSES
-        s["high_risk"] += r["risk_level"] in HIGH_RISK_LEVELS
-        s["max_risk"] = max(s["max_risk"], r["risk_score"])
-    return _plain(list(sums.values()))
+def _sums(name: str, items: Sequence[tuple[Any, list[Any]]]) -> list[dict[str, Any]]:
+    """Each group's sums as :func:`user_trail` counts them: a call is a RESULT
+    (sinks.tables.CALL), a failure one of FAILURE_STATUSES, high risk HIGH_RISK_LEVELS."""
+    return [
+        {name: key, "first": _iso(s[0]), "last": _iso(s[1]), "events": s[2], "calls": s[3],
+         "failures": s[4], "high_risk": s[5], "max_risk": s[6]}
+        for key, s in items
+    ]  # fmt: skip
 
 
 def event_record(
