@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "sink",
     "siem",
     "query",
+    "dashboard",
     "verify",
     "alerts",
     "report",

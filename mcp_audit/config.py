@@ -5,6 +5,7 @@ from __future__ import annotations
 from mcp_audit.settings import PlatformSettings
 from processors.settings import ProcessorSettings
 from producers.settings import ProducerSettings
+from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
 from schemas.settings import PartSettings
 from sinks.settings import SinkSettings
@@ -15,6 +16,7 @@ ALL_SETTINGS: tuple[type[PartSettings], ...] = (
     PlatformSettings,
     ProcessorSettings,
     ProducerSettings,
+    ReadSettings,
     SinkSettings,
     SiemSettings,
 )

@@ -27,7 +27,7 @@ from mcp_audit.embedded.broker import free_port
 from mcp_audit.platform import Platform
 from mcp_audit.settings import PlatformSettings
 from mcp_audit.supervisor import Child, Supervisor
-from readside.dashboard.app import build_app
+from readside.dashboard.server import dashboard_server
 from readside.endpoint import QueryEndpoint
 from readside.session import ReadSide
 from readside.settings import ReadSettings
@@ -218,16 +218,10 @@ class Pipeline:
         if self.read.port:
             self._endpoint = QueryEndpoint(side, self.tokens, self.read, self.read.port).start()
         if self.settings.dashboard_port:
-            config = uvicorn.Config(
-                build_app(side, self.tokens, self.settings.dashboard_port),
-                host=self.settings.dashboard_host,
-                port=self.settings.dashboard_port,
-                log_level="warning",
-                limit_concurrency=self.read.max_connections,
-                timeout_keep_alive=int(self.read.idle_timeout_s),
-                h11_max_incomplete_event_size=64 * 1024,  # header bytes
-            )
-            self._dashboard = uvicorn.Server(config)
+            self._dashboard = dashboard_server(
+                side, self.tokens, self.read, self.settings.dashboard_host,
+                self.settings.dashboard_port,
+            )  # fmt: skip
             self._thread("dashboard", self._dashboard.run)
 
     def stop(self) -> None:

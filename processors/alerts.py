@@ -15,7 +15,7 @@ from typing import Any
 
 from processors.detectors.base import Finding
 from processors.features import Features
-from processors.ids import uuid7
+from schemas.ids import uuid7
 from schemas.models import ALERT_MAX_EVIDENCE
 
 MAX_EVIDENCE = ALERT_MAX_EVIDENCE
@@ -54,7 +54,7 @@ class AlertFolder:
 def new_alert(finding: Finding, facts: Features | None, now_us: int) -> dict[str, Any]:
     """An Alert record (schemas Alert) for one finding."""
     return {
-        "alert_id": uuid7(now_us // 1000),
+        "alert_id": uuid7(now_us * 1000),
         "alert_time": now_us,
         "severity": finding.severity,
         "detector": finding.detector,

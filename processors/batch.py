@@ -21,7 +21,7 @@ from processors.enrich import enrichment_fields
 from processors.enriched_wire import EnrichedWriter
 from processors.errors import InvalidEventError, UnverifiedOriginError
 from processors.features import EVENT_PROJECTION, FeatureReader, Features
-from processors.messages import BatchOutput, Counters, OutMessage, RawMessage, dead_letter
+from processors.messages import BatchOutput, EnrichCounters, OutMessage, RawMessage, dead_letter
 from processors.origin import OriginCheck
 from processors.rules import RiskRules
 from processors.validate import check_event
@@ -58,7 +58,7 @@ class BatchEnricher:
         self.features = FeatureReader()
         self.writer = EnrichedWriter()
         self.encode_alert = SingleObjectSerializer("Alert")
-        self.counters = Counters()
+        self.counters = EnrichCounters()
         self.user_partitions: dict[str, int] = {}
 
     def process(self, messages: list[RawMessage], now_us: int) -> BatchOutput:
@@ -89,6 +89,17 @@ class BatchEnricher:
             self._incomplete(pending, now_us, out)
         for alert in self.folder.close_expired(now_us):
             out.alerts.append(OutMessage(_alert_key(alert), self.encode_alert(alert)))
+
+    def take_changed_users(self) -> set[str]:
+        """The users whose detector state changed since the last call, whose changelog
+        entries are due; the next call starts a new set."""
+        users, self.detectors.dirty_users = self.detectors.dirty_users, set()
+        return users
+
+    def forget_partitions(self, partitions: set[int]) -> int:
+        """Drop the pending attempts of ``partitions``, revoked from this worker (their new
+        owner correlates the results); returns how many were dropped."""
+        return self.correlator.forget_partitions(partitions)
 
     def _one(self, message: RawMessage, now_us: int, out: BatchOutput) -> None:
         event = self.decode(message.value)

@@ -17,6 +17,7 @@ import struct
 from typing import Any
 
 from schemas import registry
+from schemas.avsc import enum_symbols
 from schemas.caches import remember
 from schemas.wire import SINGLE_OBJECT_MAGIC, SingleObjectSerializer
 
@@ -37,9 +38,9 @@ _HEADER_LEN = len(SINGLE_OBJECT_MAGIC) + 8
 _pack_double = struct.Struct("<d").pack
 
 
-def _enum_symbols(field_name: str) -> dict[str, int]:
-    fields = {f["name"]: f for f in registry.current("EnrichedEvent").schema["fields"]}
-    return {symbol: i for i, symbol in enumerate(fields[field_name]["type"]["symbols"])}
+def _enum_index(name: str) -> dict[str, int]:
+    symbols = enum_symbols(registry.current("EnrichedEvent").schema, name)
+    return {symbol: i for i, symbol in enumerate(symbols)}
 
 
 def _check_layout() -> None:
@@ -49,8 +50,8 @@ def _check_layout() -> None:
 
 
 _check_layout()
-_CALL_STATES = _enum_symbols("call_state")
-_RISK_LEVELS = _enum_symbols("risk_level")
+_CALL_STATES = _enum_index("mcp_audit.CallState")
+_RISK_LEVELS = _enum_index("mcp_audit.RiskLevel")
 
 
 def _long(value: int, out: bytearray) -> None:

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Batch:
+class InFlightBatch:
+    """One consumed batch between consume and commit (not :class:`sinks.batch.Batch`)."""
+
     offsets: list[TopicPartition]
     delivered: asyncio.Future[None]  # resolved by the delivery task; failed if it failed
     committed: bool = False
@@ -44,11 +46,11 @@ class Uncommitted:
     """Batches consumed and not yet committed, oldest first."""
 
     def __init__(self) -> None:
-        self._batches: list[Batch] = []
+        self._batches: list[InFlightBatch] = []
 
-    def add(self, raw: list[RawMessage]) -> Batch:
+    def add(self, raw: list[RawMessage]) -> InFlightBatch:
         """On the loop: track a batch just consumed (its delivery resolves ``delivered``)."""
-        batch = Batch(last_offsets(raw), asyncio.get_running_loop().create_future())
+        batch = InFlightBatch(last_offsets(raw), asyncio.get_running_loop().create_future())
         self._batches.append(batch)
         return batch
 
@@ -118,7 +120,7 @@ def _on_a_loop() -> bool:
     return True
 
 
-async def _all_done(batches: list[Batch]) -> None:
+async def _all_done(batches: list[InFlightBatch]) -> None:
     await asyncio.wait([b.delivered for b in batches])
 
 

@@ -28,14 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from processors.batch import BatchEnricher
 from processors.delivery import Delivery
-from processors.in_flight import Batch, Uncommitted, wait_on_loop
+from processors.in_flight import InFlightBatch, Uncommitted, wait_on_loop
 from processors.lag import positions
 from processors.messages import BatchOutput, RawMessage
 from processors.state import TableBackedState
@@ -52,10 +52,25 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def loop_consumer(config: Mapping[str, Any]) -> Consumer:
+    """A consumer for :class:`EnrichmentLoop` from ``config`` (client settings and group):
+    offsets committed by the loop alone, after delivery, and fetches that return soon."""
+    return Consumer(
+        {
+            **config,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            # Brokers that do not wake a waiting fetch when data arrives (Tansu) hold
+            # it for this long: the default 500 ms alone would eat the alert budget.
+            "fetch.wait.max.ms": 50,
+        }
+    )
+
+
 class EnrichmentLoop:
     def __init__(
         self,
-        consumer_config: dict[str, Any],
+        consumer: Consumer,
         raw_topic: str,
         enricher: BatchEnricher,
         delivery: Delivery,
@@ -65,16 +80,9 @@ class EnrichmentLoop:
         stall: StallWatch,
         state: TableBackedState | None = None,
     ) -> None:
-        self.consumer = Consumer(
-            {
-                **consumer_config,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                # Brokers that do not wake a waiting fetch when data arrives (Tansu) hold
-                # it for this long: the default 500 ms alone would eat the alert budget.
-                "fetch.wait.max.ms": 50,
-            }
-        )
+        """``consumer``: not yet subscribed, made by :func:`loop_consumer` (the loop commits
+        offsets itself); :meth:`run` subscribes it and closes it on the way out."""
+        self.consumer = consumer
         self.raw_topic = raw_topic
         self.enricher, self.delivery, self.stall = enricher, delivery, stall
         self.batch_max, self.batch_wait_s = batch_max, batch_wait_s
@@ -173,7 +181,7 @@ class EnrichmentLoop:
         state: list[tuple[str, bytes]],
         clock: StepClock,
         events: int,
-        batch: Batch | None,
+        batch: InFlightBatch | None,
     ) -> None:
         try:
             await self._deliver_all(out, state, clock, events)
@@ -211,12 +219,10 @@ class EnrichmentLoop:
             log.warning("offset commit refused; the batch will be redelivered", exc_info=True)
 
     def _state_snapshot(self) -> list[tuple[str, bytes]]:
-        detectors = self.enricher.detectors
-        entries = []
-        if self.state is not None:
-            entries = self.state.snapshot(detectors.dirty_users, self.enricher.user_partitions)
-        detectors.dirty_users.clear()
-        return entries
+        users = self.enricher.take_changed_users()
+        if self.state is None:
+            return []
+        return self.state.snapshot(users, self.enricher.user_partitions)
 
     async def _check_lag(self, out: BatchOutput) -> None:
         if time.monotonic() < self._next_lag_check or not self.assigned:
@@ -251,7 +257,7 @@ class EnrichmentLoop:
 
     def _revoked(self, gone: set[int]) -> None:
         self.assigned -= gone
-        dropped = self.enricher.correlator.forget_partitions(gone)
+        dropped = self.enricher.forget_partitions(gone)
         if self.state is not None:
             self.state.release(gone)
         log.info("revoked partitions %s (%d pending attempts handed over)", sorted(gone), dropped)

@@ -40,7 +40,9 @@ class BatchOutput:
 
 
 @dataclass
-class Counters:
+class EnrichCounters:
+    """What one worker's enricher has done (the stall watch reads how many events)."""
+
     events: int = 0
     dead_letters: int = 0
     alerts: int = 0

@@ -17,7 +17,7 @@ from processors.batch import BatchEnricher
 from processors.correlation import CallCorrelator
 from processors.delivery import Delivery, OutputTopics
 from processors.detectors.suite import DetectorSuite
-from processors.loop import EnrichmentLoop
+from processors.loop import EnrichmentLoop, loop_consumer
 from processors.origin import OriginCheck, load_keys
 from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
@@ -115,11 +115,11 @@ def build_loop(
         watch=watch_topic_name(settings.app_id),
     )
     delivery = Delivery(client, topics, settings.send_retry_max_s)
-    consumer = {
+    consumer = loop_consumer({
         **client,
         "group.id": settings.enrich_group,
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
-    }
+    })  # fmt: skip
     enricher = build_enricher(settings, state, kafka.schema_registry_url)
     if kafka.schema_registry_url:
         frame_with_registry(kafka, kafka.schema_registry_url, enricher, delivery)

@@ -16,8 +16,9 @@ import hashlib
 import threading
 import time
 
-from producers.ids import uuid7
 from producers.model import Actor, CallEvent, Target
+from schemas.caches import remember
+from schemas.ids import uuid7
 from schemas.integrity import OriginKey
 from schemas.keyed import PaddedHmac
 
@@ -55,10 +56,8 @@ class Stream:
         hit = self._parts.get((id(actor), id(target)))
         if hit is not None and hit[0] is actor and hit[1] is target:
             return hit[2]
-        if len(self._parts) > 4096:
-            self._parts.clear()
         part = f"{_actor_part(actor)}{_SEP}{_target_part(target)}"
-        self._parts[(id(actor), id(target))] = (actor, target, part)
+        remember(self._parts, (id(actor), id(target)), (actor, target, part), 4096)
         return part
 
     def seal(self, e: CallEvent) -> None:

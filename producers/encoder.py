@@ -30,6 +30,7 @@ from producers.segments import (
     encode_target,
 )
 from schemas import registry
+from schemas.caches import remember
 from schemas.wire import SINGLE_OBJECT_MAGIC
 
 _CACHE_LIMIT = 4096
@@ -58,13 +59,9 @@ class EventEncoder:
             return hit[1]
         found = self._by_value.get(obj)
         if found is None:
-            found = build(obj)
-            if len(self._by_value) > _CACHE_LIMIT:
-                self._by_value.clear()  # a bound, not an LRU: rebuilding costs microseconds
-            self._by_value[obj] = found
-        if len(self._by_id) > _CACHE_LIMIT:
-            self._by_id.clear()
-        self._by_id[id(obj)] = (obj, found)
+            # a bound, not an LRU: rebuilding costs microseconds
+            found = remember(self._by_value, obj, build(obj), _CACHE_LIMIT)
+        remember(self._by_id, id(obj), (obj, found), _CACHE_LIMIT)
         return found
 
     def _template(self, e: CallEvent) -> tuple[bytes, bytes, bytes, bytes]:
@@ -77,9 +74,8 @@ class EventEncoder:
         actor = self._cached(e.actor, encode_actor)
         producer = self._cached(e.producer, encode_producer)
         segments = (actor + head, tail, producer, self._cached(e.compliance, encode_compliance))
-        if len(self._templates) > _CACHE_LIMIT:
-            self._templates.clear()
-        self._templates[key] = (e.actor, e.target, e.producer, e.compliance, segments)
+        entry = (e.actor, e.target, e.producer, e.compliance, segments)
+        remember(self._templates, key, entry, _CACHE_LIMIT)
         return segments
 
     def _shared(self, e: CallEvent) -> tuple[Any, ...]:
@@ -173,10 +169,8 @@ class EventEncoder:
         hit = self._keys.get(id(keys))
         if hit is not None and hit[0] is keys:
             return hit[1]
-        if len(self._keys) > _CACHE_LIMIT:
-            self._keys.clear()
         encoded = av.strings(keys)
-        self._keys[id(keys)] = (keys, encoded)
+        remember(self._keys, id(keys), (keys, encoded), _CACHE_LIMIT)
         return encoded
 
     def _stream(self, stream_id: str) -> bytes:

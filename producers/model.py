@@ -3,24 +3,16 @@
 ``Actor``, ``Target`` and ``Annotations`` are frozen and hashable because the
 encoder caches their Avro bytes by value (one user and one tool are seen many
 times). ``CallEvent`` holds what varies per event. :func:`to_avro` turns a
-CallEvent into the dict the Avro schema describes; the fast encoder must
-produce exactly the bytes fastavro would for that dict (a property test holds
-it to that).
+CallEvent into the dict the Avro schema describes: the repair of a value no
+reader reads works on that form (:mod:`producers.repair`), and the fast
+encoder must produce exactly the bytes fastavro would for it (a property test
+holds it to that). The enums' symbols are :mod:`producers.enums`'.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-EVENT_TYPES = (
-    "UNKNOWN", "TOOL_CALL", "RESOURCE_READ", "PROMPT_GET", "SESSION_START", "SESSION_END",
-    "AUTH_FAILURE", "PERMISSION_CHANGE", "CONFIG_CHANGE", "CONTEXT_OPERATION", "TOOLS_LISTED",
-    "HEARTBEAT", "AUDIT_ACCESS",
-)  # fmt: skip
-PHASES = ("EVENT", "ATTEMPT", "RESULT")
-STATUSES = ("UNKNOWN", "SUCCESS", "ERROR", "DENIED", "TIMEOUT", "CANCELLED")
-CLASSIFICATIONS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)

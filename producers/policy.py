@@ -34,16 +34,15 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from producers.enums import CLASSIFICATIONS
 from producers.errors import PolicyError
 from schemas.retention import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN, retention_in_range
-
-CLASSES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def _class_name(value: str) -> str:
     name = value.upper() if isinstance(value, str) else None
-    if name not in CLASSES:
-        raise PolicyError("unknown classification", known=CLASSES)
+    if name not in CLASSIFICATIONS:
+        raise PolicyError("unknown classification", known=CLASSIFICATIONS)
     return name
 
 
@@ -118,8 +117,8 @@ def _is_glob(pattern: str) -> bool:
 def _classification(value: str) -> str:
     """:func:`_class_name` for pydantic, which reports a ValueError against its key."""
     name = value.upper()
-    if name not in CLASSES:
-        raise ValueError(f"not a classification; known: {', '.join(CLASSES)}")
+    if name not in CLASSIFICATIONS:
+        raise ValueError(f"not a classification; known: {', '.join(CLASSIFICATIONS)}")
     return name
 
 

@@ -1,13 +1,15 @@
 """Hand encoded events to Kafka without ever making the caller wait, and lose none.
 
-Lifecycle: :meth:`Publisher.start` creates the Kafka producer, claims a spool
-slot and starts one daemon I/O thread; :meth:`close` flushes (what the broker
-does not take in time goes to the spool) and stops it. :meth:`publish` is the
+Lifecycle: a Publisher is built with its Kafka client and given a spool (a
+claimed slot); :meth:`Publisher.start` starts one daemon I/O thread;
+:meth:`close` flushes (what the broker does not take in time goes to the
+spool) and stops it. :meth:`publish` is the
 only method on the call path: it hands bytes to librdkafka's local queue and
 returns; it never blocks on the network or disk and never raises. Everything
 slow happens on the I/O thread: spooling events the queue would not take or
 the broker refused, replaying the spool in order once the broker answers
-again, and the periodic ``on_tick`` hook (heartbeats). Delivery reports are
+again, and the periodic ``on_tick`` given to :meth:`Publisher.start` (heartbeats):
+one step each, in turn. Delivery reports are
 served there too, and by :meth:`publish` every ``_SERVE_EVERY`` events (see
 there why).
 """
@@ -57,43 +59,68 @@ def producer_config(settings: ProducerSettings, kafka: KafkaSettings) -> dict[st
     }
 
 
+class _Every:
+    """An I/O-loop step that runs ``job`` at once, then whenever ``interval_s`` has passed."""
+
+    __slots__ = ("interval_s", "job", "next_at")
+
+    def __init__(self, interval_s: float, job: Callable[[], object]) -> None:
+        self.interval_s, self.job, self.next_at = interval_s, job, 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now >= self.next_at:
+            self.next_at = now + self.interval_s
+            self.job()
+
+
 class Publisher:
+    """Built whole (the Kafka client is made here, the spool is given); :meth:`start`
+    only starts the I/O thread. The client is the publisher's own rather than passed in:
+    its delivery and error callbacks are the publisher's, and a client that fails
+    fatally is replaced by a new one (see :meth:`_replace_fatal_producer`)."""
+
     def __init__(
-        self, settings: ProducerSettings, kafka: KafkaSettings, counters: Counters
+        self, settings: ProducerSettings, kafka: KafkaSettings, counters: Counters, spool: Spool
     ) -> None:
+        """``spool`` is the publisher's from now on: :meth:`close` closes it."""
         self.settings = settings
         self.topic = kafka.topic_raw
         self.counters = counters
-        self.on_tick: Callable[[], None] | None = None
         self._config = producer_config(settings, kafka)
         self._overflow: deque[tuple[bytes | None, bytes]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._producer: Any = None
-        self._spool: Spool | None = None
-        self._replay: Replay | None = None
+        self._spool = spool
         self._fatal = False
+        self._producer, self._replay = self._new_producer()
         self._until_serve = _SERVE_EVERY
         self.healthy = True
 
-    def start(self) -> Publisher:
-        self._spool = Spool(
-            self.settings.spool_dir,
-            max_bytes=self.settings.spool_max_bytes,
-            fsync=self.settings.fsync,
+    def start(self, on_tick: Callable[[], None] | None = None) -> Publisher:
+        """Start the I/O thread. It calls ``on_tick`` (the Auditor's heartbeat) at once and
+        then every ``heartbeat_interval_s``: passed here, not at construction, because the
+        Auditor that beats is built around this publisher."""
+        steps: list[Callable[[], None]] = [
+            self._wait_for_reports, self._drain_overflow, self._renew_failed_producer,
+            _Every(1.0, self._spool.sync),
+        ]  # fmt: skip
+        if on_tick is not None:
+            steps.append(_Every(self.settings.heartbeat_interval_s, on_tick))
+        steps.append(self._replay_step)
+        self._thread = threading.Thread(
+            target=self._run, args=(steps,), name="mcp-audit-io", daemon=True
         )
-        self._new_producer()
-        self._thread = threading.Thread(target=self._run, name="mcp-audit-io", daemon=True)
         self._thread.start()
         return self
 
-    def _new_producer(self) -> None:
+    def _new_producer(self) -> tuple[Producer, Replay]:
+        """A fresh Kafka client, and the replay that feeds the spool through it."""
         self._fatal = False
-        self._producer = Producer(
+        producer = Producer(
             {**self._config, "on_delivery": self._delivered, "error_cb": self._client_error}
         )
-        assert self._spool is not None
-        self._replay = Replay(self._producer, self.topic, self._spool, self.counters)
+        return producer, Replay(producer, self.topic, self._spool, self.counters)
 
     def _replace_fatal_producer(self) -> None:
         """An idempotent producer can be fenced or fail fatally (e.g. after timeouts while
@@ -101,12 +128,12 @@ class Publisher:
         one still held comes back as failed deliveries and goes to the spool."""
         log.warning("Kafka producer failed fatally; replacing it")
         old = self._producer
-        self._new_producer()
+        self._producer, self._replay = self._new_producer()
         self._take_back(old)
         self._fatal = False  # what the old producer just reported is not about the new one
         self._drain_overflow()
 
-    def _take_back(self, producer: Any) -> None:
+    def _take_back(self, producer: Producer) -> None:
         """Purge ``producer`` and wait until it has reported every event it held.
 
         Events in flight to a broker that does not answer are reported (as failed, so
@@ -160,24 +187,13 @@ class Publisher:
             self.healthy = False  # fail-closed classes refuse until a delivery succeeds
         self._fatal = self._fatal or is_fatal(err)
 
-    def _run(self) -> None:
-        next_sync = next_tick = 0.0
+    def _run(self, steps: list[Callable[[], None]]) -> None:
+        """The I/O thread: the steps in turn until :meth:`close`. A step that fails is
+        counted and logged; the loop goes on after a pause, never ends."""
         while not self._stop.is_set():
             try:
-                self._producer.poll(_POLL_S)
-                self._drain_overflow()
-                if self._fatal or (self._replay is not None and self._replay.fenced):
-                    self._replace_fatal_producer()
-                now = time.monotonic()
-                if now >= next_sync:
-                    next_sync = now + 1.0
-                    assert self._spool is not None
-                    self._spool.sync()
-                if now >= next_tick and self.on_tick is not None:
-                    next_tick = now + self.settings.heartbeat_interval_s
-                    self.on_tick()
-                assert self._replay is not None
-                self._replay.step(now, self.settings.replay_interval_s)
+                for step in steps:
+                    step()
             except KafkaException as exc:  # poll() raises the producer's fatal errors
                 self._client_raised(exc, "io-thread")
             except Exception:
@@ -185,9 +201,19 @@ class Publisher:
                 log.exception("audit I/O loop failed; continuing")
                 time.sleep(_POLL_S)
 
+    def _wait_for_reports(self) -> None:
+        """Serve delivery reports, waiting up to ``_POLL_S`` for one: the loop's pace."""
+        self._producer.poll(_POLL_S)
+
+    def _renew_failed_producer(self) -> None:
+        if self._fatal or self._replay.fenced:
+            self._replace_fatal_producer()
+
+    def _replay_step(self) -> None:
+        self._replay.step(time.monotonic(), self.settings.replay_interval_s)
+
     def _drain_overflow(self) -> None:
         spool = self._spool
-        assert spool is not None
         while self._overflow:
             key, value = self._overflow.popleft()
             if spool.append(key, value):
@@ -205,7 +231,6 @@ class Publisher:
         next start, and never reach the segments after it.
         """
         replay, spool = self._replay, self._spool
-        assert replay is not None and spool is not None
         while time.monotonic() < deadline:
             self._drain_overflow()
             replay.step(time.monotonic(), 0.0)
@@ -237,5 +262,4 @@ class Publisher:
         else:
             self._finish_replay(deadline)
         self._drain_overflow()
-        assert self._spool is not None
         self._spool.close()

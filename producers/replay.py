@@ -23,7 +23,9 @@ from producers.spool import Spool, read_segment
 log = logging.getLogger(__name__)
 
 
-class _Batch:
+class _SegmentReplay:
+    """One spool segment being replayed: its records, how far queued, what came back."""
+
     __slots__ = ("counters", "error", "failed", "pending", "queued", "records", "segment")
 
     def __init__(self, segment: Path, counters: Counters) -> None:
@@ -53,7 +55,7 @@ class Replay:
         self._topic = topic
         self._spool = spool
         self._counters = counters
-        self._batch: _Batch | None = None
+        self._batch: _SegmentReplay | None = None
         self._next_try = 0.0
         self._warned: Path | None = None
         self.fenced = False
@@ -79,10 +81,10 @@ class Replay:
             self._spool.rotate()
             segments = self._spool.segments()
         if segments:
-            self._batch = _Batch(segments[0], self._counters)
+            self._batch = _SegmentReplay(segments[0], self._counters)
             self._queue(self._batch)
 
-    def _queue(self, batch: _Batch) -> None:
+    def _queue(self, batch: _SegmentReplay) -> None:
         """Hand the segment's next records to the producer until its local queue is full."""
         records, produce, topic = batch.records, self._producer.produce, self._topic
         while batch.queued < len(records):
@@ -97,7 +99,7 @@ class Replay:
             batch.pending += 1
             batch.queued += 1
 
-    def _settle(self, batch: _Batch, now: float, interval_s: float) -> None:
+    def _settle(self, batch: _SegmentReplay, now: float, interval_s: float) -> None:
         if batch.pending > 0 or batch.unqueued:
             return
         self._batch = None

@@ -48,6 +48,7 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
     )
     from producers.publisher import Publisher
     from producers.redact import Redactor
+    from producers.spool import Spool
     from schemas.integrity import read_origin_key
 
     key = load_key(env_var=settings.hmac_key_env, key_file=settings.hmac_key_file)
@@ -76,7 +77,8 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         extra_patterns=settings.redact_patterns,
     )
     counters = Counters()
-    publisher = Publisher(settings, kafka, counters).start()
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, fsync=settings.fsync)
+    publisher = Publisher(settings, kafka, counters, spool)
     auditor = Auditor(
         server_id=settings.server_id,
         server_version=settings.server_version,
@@ -88,6 +90,7 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         heartbeat_interval_s=settings.heartbeat_interval_s,
         origin=origin,
     )
+    publisher.start(on_tick=auditor.heartbeat)
     if kafka.schema_registry_url:  # Confluent framing once the registry answers
         auditor.sealer.frame_with_registry(kafka.schema_registry_url, kafka.topic_raw)
     return auditor

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from producers.chain import Stream
 from producers.encoder import EventEncoder
-from producers.model import EVENT_TYPES, PHASES, STATUSES, CallEvent, Outcome
+from producers.enums import EVENT_TYPES, PHASES, STATUSES
+from producers.model import CallEvent, Outcome
 from producers.repair import repair
 from schemas.framing import RegistryFraming
 from schemas.integrity import OriginKey

@@ -7,11 +7,8 @@ cached by :class:`producers.encoder.EventEncoder`; the rest run per event.
 from __future__ import annotations
 
 from producers import avro_bytes as av
+from producers.enums import CLASSIFICATIONS, EVENT_TYPES, PHASES, STATUSES
 from producers.model import (
-    CLASSIFICATIONS,
-    EVENT_TYPES,
-    PHASES,
-    STATUSES,
     Actor,
     Compliance,
     Heartbeat,

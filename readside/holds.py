@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from readside.mutations import mutate
 from schemas.errors import ConfigError
+from sinks.cluster import SINGLE_NODE, Layout
 from sinks.errors import SinkError
 from sinks.tables import held
 
@@ -50,30 +52,34 @@ class Hold:
         raise ConfigError("unknown hold kind", kind=self.kind)
 
 
-def place(client: Client, hold: Hold, operator: str) -> Hold:
+def place(client: Client, hold: Hold, operator: str, layout: Layout = SINGLE_NODE) -> Hold:
     """Record the hold and mark every row it covers."""
     hold.predicate("event_time")  # refuses an unknown kind before anything is written
     _record(client, hold, operator, active=True)
     for table, time_column in HOLD_TABLES.items():
         where, parameters = hold.predicate(time_column)
-        client.command(
+        mutate(
+            client,
             f"ALTER TABLE {table} UPDATE legal_hold = true WHERE {where}",
-            parameters=parameters,
-            settings=_MUTATION,
+            parameters,
+            _MUTATION,
+            layout,
         )
     return hold
 
 
-def release(client: Client, hold_id: str, operator: str) -> Hold:
+def release(client: Client, hold_id: str, operator: str, layout: Layout = SINGLE_NODE) -> Hold:
     """Deactivate the hold; rows it covered lose their mark unless another hold covers them."""
     hold = find(client, hold_id)
     _record(client, hold, operator, active=False)
     for table, time_column in HOLD_TABLES.items():
         where, parameters = hold.predicate(time_column)
-        client.command(
+        mutate(
+            client,
             f"ALTER TABLE {table} UPDATE legal_hold = {held(time_column)} WHERE {where}",
-            parameters=parameters,
-            settings=_MUTATION,
+            parameters,
+            _MUTATION,
+            layout,
         )
     return hold
 

@@ -49,3 +49,9 @@ class ReadSettings(PartSettings):
     idle_timeout_s: float = Field(
         10.0, gt=0, le=600, description="An HTTP connection silent this long is closed."
     )
+    container_bind: bool = Field(
+        False,
+        description="Let `mcp-audit dashboard` listen on every interface (0.0.0.0 or ::):"
+        " only inside a container whose port is published on 127.0.0.1, or behind a"
+        " TLS-terminating proxy. Host, Origin and token checks stay on.",
+    )

@@ -17,6 +17,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from readside.mutations import mutate
+from sinks.cluster import SINGLE_NODE, Layout
 from sinks.errors import SinkError
 from sinks.tables import ERASABLE
 
@@ -43,12 +45,12 @@ def subject_pseudonym(user_id: str | None, given: str | None, key: bytes | None)
     return pseudonym(user_id, key)
 
 
-def erase(client: Client, subject: str, operator: str) -> int:
+def erase(client: Client, subject: str, operator: str, layout: Layout = SINGLE_NODE) -> int:
     """Clear the subject's personal values; returns how many event rows were touched."""
     touched = count_rows(client, subject)
     client.insert("erased_subjects", [[subject, operator]], column_names=["user_id", "erased_by"])
     for table, columns in ERASABLE.items():
-        _clear(client, table, columns, subject)
+        _clear(client, table, columns, subject, layout)
     return touched
 
 
@@ -70,10 +72,14 @@ def export(client: Client, subject: str) -> tuple[list[str], list[tuple[Any, ...
     return list(result.column_names), [tuple(row) for row in result.result_rows]
 
 
-def _clear(client: Client, table: str, columns: dict[str, str], subject: str) -> None:
+def _clear(
+    client: Client, table: str, columns: dict[str, str], subject: str, layout: Layout
+) -> None:
     assignments = ", ".join(f"{column} = {empty}" for column, empty in columns.items())
-    client.command(
+    mutate(
+        client,
         f"ALTER TABLE {table} UPDATE {assignments} WHERE user_id = {{s:String}}",
-        parameters={"s": subject},
-        settings={"mutations_sync": 2},
+        {"s": subject},
+        {"mutations_sync": 2},
+        layout,
     )

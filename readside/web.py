@@ -2,7 +2,11 @@
 
 - **Loopback only.** These servers speak plain HTTP; binding one elsewhere
   would send tokens and audit rows in clear, so :func:`require_loopback`
-  refuses it (put a TLS-terminating proxy in front instead).
+  refuses it (put a TLS-terminating proxy in front instead). One exception,
+  asked for explicitly (``MCP_AUDIT_READ_CONTAINER_BIND``): the dashboard in a
+  container listens on every interface of the container's own network, which
+  only the port compose publishes on the host's 127.0.0.1 reaches; a specific
+  non-loopback address stays refused even then.
 - **Host.** A request whose ``Host`` is not the bound address (``127.0.0.1``,
   ``localhost`` or ``[::1]`` with the port) is refused: that defeats DNS
   rebinding, where a hostile name resolves to 127.0.0.1.
@@ -23,21 +27,34 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SAME_SITE = frozenset({"same-origin", "none"})
 
 
-def require_loopback(host: str, what: str) -> None:
-    """:class:`RequestRefusedError` unless ``host`` is a loopback address or ``localhost``."""
+def require_loopback(host: str, what: str, *, container_bind: bool = False) -> None:
+    """:class:`RequestRefusedError` unless ``host`` is a loopback address or ``localhost``,
+    or, with ``container_bind``, the unspecified address (``0.0.0.0``, ``::``)."""
     if host == "localhost":
         return
     try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        loopback = False
-    if not loopback:
+        address = None
+    if address is not None and address.is_loopback:
+        return
+    if container_bind and address is not None and address.is_unspecified:
+        return
+    if container_bind:
         raise RequestRefusedError(
-            f"the {what} serves plain HTTP and binds to loopback only; put a TLS-terminating"
-            " proxy with its own authentication in front to reach it from elsewhere",
+            f"the {what} binds to loopback, or with MCP_AUDIT_READ_CONTAINER_BIND to every"
+            " interface of a container (0.0.0.0 or ::) whose port is published on 127.0.0.1;"
+            " not to one address of this host",
             reason="not-loopback",
             host=host,
         )
+    raise RequestRefusedError(
+        f"the {what} serves plain HTTP and binds to loopback only; in a container whose port"
+        " is published on 127.0.0.1 set MCP_AUDIT_READ_CONTAINER_BIND=true, elsewhere put a"
+        " TLS-terminating proxy with its own authentication in front",
+        reason="not-loopback",
+        host=host,
+    )
 
 
 def allowed_hosts(port: int) -> frozenset[str]:

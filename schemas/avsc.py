@@ -73,6 +73,23 @@ def fingerprint(schema: Any) -> bytes:
     return fp.to_bytes(8, "little")
 
 
+def enum_symbols(schema: Any, name: str) -> tuple[str, ...]:
+    """The symbols, in declared order (Avro writes an enum as the index), of the enum
+    whose full name is ``name`` inside an expanded ``schema`` (as :func:`load` gives).
+
+    Raises :class:`SchemaError` when no such enum is there."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack += node
+        elif isinstance(node, dict):
+            if node.get("type") == "enum" and node.get("name") == name:
+                return tuple(node["symbols"])
+            stack += node.values()
+    raise SchemaError("no such enum in the schema", name=name)
+
+
 def _read(path: Path) -> Any:
     try:
         return json.loads(path.read_text())

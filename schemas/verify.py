@@ -20,7 +20,7 @@ periods. A sequence number in ``expired_seqs`` is ``expired``: the sealed log
 (:mod:`schemas.digest`) recorded that event with a retention that has passed.
 For events from before sealing began there is no such record, so given
 ``expired_before_us`` a gap whose next stored row is older than that is
-``expired`` too. ``expired`` is not a problem (:attr:`Finding.problem`);
+``expired`` too. ``expired`` is not a problem (:attr:`ChainFinding.problem`);
 every other gap is ``missing``.
 
 An attacker who rewrites every hash after the point of change, or cuts rows
@@ -38,7 +38,7 @@ from schemas.integrity import chain_hash, to_micros
 
 
 @dataclass(frozen=True)
-class Finding:
+class ChainFinding:
     kind: str
     stream_id: str
     seq: int
@@ -61,8 +61,8 @@ def verify_stream(
     first_seq: int = 1,
     expired_before_us: int | None = None,
     expired_seqs: Container[int] = frozenset(),
-) -> list[Finding]:
-    """Every break in one stream's chain; no :attr:`Finding.problem` means it verifies."""
+) -> list[ChainFinding]:
+    """Every break in one stream's chain; no :attr:`ChainFinding.problem` means it verifies."""
     by_seq: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     seen_ids: set[tuple[str, str]] = set()
     for event in events:
@@ -73,7 +73,7 @@ def verify_stream(
     if not by_seq:
         return []
     stream_id = str(_integrity(next(iter(by_seq.values()))[0])["stream_id"])
-    findings: list[Finding] = []
+    findings: list[ChainFinding] = []
     seq_of_hash = {_integrity(e)["hash"]: s for s, rows in by_seq.items() for e in rows}
     linked_to = {_integrity(e)["prev_hash"] for rows in by_seq.values() for e in rows}
     previous_hash = ""
@@ -92,7 +92,9 @@ def verify_stream(
         time = to_micros(chosen["event_time"])
         if time < previous_time:
             detail = "its time is earlier than the previous event's"
-            findings.append(Finding("reordered", stream_id, seq, str(chosen["event_id"]), detail))
+            findings.append(
+                ChainFinding("reordered", stream_id, seq, str(chosen["event_id"]), detail)
+            )
         previous_time = time
         expected = seq + 1
     return findings
@@ -105,7 +107,7 @@ def _gap(
     after_us: int,
     expired_before_us: int | None,
     expired_seqs: Container[int],
-) -> list[Finding]:
+) -> list[ChainFinding]:
     """Findings for sequence numbers ``first`` up to ``after`` (excluded) absent from the store;
     the row at ``after``, stamped ``after_us``, is newer than all of them."""
     old = expired_before_us is not None and after_us < expired_before_us
@@ -113,13 +115,13 @@ def _gap(
     for seq in range(first, after):
         if seq in expired_seqs:
             detail = "absent; the sealed log says its retention has passed"
-            findings.append(Finding("expired", stream_id, seq, None, detail))
+            findings.append(ChainFinding("expired", stream_id, seq, None, detail))
         elif old:
             detail = "absent, from before sealing began, and old enough for retention"
-            findings.append(Finding("expired", stream_id, seq, None, detail))
+            findings.append(ChainFinding("expired", stream_id, seq, None, detail))
         else:
             detail = "no stored event has this sequence number"
-            findings.append(Finding("missing", stream_id, seq, None, detail))
+            findings.append(ChainFinding("missing", stream_id, seq, None, detail))
     return findings
 
 
@@ -150,18 +152,20 @@ def _judge(
     stream_id: str,
     seq: int,
     linked: bool,
-) -> list[Finding]:
+) -> list[ChainFinding]:
     findings = []
     for row in rows:
         integrity = _integrity(row)
         event_id = str(row["event_id"])
         if chain_hash(integrity["prev_hash"], row) != integrity["hash"]:
-            findings.append(Finding("altered", stream_id, seq, event_id, "content ≠ its hash"))
+            findings.append(ChainFinding("altered", stream_id, seq, event_id, "content ≠ its hash"))
         if picked is None:
             detail = f"{len(rows)} events claim this sequence number and link alike"
-            findings.append(Finding("inserted", stream_id, seq, event_id, detail))
+            findings.append(ChainFinding("inserted", stream_id, seq, event_id, detail))
         elif row is not picked:
-            findings.append(Finding("inserted", stream_id, seq, event_id, "duplicate sequence"))
+            findings.append(
+                ChainFinding("inserted", stream_id, seq, event_id, "duplicate sequence")
+            )
     if picked is None or not linked:
         return findings
     link = _integrity(picked)["prev_hash"]
@@ -169,8 +173,8 @@ def _judge(
         event_id = str(picked["event_id"])
         if link in seq_of_hash:
             detail = f"links to sequence {seq_of_hash[link]}, not to its predecessor"
-            findings.append(Finding("reordered", stream_id, seq, event_id, detail))
+            findings.append(ChainFinding("reordered", stream_id, seq, event_id, detail))
         else:
             detail = "prev_hash matches no stored event"
-            findings.append(Finding("broken-link", stream_id, seq, event_id, detail))
+            findings.append(ChainFinding("broken-link", stream_id, seq, event_id, detail))
     return findings

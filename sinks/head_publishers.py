@@ -79,7 +79,10 @@ class AlertTopic:
             "server_id": None,
             "tool_name": None,
             "tenant_id": None,
-            "count": min(head.tree_size, 2**31 - 1),  # an Avro int
+            # A first version, as every alert's first is: verify reads a count above 1 as a
+            # later version of a folded alert and names one with no earlier version forged.
+            # The size is in the attributes.
+            "count": 1,
             "window_start": head.period_start_us,
             "window_end": head.period_end_us,
             "evidence_event_ids": [],

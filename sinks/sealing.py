@@ -11,6 +11,7 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from schemas.digest import TreeHead
+from schemas.errors import ConfigError
 from schemas.kafka import KafkaSettings
 from sinks.digests import Sealer
 from sinks.head_publishers import AlertTopic, HeadPublisher, HeadsFile
@@ -29,6 +30,13 @@ def sealer_from_settings(
 ) -> Sealer:
     """The file-key sealer; with ``kafka``, heads go to the alert topic too. The key
     directory must lie outside the store and ``data_dir``."""
+    if settings.cluster is not None:
+        # It finds new rows by audit_events' parts, which a Distributed table has none
+        # of: it would seal nothing, silently. Refused until it reads each shard.
+        raise ConfigError(
+            "sealing is not available in cluster mode yet (docs/operations.md, 'Cluster mode')",
+            cluster=settings.cluster,
+        )
     directory = key_dir(settings.signing_key_dir, settings.clickhouse_url, data_dir)
     publishers: list[HeadPublisher] = [HeadsFile(settings.heads_file)]
     if kafka is not None:

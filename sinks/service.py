@@ -19,6 +19,7 @@ from schemas.backoff import Backoff
 from schemas.errors import PlatformError
 from schemas.kafka import KafkaSettings
 from sinks.clickhouse import connect
+from sinks.cluster import layout_for
 from sinks.conflicts import ConflictAlerts
 from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
@@ -35,7 +36,7 @@ RESTART_FIRST_S, RESTART_MAX_S = 0.5, 30.0  # waits before a failed sink starts 
 def open_store(settings: SinkSettings) -> Client:
     """A client on the audit database with every migration applied."""
     client = connect(settings.clickhouse_url, settings.database)
-    apply_migrations(client)
+    apply_migrations(client, layout=layout_for(settings))
     return client
 
 

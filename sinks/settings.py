@@ -19,6 +19,12 @@ class SinkSettings(PartSettings):
         description="chdb:///dir for the embedded engine, or http(s)://user:pass@host:8123.",
     )
     database: str = Field("mcp_audit", description="Database holding the audit tables.")
+    cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="Cluster mode: the ClickHouse cluster (remote_servers) the migrations"
+        " create replicated, sharded tables on (docs/operations.md, Cluster mode).",
+    )
     consumer_group: str = Field(SINK_GROUP, description="Kafka consumer group of the sink.")
     session_timeout_ms: int = Field(
         10_000, ge=1000, description="Kafka consumer session timeout; joining takes about half."

@@ -38,6 +38,7 @@ def held(time_column: str) -> str:
 # (tests/sinks/test_metrics.py holds them to these words). Every call is an ATTEMPT
 # and a RESULT; the RESULT is the one counted, so heartbeats and one-off events never are.
 CALL = "phase = 'RESULT'"
+TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 FAILURE_STATUSES = ("ERROR", "DENIED", "TIMEOUT", "CANCELLED")
 HIGH_RISK_LEVELS = ("HIGH", "CRITICAL")
 FAILURE = f"status IN {FAILURE_STATUSES}"  # a tuple's repr is the SQL list

@@ -17,7 +17,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from schemas.integrity import DAY_US, chain_hash
-from schemas.verify import Finding, verify_stream
+from schemas.verify import ChainFinding, verify_stream
 
 CHAINED_COLUMNS = (
     "toString(event_id) AS event_id, event_time, event_type, phase, call_id, user_id,"
@@ -111,9 +111,9 @@ def verify_store(
     expired: Container[tuple[str, int]] = frozenset(),
     sealed_from_us: int | None = None,
     extra_streams: Iterable[str] = (),
-) -> Iterator[tuple[str, int, list[Finding]]]:
+) -> Iterator[tuple[str, int, list[ChainFinding]]]:
     """For each stream: its id, how many rows were checked, and what it found
-    (``expired`` gaps among them, which are no :attr:`~schemas.verify.Finding.problem`).
+    (``expired`` gaps among them, which are no :attr:`~schemas.verify.ChainFinding.problem`).
 
     ``expired`` holds the (stream, seq) the sealed log says retention has taken;
     the retention-period rule applies only to gaps from before ``sealed_from_us``.
@@ -122,7 +122,7 @@ def verify_store(
     if horizon is not None and sealed_from_us is not None:
         horizon = min(horizon, sealed_from_us)
 
-    def check(stream_id: str, rows: list[dict[str, Any]]) -> tuple[str, int, list[Finding]]:
+    def check(stream_id: str, rows: list[dict[str, Any]]) -> tuple[str, int, list[ChainFinding]]:
         events = (as_event(row) for row in rows)
         seqs = _SeqsOf(expired, stream_id)
         return stream_id, len(rows), verify_stream(events, 1, horizon, seqs)

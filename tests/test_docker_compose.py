@@ -5,27 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
-from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from mcp_audit.cli import build_parser
 from mcp_audit.config import settings_for
+from tests.compose import COMPOSE, default, services
 from tests.conftest import require_tool
-
-COMPOSE = Path(__file__).parent.parent / "docker-compose.yml"
-
-
-def _services() -> dict[str, Any]:
-    services: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())["services"]
-    return services
-
-
-def _default(value: str) -> str:
-    """``${VAR:-default}`` as compose resolves it with VAR unset."""
-    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", value)
 
 
 def test_compose_file_validates() -> None:
@@ -36,10 +23,10 @@ def test_compose_file_validates() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("service", sorted(_services()))
+@pytest.mark.parametrize("service", sorted(services()))
 def test_service_settings_are_known(service: str) -> None:
-    environment = _services()[service].get("environment") or {}
-    ours = {k: _default(str(v)) for k, v in environment.items() if k.startswith("MCP_AUDIT_")}
+    environment = services()[service].get("environment") or {}
+    ours = {k: default(str(v)) for k, v in environment.items() if k.startswith("MCP_AUDIT_")}
     for variable in ours:
         model = settings_for(variable)
         assert model is not None, f"{service}: {variable} belongs to no settings model"
@@ -49,7 +36,7 @@ def test_service_settings_are_known(service: str) -> None:
 
 def test_services_built_from_this_repo_run_real_subcommands() -> None:
     commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    for name, service in _services().items():
+    for name, service in services().items():
         if "build" in service:
             assert service["command"][0] in commands, f"{name}: no such subcommand"
 
@@ -62,9 +49,9 @@ def test_grafana_reads_clickhouse_as_a_select_only_user() -> None:
         (root / "deploy/grafana/provisioning/datasources/clickhouse.yaml").read_text()
     )["datasources"][0]
     user = datasource["jsonData"]["username"]
-    writer = _default(_services()["sink"]["environment"]["MCP_AUDIT_SINK_CLICKHOUSE_URL"])
+    writer = default(services()["sink"]["environment"]["MCP_AUDIT_SINK_CLICKHOUSE_URL"])
     assert f"//{user}:" not in writer
-    mounts = _services()["clickhouse"]["volumes"]
+    mounts = services()["clickhouse"]["volumes"]
     [initdb] = [m for m in mounts if m.endswith(":/docker-entrypoint-initdb.d:ro")]
     script = (root / initdb.split(":")[0]).resolve() / "10-grafana-reader.sh"
     subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
@@ -73,26 +60,26 @@ def test_grafana_reads_clickhouse_as_a_select_only_user() -> None:
     assert f"CREATE USER IF NOT EXISTS {user} IDENTIFIED" in script.read_text()
     grants = re.findall(r"^GRANT (.*) ON (.*) TO (\w+);$", script.read_text(), re.MULTILINE)
     assert grants == [("SELECT", "${CLICKHOUSE_DB}.*", user)]
-    assert _services()["clickhouse"]["environment"]["CLICKHOUSE_DB"] == "mcp_audit"
+    assert services()["clickhouse"]["environment"]["CLICKHOUSE_DB"] == "mcp_audit"
 
 
 def test_the_stack_seals_with_a_key_volume_of_its_own() -> None:
-    services = _services()
-    sealer = services["sealer"]
+    stack = services()
+    sealer = stack["sealer"]
     assert sealer["command"] == ["digest", "--every"]
     key_dir = sealer["environment"]["MCP_AUDIT_SINK_SIGNING_KEY_DIR"]
     [mount] = [m for m in sealer["volumes"] if m.endswith(f":{key_dir}")]
     volume = mount.split(":")[0]
     assert volume in yaml.safe_load(COMPOSE.read_text())["volumes"]  # named: it persists
-    for name, service in services.items():
+    for name, service in stack.items():
         if name != "sealer":
             assert all(not str(m).startswith(f"{volume}:") for m in service.get("volumes", []))
-    store_volume = services["clickhouse"]["volumes"][0].split(":")[0]
+    store_volume = stack["clickhouse"]["volumes"][0].split(":")[0]
     assert volume != store_volume
 
 
 def _kafka_env() -> dict[str, str]:
-    return {k: str(v) for k, v in _services()["kafka"]["environment"].items()}
+    return {k: str(v) for k, v in services()["kafka"]["environment"].items()}
 
 
 def test_the_broker_authenticates_every_client_and_allows_only_what_an_acl_says() -> None:
@@ -106,8 +93,8 @@ def test_the_broker_authenticates_every_client_and_allows_only_what_an_acl_says(
     assert env["KAFKA_ADVERTISED_LISTENERS"].startswith("CLIENT://")
     assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
     assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
-    assert all(p.startswith("127.0.0.1:") for p in _services()["kafka"]["ports"])
-    assert "9093" not in " ".join(_services()["kafka"]["ports"])  # the controller stays inside
+    assert all(p.startswith("127.0.0.1:") for p in services()["kafka"]["ports"])
+    assert "9093" not in " ".join(services()["kafka"]["ports"])  # the controller stays inside
     users = set(
         re.findall(r"user_(\w+)=", env["KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG"])
     )
@@ -116,11 +103,12 @@ def test_the_broker_authenticates_every_client_and_allows_only_what_an_acl_says(
 
 def test_each_part_signs_in_as_its_own_user() -> None:
     seen = {}
-    for name, service in _services().items():
+    for name, service in services().items():
         environment = service.get("environment") or {}
-        if "build" in service:
+        if "build" in service and name != "dashboard":  # it reads the store, not the broker
             assert environment["MCP_AUDIT_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
             seen[name] = environment["MCP_AUDIT_KAFKA_SASL_USERNAME"]
+    assert not any(k.startswith("MCP_AUDIT_KAFKA_") for k in services()["dashboard"]["environment"])
     assert seen == {
         "topics": "admin", "processors": "processors", "sink": "sink", "sealer": "sealer",
         "siem": "siem",
@@ -151,15 +139,15 @@ def test_producers_may_only_write_the_raw_topic() -> None:
         if "topic:$enriched" in res and ({"Write", "All"} & set(ops))
     }  # fmt: skip
     assert writers_of_enriched == {"processors"}
-    acls_service = _services()["kafka-acls"]
+    acls_service = services()["kafka-acls"]
     assert acls_service["entrypoint"] == ["/bin/bash", "/acls.sh"]
-    assert _services()["topics"]["depends_on"] == {
+    assert services()["topics"]["depends_on"] == {
         "kafka-acls": {"condition": "service_completed_successfully"}
     }
 
 
 def test_processors_refuse_what_no_mounted_origin_key_vouches_for() -> None:
-    processors = _services()["processors"]
+    processors = services()["processors"]
     keys = processors["environment"]["MCP_AUDIT_PROCESSORS_ORIGIN_KEYS_DIR"]
     assert any(m.endswith(f":{keys}:ro") for m in processors["volumes"])
 
@@ -179,3 +167,25 @@ def test_image_copies_every_package_and_the_build_files() -> None:
     packages = set(project["tool"]["mypy"]["packages"])
     assert packages <= copied, sorted(packages - copied)
     assert {"pyproject.toml", "setup.py", "MANIFEST.in"} <= copied
+
+
+def test_the_dashboard_reads_as_its_own_user_on_a_port_published_on_loopback_only() -> None:
+    dashboard, clickhouse = services()["dashboard"], services()["clickhouse"]
+    env = {k: default(str(v)) for k, v in dashboard["environment"].items()}
+    assert dashboard["command"] == ["dashboard"]
+    assert env["MCP_AUDIT_SINK_CLICKHOUSE_URL"].startswith("http://dashboard:")
+    port = env["MCP_AUDIT_PLATFORM_DASHBOARD_PORT"]
+    # Published on the host's loopback under the same number: the Host check expects it.
+    assert dashboard["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert env["MCP_AUDIT_READ_CONTAINER_BIND"] == "true"
+    assert env["MCP_AUDIT_PLATFORM_DASHBOARD_HOST"] == "0.0.0.0"
+    [tokens] = dashboard["volumes"]
+    assert env["MCP_AUDIT_READ_TOKEN_FILE"].startswith(tokens.split(":")[1] + "/")
+    script = (COMPOSE.parent / "deploy/clickhouse/initdb/30-dashboard.sh").read_text()
+    subprocess.run(["bash", "-n", str(COMPOSE.parent / "deploy/clickhouse/initdb/30-dashboard.sh")],
+                   check=True, timeout=30)  # fmt: skip
+    grants = re.findall(r"^GRANT (.*) ON (.*) TO (\w+);$", script, re.MULTILINE)
+    assert grants == [("SELECT", "${CLICKHOUSE_DB}.*", "dashboard"),
+                      ("INSERT", "${CLICKHOUSE_DB}.audit_events", "dashboard")]  # fmt: skip
+    assert "DASHBOARD_CLICKHOUSE_PASSWORD" in clickhouse["environment"]
+    assert "allow_ddl = 0 CONST" in script

@@ -6,6 +6,7 @@ import argparse
 
 from readside.session import open_read_side
 from readside.subjects import erase, subject_pseudonym
+from sinks.cluster import layout_for
 from sinks.settings import SinkSettings
 
 NAME = "erase"
@@ -30,9 +31,10 @@ def pseudonym_key(settings: SinkSettings) -> bytes | None:
 def run(args: argparse.Namespace) -> int:
     settings = SinkSettings.load()
     subject = subject_pseudonym(args.subject, args.pseudonym, pseudonym_key(settings))
+    layout = layout_for(settings)
     with open_read_side(settings) as session:
         rows = session.operate(
-            "erase", lambda c: erase(c, subject, session.operator), subject=subject
+            "erase", lambda c: erase(c, subject, session.operator, layout), subject=subject
         )
     print(f"erased personal values of {subject} in {rows} rows")
     return 0

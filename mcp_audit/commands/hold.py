@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from readside.holds import Hold, active, new_hold, place, release
 from readside.render import render
 from readside.session import open_read_side
+from sinks.cluster import layout_for
 from sinks.settings import SinkSettings
 
 NAME = "hold"
@@ -30,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_read_side(SinkSettings.load()) as session:
+    settings = SinkSettings.load()
+    layout = layout_for(settings)
+    with open_read_side(settings) as session:
         operator = session.operator
         if args.action == "list":
             holds = session.read("hold-list", active)
@@ -39,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "release":
             hold_id = str(args.hold_id)
             session.operate(
-                "hold-release", lambda c: release(c, hold_id, operator), hold_id=hold_id
+                "hold-release", lambda c: release(c, hold_id, operator, layout), hold_id=hold_id
             )
             print(f"released {args.hold_id}")
         else:
             hold = _hold_from(args)
-            session.operate("hold-place", lambda c: place(c, hold, operator),
+            session.operate("hold-place", lambda c: place(c, hold, operator, layout),
                             hold_id=hold.hold_id, kind=hold.kind, value=hold.value)  # fmt: skip
             print(f"placed {hold.hold_id}")
     return 0

@@ -24,6 +24,9 @@ def run(args: argparse.Namespace) -> int:
         path = platform.data_dir / "read-tokens.json"
     tokens = Tokens(path)
     token = tokens.rotate(args.operator) if args.rotate else tokens.ensure(args.operator)
-    print(f"dashboard: http://{platform.dashboard_host}:{platform.dashboard_port}/#token={token}")
+    host = platform.dashboard_host
+    if host in ("0.0.0.0", "::"):  # a container's every interface: reached on its loopback port
+        host = "127.0.0.1"
+    print(f"dashboard: http://{host}:{platform.dashboard_port}/#token={token}")
     print(f"query endpoint password: {token}")
     return 0

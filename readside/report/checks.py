@@ -13,8 +13,9 @@ from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.verify import Finding
+from schemas.verify import ChainFinding
 from sinks.enriched import ENRICHED
+from sinks.tables import ERASED
 
 SecretScan = Callable[[str], int]
 
@@ -37,7 +38,7 @@ class Check:
     recommendation: str
 
 
-def sequence_complete(findings: list[Finding]) -> Check:
+def sequence_complete(findings: list[ChainFinding]) -> Check:
     missing = [f for f in findings if f.kind == "missing"]
     return Check(
         "sequence_complete", "Every call logged (no sequence gaps)", not missing,
@@ -47,7 +48,7 @@ def sequence_complete(findings: list[Finding]) -> Check:
     )  # fmt: skip
 
 
-def chain_intact(findings: list[Finding]) -> Check:
+def chain_intact(findings: list[ChainFinding]) -> Check:
     broken = [f for f in findings if f.problem and f.kind != "missing"]
     kinds = sorted({f.kind for f in broken})
     return Check(
@@ -106,7 +107,7 @@ def no_secrets_stored(client: Client, since: datetime, scan: SecretScan) -> Chec
 def erasure_complete(client: Client) -> Check:
     remaining = _count(
         client,
-        "SELECT count() FROM audit_events WHERE user_id IN (SELECT user_id FROM erased_subjects)"
+        f"SELECT count() FROM audit_events WHERE {ERASED}"
         f" AND NOT ({ENRICHED.cleared_sql()})",  # every personal column, from one list
     )
     subjects = _count(client, "SELECT uniqExact(user_id) FROM erased_subjects")

@@ -146,3 +146,11 @@ def test_projected_decode_enriches_exactly_as_a_full_decode(events: list[dict[st
 def _no_id(alert: bytes) -> dict[str, Any]:
     decoded = Deserializer("Alert")(alert)
     return {k: v for k, v in decoded.items() if k != "alert_id"}
+
+
+def test_changed_users_are_taken_once_each_change() -> None:
+    worker = enricher()
+    events = [audit_event(seq=i + 1, phase="EVENT", call_id="") for i in range(3)]
+    worker.process([raw(ENCODE(e), i) for i, e in enumerate(events)], NOW)
+    assert worker.take_changed_users() == {events[0]["actor"]["user_pseudonym"]}
+    assert worker.take_changed_users() == set()  # nothing changed since: nothing due

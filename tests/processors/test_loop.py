@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from processors.delivery import Delivery, OutputTopics
-from processors.loop import EnrichmentLoop
+from processors.loop import EnrichmentLoop, loop_consumer
 from processors.messages import BatchOutput
 from processors.settings import ProcessorSettings
 from processors.watch.stall import StallWatch
@@ -56,7 +56,7 @@ def _loop(kafka: KafkaSettings, group: str) -> EnrichmentLoop:
         retry_max_s=1.0,
     )
     return EnrichmentLoop(
-        {**client, "group.id": group, "session.timeout.ms": 6000},
+        loop_consumer({**client, "group.id": group, "session.timeout.ms": 6000}),
         kafka.topic_raw, build_enricher(settings, None), delivery,
         batch_max=100, batch_wait_s=0.02, stall=StallWatch(60_000_000),
     )  # fmt: skip

@@ -14,11 +14,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from producers.enums import CLASSIFICATIONS, EVENT_TYPES, PHASES, STATUSES
 from producers.model import (
-    CLASSIFICATIONS,
-    EVENT_TYPES,
-    PHASES,
-    STATUSES,
     Actor,
     Annotations,
     CallEvent,

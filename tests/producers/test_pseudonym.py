@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from producers.errors import ProducerError
-from producers.ids import uuid7
 from producers.pseudonym import Pseudonymiser, ValueDigester, check_apart, load_key
+from schemas.ids import uuid7
 
 
 def test_pseudonym_is_hmac_sha256_under_the_named_key() -> None:

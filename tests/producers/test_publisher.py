@@ -279,9 +279,9 @@ def test_the_caller_serves_delivery_reports_while_the_io_thread_cannot(
     # In a busy server the calling thread keeps the GIL and the I/O thread's reports wait
     # behind it; here the I/O thread is held in its tick hook, which is easier to arrange.
     held = threading.Event()
-    publisher = Publisher(producer_settings(tmp_path), kafka_settings, Counters())
-    publisher.on_tick = held.wait
-    publisher.start()
+    settings = producer_settings(tmp_path)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, fsync=settings.fsync)
+    publisher = Publisher(settings, kafka_settings, Counters(), spool).start(on_tick=held.wait)
     try:
         for i in range(1000):
             publisher.publish(b"k", b"event %d" % i)
@@ -294,4 +294,23 @@ def test_the_caller_serves_delivery_reports_while_the_io_thread_cannot(
         assert _wait(served, 15), publisher.counters.sent
     finally:
         held.set()
+        publisher.close()
+
+
+def test_a_failing_io_step_is_counted_and_the_io_thread_goes_on(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    def broken_tick() -> None:
+        raise RuntimeError("a heartbeat that cannot be made")
+
+    settings = producer_settings(tmp_path)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes, fsync=settings.fsync)
+    publisher = Publisher(settings, kafka_settings, Counters(), spool).start(on_tick=broken_tick)
+    try:
+        for i in range(10):
+            publisher.publish(b"k", b"event %d" % i)
+        # Only the I/O thread serves delivery reports here (fewer than _SERVE_EVERY events).
+        assert _wait(lambda: publisher.counters.sent >= 10, 15), publisher.counters.sent
+        assert publisher.counters.audit_failures >= 1
+    finally:
         publisher.close()

@@ -15,7 +15,15 @@ from tests.sinks.helpers import ENCODE_ENRICHED, files_of, varied_event
 
 pytestmark = pytest.mark.clickhouse
 OLD = datetime(2020, 1, 6, 12, tzinfo=UTC)  # far past any retention below
-SOON_S = 2.0
+# Rows "expiring soon" must outlive their insert and the hold's placement (a merge drops
+# rows already past TTL), which took over 2 s on a loaded machine; tests then wait only
+# for what is left of this, so slack costs nothing on a quiet one.
+SOON_S = 10.0
+
+
+def wait_until_expired(written_at: float) -> None:
+    """Sleep until rows written ``expiring_soon`` at ``written_at`` are past retention."""
+    time.sleep(max(0.0, written_at + SOON_S + 1 - time.monotonic()))
 
 
 def old_events(
@@ -53,10 +61,11 @@ def test_ttl_drops_expired_rows_and_keeps_recent(writer: AvroWriter, clickhouse:
 def test_subject_hold_keeps_rows_past_ttl_until_released(
     writer: AvroWriter, clickhouse: Client
 ) -> None:
+    written_at = time.monotonic()
     writer.write(ENRICHED, files_of(old_events(14, 1, expiring_soon=True)), "t")
     subject = f"{3:064x}"  # varied_event: users are index % 7
     hold = place(clickhouse, new_hold("subject", subject), operator="legal")
-    time.sleep(SOON_S + 1)  # now every row is past its retention
+    wait_until_expired(written_at)  # now every row is past its retention
 
     assert expire(clickhouse) == {subject: 2}
     assert [h.hold_id for h in active(clickhouse)] == [hold.hold_id]
@@ -76,11 +85,12 @@ def test_rows_inserted_under_a_hold_are_marked(writer: AvroWriter, clickhouse: C
 def test_overlapping_holds_release_one_keeps_the_other(
     writer: AvroWriter, clickhouse: Client
 ) -> None:
+    written_at = time.monotonic()
     writer.write(ENRICHED, files_of(old_events(7, 1, expiring_soon=True)), "t")
     start = datetime.now(UTC) - timedelta(days=2)
     by_time = place(clickhouse, new_hold("time", time_from=start, time_to=datetime.now(UTC)), "x")
     by_subject = place(clickhouse, new_hold("subject", f"{1:064x}"), "x")
-    time.sleep(SOON_S + 1)
+    wait_until_expired(written_at)
 
     release(clickhouse, by_subject.hold_id, "x")
     assert sum(expire(clickhouse).values()) == 7  # the time hold still covers all of them

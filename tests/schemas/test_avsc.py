@@ -137,3 +137,33 @@ def test_an_unreadable_file_is_a_schema_error(tmp_path: Path) -> None:
     (tmp_path / "bad.avsc").write_text("{not json")
     with pytest.raises(SchemaError, match="cannot load"):
         avsc.load(tmp_path / "bad.avsc")
+
+
+def _apache_enums(schema: Any, found: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Every enum's symbols as Apache Avro's own parser holds them, by full name."""
+    if isinstance(schema, avro.schema.EnumSchema):
+        found[schema.fullname] = tuple(schema.symbols)
+    elif isinstance(schema, avro.schema.RecordSchema):
+        for field in schema.fields:
+            _apache_enums(field.type, found)
+    elif isinstance(schema, avro.schema.UnionSchema):
+        for branch in schema.schemas:
+            _apache_enums(branch, found)
+    elif isinstance(schema, avro.schema.ArraySchema):
+        _apache_enums(schema.items, found)
+    elif isinstance(schema, avro.schema.MapSchema):
+        _apache_enums(schema.values, found)
+    return found
+
+
+@pytest.mark.parametrize("record", registry.RECORD_NAMES)
+def test_enum_symbols_are_in_the_order_apache_avro_reads(record: str) -> None:
+    expanded = registry.current(record).schema
+    enums = _apache_enums(avro.schema.parse(json.dumps(expanded)), {})
+    assert enums  # every record of the contract has enums
+    assert {name: avsc.enum_symbols(expanded, name) for name in enums} == enums
+
+
+def test_an_enum_the_schema_lacks_is_a_schema_error() -> None:
+    with pytest.raises(SchemaError, match="no such enum"):
+        avsc.enum_symbols(registry.current("AuditEvent").schema, "mcp_audit.Nothing")

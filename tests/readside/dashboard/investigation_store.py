@@ -12,8 +12,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from producers.ids import uuid7
 from schemas import registry
+from schemas.ids import uuid7
 from schemas.integrity import chain_hash
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file

@@ -4,17 +4,22 @@ Not a mock: the forwarder's requests go through the kernel's loopback, the
 server parses them as a SIEM would, and answers with the status ``answer``
 chooses. Every request is recorded with its headers, documents and answer, and
 every document it received is judged by pydantic-ocsf when the server stops
-(a test whose forwarder sent invalid OCSF fails there).
+(a test whose forwarder sent invalid OCSF fails there). With ``tls`` (see
+:func:`self_signed_tls`) it speaks HTTPS, as a SIEM's webhook does.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,13 +43,17 @@ class Received:
 
 
 class LoopbackSiem:
-    def __init__(self, answer: Answer = always_ok) -> None:
+    def __init__(self, answer: Answer = always_ok, tls: ssl.SSLContext | None = None) -> None:
         self.answer = answer
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}/ingest"
+        scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_port}/ingest"
 
     def accepted(self) -> list[dict[str, Any]]:
         """Every document of every 2xx-answered request, in arrival order."""
@@ -109,3 +118,43 @@ class LoopbackSiem:
             for version in COMPLETE
             for problem in ocsf_problems(d, version)
         ]
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 with a fresh self-signed certificate, and the
+    certificate's PEM file (a client trusts it through ``SSL_CERT_FILE``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loopback-siem")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "siem-cert.pem", directory / "siem-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, cert_path

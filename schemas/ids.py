@@ -1,6 +1,9 @@
-"""UUIDv7 event ids: 48-bit Unix milliseconds, then randomness, so ids sort by time.
+"""UUIDv7 ids: 48-bit Unix milliseconds, then randomness, so ids sort by time.
 
-Event ids need uniqueness, not secrecy, so the 74 random bits come from a
+One algorithm for every id the project makes: producers' event and stream ids,
+processors' alert ids (here, not in either room, which may not import each other).
+
+Ids need uniqueness, not secrecy, so the 74 random bits come from a
 private :class:`random.Random` seeded from ``os.urandom`` (no syscall per id),
 re-seeded in a forked child, and untouched by anyone seeding the global
 ``random`` (test frameworks do). Ids from one process sort by millisecond;

@@ -1,6 +1,6 @@
 import uuid
 
-from producers.ids import uuid7
+from schemas.ids import uuid7
 
 
 def test_uuid7_carries_the_given_millisecond_and_a_valid_variant() -> None:
