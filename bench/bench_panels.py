@@ -40,7 +40,7 @@ from sinks.migrate import Migration, apply_migrations
 
 ROWS = int(os.environ.get("BENCH_PANEL_ROWS", "10000000"))
 RUNS = int(os.environ.get("BENCH_PANEL_RUNS", "3"))
-BASE = Path(os.environ.get("BENCH_BASE", "/tmp/wt-fast-base"))
+BASE = Path(os.environ.get("BENCH_BASE", "/tmp/wt-fast-base"))  # issue 17: 13d89a1
 SLICES = 40
 REPLAY_INSERTS = 4  # each stores again 1/400 of the events: 1% in all
 ROOT = Path(__file__).parent.parent
@@ -225,11 +225,15 @@ def _report(client: Client, base: ModuleType, filling: str) -> str:
     ).result_rows[0]
     now = datetime.now(UTC)
     rows, mismatches = [], []
+    page: dict[str, list[float]] = {"old": [], "new": []}  # the 30-day page's panels
     for window, hours in WINDOWS.items():
         since = now - timedelta(hours=hours)
         old, new = _panels(base, since, hours, user), _panels(queries, since, hours, user)
         for panel in PANELS:
             before, after, old_answer, new_answer = _ab(client, old[panel], new[panel])
+            if window == "30 days" and panel != "events of one user":
+                page["old"].append(before)
+                page["new"].append(after)
             if _counts(old_answer) != _counts(new_answer):
                 mismatches.append(f"{panel}, {window}")
             rows.append(
@@ -263,6 +267,9 @@ def _report(client: Client, base: ModuleType, filling: str) -> str:
         + table(["panel", "window", "starting code ms", "this code ms", "faster"], rows)
         + "\n\nREADME analyst queries, the starting commit's text against this tree's:\n\n"
         + table(["query", "starting README ms", "this README ms", "faster"], readme)
+        + f"\n\nThe whole 30-day page's queries (every panel but one user's events, one after"
+        f" another): {sum(page['old']):,.0f} ms with the starting code, {sum(page['new']):,.1f} ms"
+        f" with this one ({sum(page['old']) / sum(page['new']):,.0f}x)."
         + f"\n\nOne event's whole record by its id: {record_ms:.1f} ms; one user's 30-day"
         f" trail ({len(trail):,} events): {trail_ms:.1f} ms (bar: <= 100 ms each)."
     )

@@ -70,6 +70,7 @@ SHARDING: Mapping[str, str] = {
     "risk_daily": "cityHash64(server_id, risk_level)",
     "events_hourly": "cityHash64(server_id, tool_name)",
     "durations_hourly": "cityHash64(server_id, tool_name)",
+    "durations_daily": "cityHash64(server_id, tool_name)",
 }
 
 # ALTER commands that change a table's columns: the Distributed twin's columns

@@ -120,6 +120,13 @@ def clickhouse(clickhouse_url: str) -> Iterator[Client]:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Headless Chromium driven by Selenium, with its console log captured."""
+    with chromium() as driver:
+        yield driver
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Chromium driven by Selenium (the browser tests and bench/bench_page.py)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -9,13 +9,15 @@ holds each event once however often it was stored, so they are exact before
 merges without reading whole rows. A window starts anywhere: its whole hours (or
 days) come from the aggregate and the part of its first hour (or day) from
 ``events_first``, each row of it taken as a one-row aggregate (:func:`_window`).
-Measured on 10 M events over 30 days, unmerged: docs/benchmarks.md.
+Duration percentiles are the one approximate figure: a DDSketch per day (migration
+190), within :data:`RELATIVE_ACCURACY` of the true value. Measured on 10 M events
+over 30 days, unmerged: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +27,14 @@ from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
 
 TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 _SINCE = "{since:DateTime64(6)}"
+# A window ends at ``until`` (excluded): Grafana's time range has an end; the built-in
+# dashboard's windows run to now, so its end is past any event (NO_END).
+_UNTIL = "{until:DateTime64(6)}"
+NO_END = datetime(2106, 1, 1, tzinfo=UTC)
+# Where a question's source has server_id and tool_name: the condition that narrows it
+# to the servers and tools chosen. Every one here; Grafana puts its variables in
+# (readside/dashboard/grafana.py), so both ask the same question.
+SERVER_AND_TOOL = "1 /* every server and tool */"
 # events_first holds versions: sign 1 for each, -1 for one an INCOMPLETE version
 # replaced (migration 170; the rest of the keep-first rule is migration 120's).
 # Counts sum the signs; a state that cannot take a value back (a quantile) takes
@@ -43,13 +53,6 @@ _EVENT_COLUMNS = (
     ("risk_level", "risk_level"),
     ("events", "toInt64(sign)"),
 )
-_DURATION_COLUMNS = (
-    *((name, name) for name in ("event_type", "server_id", "tool_name")),
-    (
-        "duration_us",
-        f"arrayReduce('quantilesStateIf(0.5, 0.95, 0.99)', [duration_us], [{CALL} AND {FIRST}])",
-    ),
-)
 _USER_COLUMNS = (
     ("user_id", "user_id"),
     ("events", "toInt64(sign)"),
@@ -60,28 +63,56 @@ _USER_COLUMNS = (
 )
 
 
+def _bounds(unit: str) -> tuple[str, str]:
+    """The window's first and last whole ``unit`` (hour or day): ``table`` holds what
+    lies between them, and events_first the parts before and after."""
+    return (
+        f"toStartOf{unit.title()}({_SINCE}) + INTERVAL 1 {unit.upper()}",
+        f"toStartOf{unit.title()}({_UNTIL})",
+    )
+
+
 def _window(table: str, unit: str, columns: tuple[tuple[str, str], ...]) -> str:
-    """``table``'s rows from ``since`` on: whole hours or days stored, the first part computed.
+    """``table``'s rows from ``since`` to ``until``: whole hours or days stored, the parts
+    at either end computed.
 
     ``unit`` (hour or day) names ``table``'s time column."""
-    first_whole = f"toStartOf{unit.title()}({_SINCE}) + INTERVAL 1 {unit.upper()}"
+    first_whole, last_whole = _bounds(unit)
     names = ", ".join(name for name, _ in columns)
     values = ", ".join(f"{value} AS {name}" for name, value in columns)
     return f"""(
-        SELECT {names} FROM {table} WHERE {unit} >= {first_whole}
+        SELECT {names} FROM {table} WHERE {unit} >= {first_whole} AND {unit} < {last_whole}
         UNION ALL
         SELECT {values} FROM events_first
-        WHERE event_time >= {_SINCE} AND event_time < {first_whole})"""
+        WHERE event_time >= {_SINCE} AND event_time < {_UNTIL}
+          AND (event_time < {first_whole} OR event_time >= {last_whole}))"""
 
 
 # Users by day: 2,000 users over 30 days are 60,000 rows, and 1.4 M by hour.
 EVENTS_HOURLY = _window("events_hourly", "hour", _EVENT_COLUMNS)
-DURATIONS_HOURLY = _window("durations_hourly", "hour", _DURATION_COLUMNS)
 USERS_DAILY = _window("user_activity_daily", "day", _USER_COLUMNS)
+
+# Duration quantiles: a DDSketch per day (migration 190), each figure within 1% of the
+# true percentile. The part of the window's first day is sketched from events_first's
+# calls in one aggregation (a state per row, as _window makes, would be a dense array
+# per row). Calls only, each event's first version, as the view takes them.
+QUANTILES = "(0.01, 0.5, 0.95, 0.99)"
+RELATIVE_ACCURACY = 0.01
+_FIRST_DAY, _LAST_DAY = _bounds("day")
+DURATIONS_DAILY = f"""(
+        SELECT event_type, server_id, tool_name, duration_us FROM durations_daily
+        WHERE day >= {_FIRST_DAY} AND day < {_LAST_DAY}
+        UNION ALL
+        SELECT event_type, server_id, tool_name,
+               quantilesDDState{QUANTILES}(duration_us) AS duration_us
+        FROM events_first
+        WHERE event_time >= {_SINCE} AND event_time < {_UNTIL}
+          AND (event_time < {_FIRST_DAY} OR event_time >= {_LAST_DAY}) AND {CALL} AND {FIRST}
+        GROUP BY event_type, server_id, tool_name)"""
 
 
 def _rows(client: Client, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    result = client.query(sql, parameters=parameters)
+    result = client.query(sql, parameters={"until": NO_END, **parameters})
     return [dict(zip(result.column_names, _plain(row), strict=True)) for row in result.result_rows]
 
 
@@ -107,53 +138,63 @@ def summary(client: Client, since: datetime) -> dict[str, Any]:
     return _rows(client, sql, {"since": since})[0]
 
 
-def calls_over_time(client: Client, since: datetime, bucket_minutes: int) -> list[dict[str, Any]]:
-    # Buckets of whole hours add up hourly rows; shorter ones (the page asks for them
-    # up to a 24 h window) count events_first's rows of the window.
-    if bucket_minutes % 60 == 0:
-        time, calls, source = "hour", "sum(events)", f"{EVENTS_HOURLY} WHERE {TOOL_CALL}"
-    else:
-        time, calls = "event_time", "sum(sign)"
-        source = f"events_first WHERE event_time >= {_SINCE} AND {TOOL_CALL}"
-    sql = f"""
-        SELECT toDateTime64(toStartOfInterval({time}, toIntervalMinute({{bucket:UInt32}})), 6)
-                   AS bucket, tool_name AS tool, status, {calls} AS calls
-        FROM {source} GROUP BY bucket, tool, status ORDER BY bucket, tool, status"""
-    return _rows(client, sql, {"since": since, "bucket": bucket_minutes})
-
-
-def tools(client: Client, since: datetime) -> list[dict[str, Any]]:
-    sql = f"""
+# The questions Grafana asks too (readside/dashboard/grafana.py renders them for it).
+CALLS_HOURLY = f"""
+        SELECT toDateTime64(toStartOfInterval(hour, toIntervalMinute({{bucket:UInt32}})), 6)
+                   AS bucket, tool_name AS tool, status, sum(events) AS calls
+        FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} AND {SERVER_AND_TOOL}
+        GROUP BY bucket, tool, status ORDER BY bucket, tool, status"""
+# Shorter buckets (the page asks for them up to a 24 h window) count events_first's rows.
+CALLS_RECENT = f"""
+        SELECT toDateTime64(toStartOfInterval(event_time, toIntervalMinute({{bucket:UInt32}})), 6)
+                   AS bucket, tool_name AS tool, status, sum(sign) AS calls
+        FROM events_first WHERE event_time >= {_SINCE} AND event_time < {_UNTIL} AND {TOOL_CALL}
+        GROUP BY bucket, tool, status ORDER BY bucket, tool, status"""
+TOOLS = f"""
         SELECT tool, calls, round(failures / calls, 4) AS failure_rate,
                round(q[1] / 1000, 3) AS p50_ms, round(q[2] / 1000, 3) AS p95_ms,
                round(q[3] / 1000, 3) AS p99_ms
         FROM (
             SELECT tool_name AS tool, sum(events) AS calls, sumIf(events, {FAILURE}) AS failures
-            FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} GROUP BY tool) AS counted
+            FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} AND {SERVER_AND_TOOL}
+            GROUP BY tool) AS counted
         LEFT JOIN (
-            SELECT tool_name AS tool, quantilesMerge(0.5, 0.95, 0.99)(duration_us) AS q
-            FROM {DURATIONS_HOURLY} WHERE event_type = 'TOOL_CALL' GROUP BY tool) AS timed
+            SELECT tool_name AS tool, quantilesDDMerge{QUANTILES}(duration_us) AS q
+            FROM {DURATIONS_DAILY} WHERE event_type = 'TOOL_CALL' AND {SERVER_AND_TOOL}
+            GROUP BY tool) AS timed
         USING tool
         ORDER BY calls DESC, tool"""
-    return _rows(client, sql, {"since": since})
+RISK = f"""
+        SELECT toString(risk_level) AS level, sum(events) AS events
+        FROM {EVENTS_HOURLY} WHERE {SERVER_AND_TOOL} GROUP BY level
+        ORDER BY indexOf(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], level)"""
+
+
+def calls_over_time(client: Client, since: datetime, bucket_minutes: int) -> list[dict[str, Any]]:
+    sql = CALLS_HOURLY if bucket_minutes % 60 == 0 else CALLS_RECENT
+    return _rows(client, sql, {"since": since, "bucket": bucket_minutes})
+
+
+def tools(client: Client, since: datetime) -> list[dict[str, Any]]:
+    return _rows(client, TOOLS, {"since": since})
 
 
 def risk_distribution(client: Client, since: datetime) -> list[dict[str, Any]]:
-    sql = f"""
-        SELECT toString(risk_level) AS level, sum(events) AS events
-        FROM {EVENTS_HOURLY} GROUP BY level
-        ORDER BY indexOf(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], level)"""
-    return _rows(client, sql, {"since": since})
+    return _rows(client, RISK, {"since": since})
 
 
-def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any]]:
-    sql = f"""
+# Per user by day: no server or tool column, so the dashboards' server and tool
+# variables do not narrow it.
+TOP_USERS = f"""
         SELECT user_id AS user, sum(events) AS events,
                sum(high_risk) AS high_risk, max(max_risk) AS max_risk
         FROM {USERS_DAILY} WHERE user_id != ''
         GROUP BY user ORDER BY high_risk DESC, max_risk DESC, events DESC, user
         LIMIT {{limit:UInt32}}"""
-    return _rows(client, sql, {"since": since, "limit": limit})
+
+
+def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any]]:
+    return _rows(client, TOP_USERS, {"since": since, "limit": limit})
 
 
 def alerts(client: Client, limit: int) -> list[dict[str, Any]]:

@@ -160,6 +160,15 @@ def test_erase_clears_every_personal_column_and_verify_still_passes(
     assert _not_cleared(clickhouse, "audit_events", list(PERSONAL_COLUMNS), ALICE) == 0
     assert _not_cleared(clickhouse, "audit_alerts", list(ALERT_PERSONAL_COLUMNS), ALICE) == 0
     assert _not_cleared(clickhouse, "events_first", list(FIRST_PERSONAL_COLUMNS), ALICE) == 0
+    # The projection by session (migration 190), read itself, is rebuilt with its part:
+    # the old session id finds Bob's events in it, no longer Alice's.
+    by_session = clickhouse.query(
+        "SELECT countIf(user_id = {alice:String}), countIf(user_id != {alice:String})"
+        " FROM mergeTreeProjection(currentDatabase(), events_first, by_session)"
+        " WHERE session_id = {session:String}",
+        parameters={"alice": ALICE, "session": PERSONAL_CHAINED["session_id"]},
+    ).result_rows[0]
+    assert by_session == (0, 2)
     assert {"session_id", "resource_uri", "prompt_name"} <= set(PERSONAL_COLUMNS)
     columns, rows = export(clickhouse, ALICE)
     stored = [dict(zip(columns, row, strict=True)) for row in rows]

@@ -125,8 +125,8 @@ def store(clickhouse_url: str) -> Any:
     # An INCOMPLETE sent a second time with yet another risk: refused.
     _insert(client, [_enriched_again(rng, u) for u in updated if u["call_state"]][:10])
     # An INCOMPLETE enriched before its stored attempt: stored, but FINAL keeps the attempt.
-    again = {u["event_id"] for u in updated}
-    early = [e for e in events if e["phase"] == "ATTEMPT" and e["event_id"] not in again][:3]
+    sent_again = {u["event_id"] for u in updated}
+    early = [e for e in events if e["phase"] == "ATTEMPT" and e["event_id"] not in sent_again][:3]
     _insert(client, [{**_enriched_again(rng, e), "enriched_time": e["enriched_time"]
                       - timedelta(minutes=1)} for e in early])  # fmt: skip
     # A copy under another user: another row of audit_events (its key), counted apart.
@@ -155,6 +155,10 @@ def test_the_store_holds_replays_unmerged(store: Client) -> None:
 
 FINAL = "(SELECT * FROM audit_events FINAL WHERE event_time >= {since:DateTime64(6)})"
 TOOL_CALLS = f"{FINAL} WHERE event_type = 'TOOL_CALL' AND {CALL}"
+# The durations at the rank a DDSketch reads for each level, q * (n - 1) from the
+# lowest (ClickHouse's DDSketch::get), by floor and ceil against float rounding.
+AT_RANK = """arrayMap(q -> durations[toUInt64({rounding}(q * (length(durations) - 1))) + 1],
+                        [0.5, 0.95, 0.99])"""
 REFERENCE = {
     "summary": f"""
         SELECT count() AS calls, countIf({FAILURE}) AS failures, countIf({HIGH_RISK}) AS high_risk,
@@ -164,12 +168,13 @@ REFERENCE = {
                tool_name AS tool, status, count() AS calls
         FROM {TOOL_CALLS} GROUP BY bucket, tool, status ORDER BY bucket, tool, status""",
     "tools": f"""
-        SELECT tool_name AS tool, count() AS calls,
-               round(countIf({FAILURE}) / count(), 4) AS failure_rate,
-               round(quantile(0.5)(duration_us) / 1000, 3) AS p50_ms,
-               round(quantile(0.95)(duration_us) / 1000, 3) AS p95_ms,
-               round(quantile(0.99)(duration_us) / 1000, 3) AS p99_ms
-        FROM {TOOL_CALLS} GROUP BY tool ORDER BY calls DESC, tool""",
+        SELECT tool, calls, failure_rate, {AT_RANK.format(rounding="floor")} AS low,
+               {AT_RANK.format(rounding="ceil")} AS high
+        FROM (SELECT tool_name AS tool, count() AS calls,
+                     round(countIf({FAILURE}) / count(), 4) AS failure_rate,
+                     arraySort(groupArray(duration_us)) AS durations
+              FROM {TOOL_CALLS} GROUP BY tool)
+        ORDER BY calls DESC, tool""",
     "risk": f"""
         SELECT toString(risk_level) AS level, count() AS events FROM {FINAL} GROUP BY level
         ORDER BY indexOf(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], level)""",
@@ -196,6 +201,17 @@ def _reference(client: Client, name: str, **parameters: Any) -> list[dict[str, A
     ]
 
 
+def _without_quantiles(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.endswith("_ms") and k not in ("low", "high")}
+
+
+def _within_accuracy(value_us: float, low_us: float, high_us: float) -> bool:
+    """A sketched percentile is within the sketch's relative accuracy of the duration
+    at its rank (migration 190); 0.5 us is the rounding to thousandths of a millisecond."""
+    accuracy = queries.RELATIVE_ACCURACY
+    return low_us * (1 - accuracy) - 0.5 <= value_us <= high_us * (1 + accuracy) + 0.5
+
+
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 def test_every_panel_equals_the_slow_query(store: Client, window: str) -> None:
     since = NOW - WINDOWS[window]
@@ -204,7 +220,11 @@ def test_every_panel_equals_the_slow_query(store: Client, window: str) -> None:
         assert queries.calls_over_time(store, since, bucket) == _reference(
             store, "calls", since=since, bucket=bucket
         ), bucket
-    assert queries.tools(store, since) == _reference(store, "tools", since=since)
+    tools, slow_tools = queries.tools(store, since), _reference(store, "tools", since=since)
+    assert [_without_quantiles(t) for t in tools] == [_without_quantiles(t) for t in slow_tools]
+    for fast, slow in zip(tools, slow_tools, strict=True):
+        for index, name in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+            assert _within_accuracy(fast[name] * 1000, slow["low"][index], slow["high"][index])
     assert queries.risk_distribution(store, since) == _reference(store, "risk", since=since)
     assert queries.top_users(store, since, 10) == _reference(store, "users", since=since)
     assert queries.search(store, since, {}, 100) == _reference(
@@ -257,11 +277,14 @@ README_REFERENCE = {
         WHERE {CALL} AND {HIGH_RISK}
         GROUP BY user_id ORDER BY high_risk_calls DESC, user_id LIMIT 20""",
     "Failure rate and p95 latency per tool": f"""
-        SELECT server_id, tool_name, count() AS total_calls,
-               round(countIf({FAILURE}) / count(), 4) AS failure_rate,
-               quantile(0.95)(duration_us) / 1000 AS p95_ms
-        FROM audit_events FINAL WHERE {CALL}
-        GROUP BY server_id, tool_name ORDER BY failure_rate DESC, server_id, tool_name""",
+        SELECT server_id, tool_name, total_calls, failure_rate,
+               (durations[toUInt64(floor(0.95 * (length(durations) - 1))) + 1],
+                durations[toUInt64(ceil(0.95 * (length(durations) - 1))) + 1]) AS p95_us
+        FROM (SELECT server_id, tool_name, count() AS total_calls,
+                     round(countIf({FAILURE}) / count(), 4) AS failure_rate,
+                     arraySort(groupArray(duration_us)) AS durations
+              FROM audit_events FINAL WHERE {CALL} GROUP BY server_id, tool_name)
+        ORDER BY failure_rate DESC, server_id, tool_name""",
     "Calls per status and risk level over the last 30 days (whole hours)": f"""
         SELECT status, risk_level, count() AS calls FROM audit_events FINAL
         WHERE event_time >= toStartOfHour(now()) - INTERVAL 30 DAY AND {CALL}
@@ -288,6 +311,11 @@ def test_each_readme_query_equals_the_slow_query(store: Client, name: str) -> No
     assert len(slow) > 3
     if "trail" in name or "session" in name:  # equal times: order among them is free
         fast, slow = sorted(fast, key=repr), sorted(slow, key=repr)
+    if "p95" in name:  # the last column: sketched, against the durations at its rank
+        assert [f[:-1] for f in fast] == [s[:-1] for s in slow]
+        for (*_, p95_ms), (*_, (low, high)) in zip(fast, slow, strict=True):
+            assert _within_accuracy(p95_ms * 1000, low, high)
+        return
     assert fast == slow
 
 
@@ -296,18 +324,19 @@ def test_the_migration_rebuilds_the_aggregates_of_a_store_already_holding_events
 ) -> None:
     """A store written before migration 170 counts each event once after it: replays
     stored before migration 120, and INCOMPLETE versions stored beside their attempt."""
+    from sinks.cluster import SINGLE_NODE
     from sinks.migrate import _apply, applied, available
 
     applied(clickhouse)  # the ledger
     pending = [m for m in available() if m.version < 170]
     for migration in [m for m in pending if m.version < 120]:
-        _apply(clickhouse, migration)
+        _apply(clickhouse, migration, SINGLE_NODE)
     rng = random.Random(120)
     events = _events(rng, 400)
     _insert(clickhouse, events, table="audit_events")  # the sink before migration 120
     _insert(clickhouse, events[:50] + _events(rng, 5), table="audit_events")  # a replay
     for migration in [m for m in pending if m.version >= 120]:
-        _apply(clickhouse, migration)
+        _apply(clickhouse, migration, SINGLE_NODE)
     attempts = [e for e in events[50:] if e["phase"] == "ATTEMPT"][:20]
     _insert(clickhouse, [_enriched_again(rng, e) for e in attempts])  # they replace
     before = clickhouse.query("SELECT sum(events) FROM user_activity_daily").result_rows[0][0]
