@@ -107,3 +107,51 @@ def _check_table(client: Client, spec: TableSpec, limit: int, result: RowCheck) 
         f" OR hold_altered ORDER BY 1 LIMIT {int(limit)}"
     ).result_rows
     result.altered += [AlteredRow(spec.table, str(i), str(u), str(what)) for i, u, what in rows]
+
+
+@dataclass(frozen=True)
+class EventRowCheck:
+    """What :func:`check_rows` says of one event's stored versions."""
+
+    versions: int = 0
+    unhashed: int = 0
+    erased: int = 0
+    altered: tuple[str, ...] = ()  # "content", "legal hold" or "personal", per altered version
+
+    @classmethod
+    def of(cls, verdicts: list[tuple[bool, bool, str]]) -> EventRowCheck:
+        """From the ``row_verdict`` of each stored version (:func:`event_verdict_columns`)."""
+        return cls(
+            versions=len(verdicts),
+            unhashed=sum(1 for hashed, _, _ in verdicts if not hashed),
+            erased=sum(1 for _, erased, _ in verdicts if erased),
+            altered=tuple(str(what) for _, _, what in verdicts if what),
+        )
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.versions == self.unhashed else not self.altered
+
+    def describe(self) -> str:
+        if self.altered:
+            return "; ".join(
+                AlteredRow("audit_events", "", "", what).describe().split(": ", 1)[1]
+                for what in self.altered
+            )
+        if self.ok is None:
+            return "stored before rows were hashed (migration 120)"
+        erased = f", {self.erased} erased on record" if self.erased else ""
+        return f"{self.versions} stored version(s) hash as stored{erased}"
+
+
+def event_verdict_columns() -> str:
+    """Columns to add to a ``SELECT ... FROM audit_events`` naming :func:`check_rows`'
+    verdicts of each row read; ``row_verdict`` sums them up for :meth:`EventRowCheck.of`
+    (the others, ``content_altered``, ``hold_altered``, ``personal_changed`` and
+    ``erased``, are its parts). One event's versions are read by the sorting key."""
+    what = (
+        "multiIf(content_hash = '' AND NOT hold_altered, '', content_altered, 'content',"
+        " hold_altered, 'legal hold', personal_changed AND NOT erased, 'personal', '')"
+    )
+    hashed, cleared = "content_hash != ''", "erased AND NOT content_altered"
+    return f"{_verdicts(ENRICHED)}, ({hashed}, {cleared}, {what}) AS row_verdict"

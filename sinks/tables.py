@@ -39,8 +39,10 @@ def held(time_column: str) -> str:
 # and a RESULT; the RESULT is the one counted, so heartbeats and one-off events never are.
 CALL = "phase = 'RESULT'"
 TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
-FAILURE = "status IN ('ERROR', 'DENIED', 'TIMEOUT', 'CANCELLED')"
-HIGH_RISK = "risk_level IN ('HIGH', 'CRITICAL')"
+FAILURE_STATUSES = ("ERROR", "DENIED", "TIMEOUT", "CANCELLED")
+HIGH_RISK_LEVELS = ("HIGH", "CRITICAL")
+FAILURE = f"status IN {FAILURE_STATUSES}"  # a tuple's repr is the SQL list
+HIGH_RISK = f"risk_level IN {HIGH_RISK_LEVELS}"
 LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT 1 BY alert_id)"
 
 ERASED = "user_id IN (SELECT user_id FROM erased_subjects)"

@@ -26,22 +26,19 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from readside.dashboard import queries
+from readside.dashboard import investigate, params, queries
+from readside.dashboard.params import BadRequest
 from readside.errors import NotAuthenticatedError, ReadSideError, RequestRefusedError
 from readside.session import ReadSide
 from readside.tokens import Tokens
 from readside.web import allowed_hosts, bearer, check_request
-from schemas.errors import McpAuditError
+from sinks.signing import PUBLIC_NAME, load_public_key
 
 STATIC = Path(__file__).parent / "static"
 Answer = Callable[[Client], Any]
 # Scripts from this origin only; inline styles are the chart legend's swatches.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
        " frame-ancestors 'none'")  # fmt: skip
-
-
-class BadRequest(McpAuditError):
-    """A dashboard request whose parameters are malformed."""
 
 
 def _int(request: Request, name: str, default: int, upper: int) -> int:
@@ -100,10 +97,41 @@ def build_app(side: ReadSide, tokens: Tokens, port: int) -> Starlette:
         since, limit = _since(request), _int(request, "limit", 100, 1000)
         return lambda c: queries.search(c, since, filters, limit)
 
+    key_path = side.sink.signing_key_dir / PUBLIC_NAME  # checks tree heads' signatures
+    public_key = load_public_key(key_path) if key_path.exists() else None
+
+    def find(request: Request) -> Answer:
+        q = request.query_params
+        params.only(q, params.SEARCH)
+        window, found = params.window(q), params.filters(q)
+        limit, noise = params.integer(q, "limit", 200, 1000), params.flag(q, "noise")
+        return lambda c: investigate.search(c, window, found, limit, noise=noise)
+
+    def alert(request: Request) -> Answer:
+        params.only(request.query_params, frozenset({"id"}))
+        alert_id = params.uuid(request.query_params, "id")
+        return lambda c: investigate.alert_evidence(c, alert_id, 500)
+
+    def trail(request: Request) -> Answer:
+        q = request.query_params
+        params.only(q, params.WINDOW | {"user"})
+        user, window = params.text(q, "user", required=True) or "", params.window(q)
+        return lambda c: investigate.user_trail(c, user, window, 500)
+
+    def record(request: Request) -> Answer:
+        params.only(request.query_params, frozenset({"id"}))
+        event_id = params.uuid(request.query_params, "id")
+        return lambda c: investigate.event_record(c, event_id, public_key)
+
     routes = [
         Route("/", lambda _: FileResponse(STATIC / "index.html")),
         Route("/api/page", api("dashboard-page", page)),
         Route("/api/events", api("dashboard-search", search)),
+        # The investigation (readside.dashboard.investigate); each answer one recorded access.
+        Route("/api/search", api("dashboard-find", find)),
+        Route("/api/alert", api("dashboard-alert", alert)),
+        Route("/api/user", api("dashboard-user", trail)),
+        Route("/api/event", api("dashboard-event", record)),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
 

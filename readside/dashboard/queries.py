@@ -199,7 +199,8 @@ def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any
 
 def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
     sql = f"""
-        SELECT alert_time, toString(severity) AS severity, detector, summary,
+        SELECT toString(alert_id) AS alert_id, alert_time, toString(severity) AS severity,
+               detector, summary,
                user_id AS user, server_id, tool_name, count
         FROM {LATEST_ALERTS}
         ORDER BY alert_time DESC LIMIT {{limit:UInt32}}"""

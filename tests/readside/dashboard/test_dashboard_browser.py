@@ -111,7 +111,7 @@ def test_dashboard_shows_the_stored_events(browser: Any, dashboard_url: str) -> 
     alert_text = js("return document.querySelector('#alerts li').textContent")
     assert "error_burst" in alert_text and "mallory: 3 errors" in alert_text
     tools_listed = js("return [...document.querySelectorAll('#events tbody tr')]"
-                      ".map(tr => tr.children[3].textContent)")  # fmt: skip
+                      ".map(tr => tr.children[4].textContent)")  # fmt: skip
     # the nine calls, and the page load's own AUDIT_ACCESS record (tool: the action)
     assert sorted(tools_listed) == ["dashboard-page"] + ["delete_records"] * 3 + ["read_file"] * 6
 
@@ -129,7 +129,7 @@ def test_search_filters_by_user(browser: Any, dashboard_url: str) -> None:
     while time.monotonic() < deadline:
         users = browser.execute_script(
             "return [...document.querySelectorAll('#events tbody tr')]"
-            ".map(tr => tr.children[1].textContent)"
+            ".map(tr => tr.children[2].textContent)"
         )
         if users and set(users) == {"mallory"}:
             break
