@@ -164,6 +164,17 @@ def test_processors_refuse_what_no_mounted_origin_key_vouches_for() -> None:
     assert any(m.endswith(f":{keys}:ro") for m in processors["volumes"])
 
 
+def test_the_sink_stores_only_what_the_processors_key_vouches_for() -> None:
+    processors, sink = _services()["processors"], _services()["sink"]
+    key_file = Path(processors["environment"]["MCP_AUDIT_PROCESSORS_KEY_FILE"])
+    keys = sink["environment"]["MCP_AUDIT_SINK_PROCESSOR_KEYS_DIR"]
+    assert str(key_file.parent) == keys  # the sink holds the key the processors sign with
+    for service in (processors, sink):
+        assert any(m.endswith(f":{keys}:ro") for m in service["volumes"])
+    mounts = {m.split(":")[0] for s in (processors, sink) for m in s["volumes"] if keys in m}
+    assert len(mounts) == 1  # one key directory, mounted into both
+
+
 def test_image_copies_every_package_and_the_build_files() -> None:
     """The image is built with ``pip install`` from copied sources: a package or build file
     left out (readside/ and setup.py once were) installs an image that fails at its first
