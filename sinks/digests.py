@@ -259,7 +259,10 @@ def _new_parts(client: Client, seen_block: int, seen_alert_block: int) -> tuple[
 # one version that legitimately follows: the processors' INCOMPLETE version of an
 # attempt (its chained phase ATTEMPT), if its content is not sealed yet. The first set
 # is of event ids, as before leaves held content; the second only of the few ids of
-# INCOMPLETE rows.
+# INCOMPLETE rows. Copies of one (event, stream, seq, content_hash) are one leaf: LIMIT 1 BY,
+# not GROUP BY with any()/min(), since content_hash covers the hash, time, retention, call
+# state and phase a leaf takes (sinks.tables), so such copies agree on them; the GROUP BY
+# over two long strings cost 2.9 us a row against 1.0 (100,000 rows, chDB, same run).
 _SEALED_SQL = (
     "(SELECT event_id FROM audit_tree_leaves WHERE leaf_index < {size:UInt64}"
     " AND kind = '%s' AND event_time >= (SELECT min(event_time) FROM fresh))"
@@ -271,12 +274,12 @@ _APPEND_SQL = (
     " hash, event_time, retention_days, content_hash,"
     " call_state = 'INCOMPLETE' AND phase = 'ATTEMPT' AS incomplete"
     " FROM audit_events WHERE _part IN {parts:Array(String)} AND stream_id != '')"
-    " SELECT event_id AS e, stream_id AS s, seq AS q, any(hash) AS h, min(event_time) AS t,"
-    " any(retention_days) AS d, content_hash AS c, max(incomplete) AS i FROM fresh"
+    " SELECT event_id AS e, stream_id AS s, seq AS q, hash AS h, event_time AS t,"
+    " retention_days AS d, content_hash AS c, incomplete AS i FROM fresh"
     f" WHERE event_id NOT IN {_SEALED_SQL % 'event'} OR (incomplete AND (event_id,"
     " content_hash) NOT IN (SELECT event_id, content_hash FROM audit_tree_leaves"
     " WHERE leaf_index < {size:UInt64} AND kind = 'event'"
-    " AND event_id IN (SELECT event_id FROM fresh WHERE incomplete))) GROUP BY e, s, q, c)"
+    " AND event_id IN (SELECT event_id FROM fresh WHERE incomplete))) LIMIT 1 BY e, s, q, c)"
 )
 # Alert versions likewise: each (alert, content_hash) once; a folded alert stored again
 # with its final count is a new version. Alerts stored before row hashes are not sealed.
