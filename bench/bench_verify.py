@@ -7,7 +7,8 @@ with ``git worktree add`` at 8332778, the commit before issue 14's origin MACs),
 a fresh process (chDB lets one process hold a data directory). The baseline checks the chains
 only; this tree checks the chains and the sealed log. Both exit 0 on this store.
 
-``BENCH_VERIFY_EVENTS`` sets the store's size (default 1,000,000).
+``BENCH_VERIFY_EVENTS`` sets the store's size (default 1,000,000);
+``BENCH_VERIFY_TIMEOUT_S`` each child's time limit (default 1800).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ BASE = Path(os.environ.get("BENCH_BASE", "/work/wt-tamper-base"))
 EVENTS = int(os.environ.get("BENCH_VERIFY_EVENTS", "1000000"))
 STREAMS = 40
 ROUNDS = int(os.environ.get("BENCH_VERIFY_ROUNDS", "2"))
+TIMEOUT_S = float(os.environ.get("BENCH_VERIFY_TIMEOUT_S", "1800"))  # per child; 10 M needs more
 DATABASE = "bench_verify"
 
 
@@ -130,7 +132,7 @@ def _child(tree: Path, function: str, *args: str) -> dict[str, object]:
     )
     result = subprocess.run(
         [sys.executable, "-c", code, __file__, *args],
-        env=env, cwd=tree, capture_output=True, text=True, timeout=1800, check=False,
+        env=env, cwd=tree, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
     )  # fmt: skip
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode or not lines:

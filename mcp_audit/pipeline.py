@@ -170,6 +170,9 @@ class Pipeline:
             # The processors watch the sink's lag by its group; here the sink is ours.
             "MCP_AUDIT_PROCESSORS_SINK_GROUP": self.platform.sink_settings.consumer_group,
         }
+        key = self.platform.processor_key_file
+        if key is not None:  # the sink checks enriched records under it (docs/security.md)
+            env["MCP_AUDIT_PROCESSORS_KEY_FILE"] = str(key)
         if self.demo:  # the demo's producers sign: show origin checked, as in production
             keys = origin_keys_dir(self.settings.data_dir.resolve())
             env["MCP_AUDIT_PROCESSORS_ORIGIN_KEYS_DIR"] = str(keys)

@@ -15,6 +15,7 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from mcp_audit.embedded.broker import EmbeddedBroker
+from mcp_audit.private_files import ensure_hex_key
 from mcp_audit.settings import PlatformSettings
 from mcp_audit.topics import ensure_topics
 from schemas.kafka import KafkaSettings
@@ -22,6 +23,7 @@ from sinks.clickhouse import connect
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
+PROCESSOR_KEY_ID = "p1"  # the id of the processors' key up makes
 
 
 class Platform(contextlib.AbstractContextManager["Platform"]):
@@ -37,6 +39,12 @@ class Platform(contextlib.AbstractContextManager["Platform"]):
             self.sink_settings = self.sink_settings.model_copy(
                 update={"clickhouse_url": f"chdb://{data_dir / 'clickhouse'}"}
             )
+        if "processor_keys_dir" not in sink.model_fields_set:
+            # On by default: the processors ``up`` starts sign each enriched record under
+            # a key made in the data directory (PROCESSOR_KEY_ID), and the sink checks it.
+            self.sink_settings = self.sink_settings.model_copy(
+                update={"processor_keys_dir": data_dir / "processor-keys"}
+            )
         self.kafka = kafka
         self.runs_embedded_broker = "bootstrap_servers" not in kafka.model_fields_set
         if self.runs_embedded_broker:
@@ -44,9 +52,18 @@ class Platform(contextlib.AbstractContextManager["Platform"]):
                 update={"bootstrap_servers": f"{platform.broker_host}:{platform.broker_port}"}
             )
 
+    @property
+    def processor_key_file(self) -> Path | None:
+        """The key the processors sign enriched records with (made at start), in the
+        directory of keys the sink checks them under; None when the sink checks none."""
+        keys = self.sink_settings.processor_keys_dir
+        return None if keys is None else keys / f"{PROCESSOR_KEY_ID}.key"
+
     def start(self) -> Platform:
         data_dir: Path = self.settings.data_dir
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.processor_key_file is not None:
+            ensure_hex_key(self.processor_key_file)
         if self.runs_embedded_broker:
             self.broker = EmbeddedBroker(
                 host=self.settings.broker_host,

@@ -30,6 +30,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from processors.messages import BatchOutput, OutMessage
 from schemas.backoff import Backoff
 from schemas.framing import Framer, RegistryFraming
+from schemas.record_mac import RecordSigner
 
 log = logging.getLogger(__name__)
 RENEW_AFTER = 2  # attempts in a row in which the broker accepted nothing
@@ -47,7 +48,13 @@ class OutputTopics(NamedTuple):
 
 
 class Delivery:
-    def __init__(self, config: dict[str, Any], topics: OutputTopics, retry_max_s: float):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topics: OutputTopics,
+        retry_max_s: float,
+        signer: RecordSigner | None = None,
+    ):
         self._config: dict[str, Any] = {
             "acks": "all",
             "enable.idempotence": True,
@@ -71,6 +78,9 @@ class Delivery:
         self.producer = Producer(self._config)
         self.topics = topics
         self.retry_max_s = retry_max_s
+        # Each enriched record leaves with the processors' MAC over its bytes as sent
+        # (framed), which the sink checks (schemas.record_mac); a retry signs again.
+        self._signer = signer
         self._failed: list[tuple[str, OutMessage]] = []
         self._reason = ""
         self._framers: dict[str, Framer] = {}
@@ -135,12 +145,15 @@ class Delivery:
         framers = self._framers
         for topic, messages in groups:
             frame = framers.get(topic)
+            signer = self._signer if topic == self.topics.enriched else None
             for message in messages:
                 value = message.value if frame is None else frame(message.value)
                 while True:
                     try:
                         if message.headers:
                             self._produce_with_headers(topic, message)
+                        elif signer is not None:
+                            produce(topic, value, message.key, headers=[signer.header(value)])
                         else:  # a failure comes back through the producer's callback
                             produce(topic, value, message.key)
                         break

@@ -22,28 +22,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, NoReturn
 
 from processors.detectors.base import Finding
 from processors.errors import UnverifiedOriginError
-from schemas.errors import ConfigError
-from schemas.integrity import KEY_ID, OriginKey, read_origin_key
+from schemas.integrity import OriginKey
 from schemas.keyed import PaddedHmac
 
 DETECTOR = "unverified_origin"
-
-
-def load_keys(directory: Path) -> list[OriginKey]:
-    """Every ``<key id>.key`` in ``directory``; raises ConfigError when there is none."""
-    try:
-        paths = sorted(p for p in directory.iterdir() if p.suffix == ".key")
-    except OSError as exc:
-        raise ConfigError("cannot list the origin keys directory", path=str(directory)) from exc
-    keys = [read_origin_key(p, p.stem) for p in paths if KEY_ID.match(p.stem)]
-    if not keys:
-        raise ConfigError("no origin key (<key id>.key) in the directory", path=str(directory))
-    return keys
 
 
 class OriginCheck:

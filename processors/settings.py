@@ -76,6 +76,12 @@ class ProcessorSettings(PartSettings):
         description="Producers' origin keys (<key id>.key, hex); set: events no key vouches"
         " for are dead-lettered and alerted; unset: origin is not checked.",
     )
+    key_file: Path | None = Field(
+        None,
+        description="The processors' key (<key id>.key, hex, >= 32 bytes): each enriched"
+        " record carries its MAC, and a sink holding the key stores only records it vouches"
+        " for; unset: records leave unsigned (a warning is logged).",
+    )
     data_dir: Path = Field(Path("mcp-audit-data/processors"), description="Faust data dir.")
     state_key_file: Path | None = Field(
         None,

@@ -18,15 +18,18 @@ from processors.correlation import CallCorrelator
 from processors.delivery import Delivery, OutputTopics
 from processors.detectors.suite import DetectorSuite
 from processors.loop import EnrichmentLoop, loop_consumer
-from processors.origin import OriginCheck, load_keys
+from processors.origin import OriginCheck
 from processors.rules_file import load_rules
 from processors.settings import ProcessorSettings
 from processors.sink_probe import SinkLagProbe
 from processors.state import StateTokens, TableBackedState, load_state_key
 from processors.watch.stall import StallWatch
 from processors.watch_agent import watch_topic_name
+from schemas.errors import ConfigError
 from schemas.framing import RegistryFraming
+from schemas.integrity import load_key_dir, read_origin_key
 from schemas.kafka import KafkaSettings
+from schemas.record_mac import RecordSigner
 
 S = 1_000_000
 log = logging.getLogger(__name__)
@@ -77,7 +80,7 @@ def build_enricher(
     """Rules, detectors (on ``state``'s mappings when given), correlator and alert folder."""
     origin = None
     if settings.origin_keys_dir is not None:
-        origin = OriginCheck(load_keys(settings.origin_keys_dir))
+        origin = OriginCheck(load_key_dir(settings.origin_keys_dir))
         log.info("origin checked under keys %s", ", ".join(origin.key_ids))
     else:
         log.warning(
@@ -114,7 +117,7 @@ def build_loop(
         dead_letter=kafka.topic_dead_letter,
         watch=watch_topic_name(settings.app_id),
     )
-    delivery = Delivery(client, topics, settings.send_retry_max_s)
+    delivery = Delivery(client, topics, settings.send_retry_max_s, record_signer(settings))
     consumer = loop_consumer({
         **client,
         "group.id": settings.enrich_group,
@@ -128,6 +131,27 @@ def build_loop(
         batch_max=settings.batch_max_records, batch_wait_s=settings.batch_wait_ms / 1000,
         stall=StallWatch(int(settings.stall_after_s * S)), state=state,
     )  # fmt: skip
+
+
+def record_signer(settings: ProcessorSettings) -> RecordSigner | None:
+    """The signer of enriched records (:mod:`schemas.record_mac`) under the processors'
+    key, whose id is its file's name; refused if it is one of the producers' origin keys
+    (a producer holding it could mint enriched records)."""
+    if settings.key_file is None:
+        log.warning(
+            "enriched records leave unsigned (no key_file): a sink that checks them refuses"
+            " them, one that does not stores whatever the enriched topic's writers send"
+        )
+        return None
+    key = read_origin_key(settings.key_file, settings.key_file.stem)
+    origin = load_key_dir(settings.origin_keys_dir) if settings.origin_keys_dir else []
+    if any(o.key == key.key for o in origin):
+        raise ConfigError(
+            "the processors' key is also an origin key: give the processors a key of their own",
+            key_file=str(settings.key_file),
+        )
+    log.info("enriched records signed under processors' key %s", key.key_id)
+    return RecordSigner(key)
 
 
 def frame_with_registry(

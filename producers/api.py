@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from producers.actor import current_actor
+from producers.errors import AuditUnavailable
 from producers.model import Lineage
 from producers.origin import producer_info
 from producers.runtime import get_auditor
@@ -25,7 +26,10 @@ def _record(
 ) -> None:  # fmt: skip
     """Record one event; ``digests`` are values to record as keyed digests in its attributes,
     ``people`` ids to record as pseudonyms (the key that made them beside, as ``*_key_id``)."""
-    auditor = get_auditor()
+    try:
+        auditor = get_auditor()
+    except AuditUnavailable:  # never raises (above); the refusal was logged at start
+        return
     if auditor is None:
         return
     try:

@@ -32,3 +32,17 @@ class AuditRefused(ProducerError):
         super().__init__(message, tool=tool, classification=classification)
         self.tool = tool
         self.classification = classification
+
+
+class AuditUnavailable(AuditRefused):
+    """A call was refused because the producer could not start and is configured to
+    refuse rather than let calls run unaudited (``MCP_AUDIT_PRODUCER_ON_START_FAILURE``).
+
+    ``cause`` names the start-up error's type; the error itself is chained.
+    """
+
+    def __init__(self, message: str, *, cause: str) -> None:
+        McpAuditError.__init__(self, message, cause=cause)
+        self.tool = ""
+        self.classification = ""
+        self.cause = cause

@@ -32,7 +32,10 @@ class AuditMiddleware(Middleware):
         self._rpc: RpcAudit | None = None
 
     def _audit(self, context: MiddlewareContext[Any]) -> RpcAudit | None:
-        auditor = self._auditor or get_auditor()
+        try:
+            auditor = self._auditor or get_auditor()
+        except AuditRefused as refused:  # the producer could not start, and refuses
+            raise ToolError(str(refused)) from refused
         if auditor is None:
             return None
         if self._rpc is None or self._rpc.auditor is not auditor:

@@ -33,7 +33,10 @@ class AuditServerMiddleware(ServerMiddleware[Any]):
         self._rpc: RpcAudit | None = None
 
     def _audit(self) -> RpcAudit | None:
-        auditor = self._auditor or get_auditor()
+        try:
+            auditor = self._auditor or get_auditor()
+        except AuditRefused as refused:  # the producer could not start, and refuses
+            raise MCPError(REFUSED_CODE, str(refused)) from refused
         if auditor is None:
             return None
         if self._rpc is None or self._rpc.auditor is not auditor:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ log = logging.getLogger("producers")
 _lock = threading.Lock()
 _auditor: Auditor | None = None
 _loaded = False
+_failure: Exception | None = None  # why the producer could not start, when it refuses calls
+_ON_START_FAILURE = "MCP_AUDIT_PRODUCER_ON_START_FAILURE"
 
 
 def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
@@ -100,13 +104,13 @@ def configure(
     settings: ProducerSettings | None = None, kafka: KafkaSettings | None = None
 ) -> Auditor | None:
     """Replace the process-wide Auditor (closing the old one); None when disabled."""
-    global _auditor, _loaded
+    global _auditor, _loaded, _failure
     if settings is None:
         from producers.settings import ProducerSettings
 
         settings = ProducerSettings.load()
     with _lock:
-        old, _auditor, _loaded = _auditor, None, True
+        old, _auditor, _loaded, _failure = _auditor, None, True, None
         if old is not None:
             old.close()
         if settings.enabled:
@@ -118,27 +122,58 @@ def configure(
         return _auditor
 
 
+def refuses_when_unstarted(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``MCP_AUDIT_PRODUCER_ON_START_FAILURE`` asks to refuse calls while the
+    producer cannot start. Read from the environment itself, not the settings: it must
+    hold when the settings are what failed. Any value but ``run_unaudited`` (or none)
+    refuses, so a misspelt value fails closed."""
+    value = (os.environ if environ is None else environ).get(_ON_START_FAILURE)
+    return value is not None and value.strip().lower() != "run_unaudited"
+
+
 def get_auditor() -> Auditor | None:
-    """The process-wide Auditor, built from the environment on first call."""
-    global _loaded
+    """The process-wide Auditor, built from the environment on first call.
+
+    When it cannot start: None (calls run unaudited, logged once), or, configured with
+    ``MCP_AUDIT_PRODUCER_ON_START_FAILURE=refuse``, :class:`AuditUnavailable` on this
+    and every later call until :func:`configure` or :func:`shutdown`."""
+    global _loaded, _failure
     if _loaded:
+        if _failure is not None:
+            raise _refusal(_failure)
         return _auditor
     try:
         return configure()
-    except Exception:
-        log.exception("mcp-audit producer could not start; calls run unaudited")
+    except Exception as error:
         # Once: a bad setting must not cost every later call another load and log.
         _loaded = True
+        if refuses_when_unstarted():
+            log.exception("mcp-audit producer could not start; audited calls are refused")
+            _failure = error
+            raise _refusal(error) from error
+        log.exception("mcp-audit producer could not start; calls run unaudited")
         return None
+
+
+def _refusal(error: Exception) -> Exception:
+    from producers.errors import AuditUnavailable
+
+    refused = AuditUnavailable(
+        "mcp-audit producer could not start and is configured to refuse unaudited calls"
+        f" ({_ON_START_FAILURE}); fix its configuration: {error}",
+        cause=type(error).__name__,
+    )
+    refused.__cause__ = error
+    return refused
 
 
 def shutdown(timeout_s: float = 10.0) -> None:
     """Flush (up to ``timeout_s``; the rest is spooled) and close the process-wide Auditor.
 
     The next get_auditor() builds a new one."""
-    global _auditor, _loaded
+    global _auditor, _loaded, _failure
     with _lock:
-        old, _auditor, _loaded = _auditor, None, False
+        old, _auditor, _loaded, _failure = _auditor, None, False, None
     if old is not None:
         old.close(timeout_s)
 

@@ -24,6 +24,11 @@ class ProducerSettings(PartSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}PRODUCER_", extra="forbid")
 
     enabled: bool = Field(True, description="Off: integrations call straight through.")
+    on_start_failure: Literal["run_unaudited", "refuse"] = Field(
+        "run_unaudited",
+        description="refuse: while the producer cannot start (settings, keys, policy),"
+        " every audited call is refused instead of running unaudited.",
+    )
     server_id: str = Field("mcp-server", description="Stable id of the audited MCP server.")
     server_version: str | None = Field(None, description="Version of the audited server.")
     policy_file: Path | None = Field(None, description="TOML policy; unset: every tool MEDIUM.")

@@ -152,3 +152,16 @@ def read_origin_key(path: Path, key_id: str) -> OriginKey:
             path=str(path),
             key_id=key_id,
         ) from exc
+
+
+def load_key_dir(directory: Path, what: str = "origin") -> list[OriginKey]:
+    """Every ``<key id>.key`` in ``directory`` (the origin keys' layout; ``what`` names
+    the keys in errors); raises :class:`ConfigError` when there is none."""
+    try:
+        paths = sorted(p for p in directory.iterdir() if p.suffix == ".key")
+    except OSError as exc:
+        raise ConfigError(f"cannot list the {what} keys directory", path=str(directory)) from exc
+    keys = [read_origin_key(p, p.stem) for p in paths if KEY_ID.match(p.stem)]
+    if not keys:
+        raise ConfigError(f"no {what} key (<key id>.key) in the directory", path=str(directory))
+    return keys

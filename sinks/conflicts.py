@@ -90,16 +90,22 @@ class ConflictAlerts:
         if not rows:
             return 0
         now_us = time.time_ns() // 1000
-        for row in rows:
-            alert = conflict_alert(tuple(row), now_us)
+        alerts = [conflict_alert(tuple(row), now_us) for row in rows]
+        for alert in alerts:
             log.warning("refused a different copy of a stored event: %s", alert["summary"])
-            key = alert["user_pseudonym"].encode() if alert["user_pseudonym"] else None
-            self._producer.produce(self.topic, self._encode(alert), key)
-        if self._producer.flush(30.0):
-            raise BrokerUnavailableError("conflict alerts not acknowledged", topic=self.topic)
+        self.send(alerts)
         self._after = (int(rows[-1][0]), str(rows[-1][1]))
         self.sent += len(rows)
         return len(rows)
+
+    def send(self, alerts: list[dict[str, Any]]) -> None:
+        """Put Alert records on the alert topic and wait for the broker to have them
+        (:class:`BrokerUnavailableError` otherwise): the sink's own alerts."""
+        for alert in alerts:
+            key = alert["user_pseudonym"].encode() if alert["user_pseudonym"] else None
+            self._producer.produce(self.topic, self._encode(alert), key)
+        if self._producer.flush(30.0):
+            raise BrokerUnavailableError("the sink's alerts not acknowledged", topic=self.topic)
 
     def close(self) -> None:
         self._producer.flush(10.0)

@@ -27,6 +27,7 @@ from sinks.loop import SinkLoop
 from sinks.migrate import apply_migrations
 from sinks.settings import SinkSettings
 from sinks.store import AuditStore
+from sinks.vouch import Vouching
 from sinks.writer import AvroWriter
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,15 @@ class Sink:
         self.writer = AvroWriter(self.client, settings.clickhouse_url, settings.parse_files)
         self.dead_letters = DeadLetters(self.kafka)
         self.conflicts = ConflictAlerts(self.client, self.kafka)
+        keys = settings.processor_keys_dir
+        vouching = Vouching(keys) if keys is not None else None
+        if vouching is None:
+            log.warning(
+                "enriched records not checked (no processor_keys_dir): whoever can write the"
+                " enriched topic can add events that are stored as genuine"
+            )
         self.store = AuditStore(
-            self.writer, self.dead_letters, self.kafka, self.settings, self.conflicts
+            self.writer, self.dead_letters, self.kafka, self.settings, self.conflicts, vouching
         )
         self.source = KafkaSource(
             self.kafka, settings.consumer_group, self.store.topics(), settings.session_timeout_ms

@@ -41,6 +41,12 @@ class SinkSettings(PartSettings):
     alert_retention_days: int = Field(
         2555, ge=1, le=65535, description="Days alerts are kept (events: per classification)."
     )
+    processor_keys_dir: Path | None = Field(
+        None,
+        description="The processors' keys (<key id>.key, hex): set, an enriched record no"
+        " key here vouches for is dead-lettered (unverified-processor) and alerted, never"
+        " stored; unset: not checked (a warning is logged).",
+    )
     pseudonym_key: SecretStr | None = Field(
         None, description="HMAC key the producers pseudonymise user ids with (for erase/export)."
     )

@@ -11,23 +11,28 @@ message is either stored or queued on the dead-letter topic.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.errors import ConfigError, DeserializationError, SerializationError
 from schemas.kafka import KafkaSettings
+from schemas.record_mac import REASON
 from schemas.wire import Deserializer, SingleObjectSerializer
 from sinks.batch import Batch
 from sinks.conflicts import ConflictAlerts
 from sinks.dead_letter import DeadLetters
 from sinks.enriched import ENRICHED
 from sinks.errors import BatchRejectedError
-from sinks.prepare import Prepared, prepare
+from sinks.prepare import Prepared, Rejection, prepare
 from sinks.salvage import salvage
 from sinks.settings import SinkSettings
 from sinks.tables import TableSpec, alerts_spec
+from sinks.vouch import Vouching, refusal_alert
 from sinks.writer import AvroWriter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,10 +64,12 @@ class AuditStore:
         kafka: KafkaSettings,
         settings: SinkSettings,
         conflicts: ConflictAlerts | None = None,
+        vouching: Vouching | None = None,
     ) -> None:
         self.writer = writer
         self.dead_letters = dead_letters
-        self.conflicts = conflicts  # alerts on refused copies of stored events
+        self.conflicts = conflicts  # alerts on refused copies of stored events (and below)
+        self.vouching = vouching  # enriched records only a processors' key vouches for
         self.specs = {
             kafka.topic_enriched: ENRICHED,
             kafka.topic_alerts: alerts_spec(settings.alert_retention_days),
@@ -83,10 +90,12 @@ class AuditStore:
             spec = self.specs.get(topic)
             if spec is None:
                 raise ConfigError("no table for topic", topic=topic)
-            tables[topic] = (
-                spec,
-                prepare(spec.record, messages, self._parts, self._reencoders[spec.record]),
-            )
+            refused: list[Rejection] = []
+            if spec is ENRICHED and self.vouching is not None:
+                messages, refused = self.vouching.split(messages)
+            files = prepare(spec.record, messages, self._parts, self._reencoders[spec.record])
+            files.rejected[:0] = refused
+            tables[topic] = (spec, files)
         return PreparedBatch(batch, tables)
 
     def write(self, prepared: PreparedBatch) -> None:
@@ -96,9 +105,18 @@ class AuditStore:
             self._write_table(spec, files, prepared.batch.token(topic))
             for rejection in files.rejected:
                 self.dead_letters.send(rejection.message, rejection.reason, rejection.detail)
+            unvouched = [r for r in files.rejected if r.reason == REASON]
+            if unvouched:
+                self._alert_unvouched(unvouched)
             prepared.written.add(topic)
             if self.conflicts is not None and spec is ENRICHED and files.accepted:
                 self.conflicts.check()
+
+    def _alert_unvouched(self, refused: list[Rejection]) -> None:
+        alert = refusal_alert(refused)
+        log.warning("%s", alert["summary"])
+        if self.conflicts is not None:
+            self.conflicts.send([alert])
 
     def _write_table(self, spec: TableSpec, files: Prepared, token: str) -> None:
         try:

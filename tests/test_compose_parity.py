@@ -136,8 +136,12 @@ class Stack:
         found = {}
         for mount in service.get("volumes", []):
             source, inside = interpolate(str(mount), self.variables).split(":")[:2]
-            here = self.root / "volumes" / source if source in named else COMPOSE.parent / source
-            here.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if source in named:
+                here = self.root / "volumes" / source
+                here.mkdir(mode=0o700, parents=True, exist_ok=True)
+            else:  # made by the fixture through its variable, never in the checkout
+                here = COMPOSE.parent / source
+                assert here.exists(), f"bind mount {source}: no variable for it in the fixture"
             found[inside] = str(here.resolve())
         return found
 
@@ -220,12 +224,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     keys = tmp_path / "origin-keys"
     keys.mkdir(mode=0o700)
     (keys / "o1.key").write_text(secrets.token_hex(32))  # as the compose file's comment says
+    processor_keys = tmp_path / "processor-keys"
+    processor_keys.mkdir(mode=0o700)
+    (processor_keys / "p1.key").write_text(secrets.token_hex(32))  # likewise
     with (
         EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log") as broker,
         siem.running(),
     ):
         variables = {
             "SIEM_WEBHOOK_URL": siem.url, "SIEM_TOKEN": SIEM_TOKEN, "ORIGIN_KEYS_DIR": str(keys),
+            "PROCESSOR_KEYS_DIR": str(processor_keys),
         }  # fmt: skip
         made = Stack(tmp_path, broker.bootstrap_servers, variables,
                      f"chdb://{tmp_path / 'store'}", cert, siem)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -150,6 +151,17 @@ def test_processors_refuse_what_no_mounted_origin_key_vouches_for() -> None:
     processors = services()["processors"]
     keys = processors["environment"]["MCP_AUDIT_PROCESSORS_ORIGIN_KEYS_DIR"]
     assert any(m.endswith(f":{keys}:ro") for m in processors["volumes"])
+
+
+def test_the_sink_stores_only_what_the_processors_key_vouches_for() -> None:
+    processors, sink = services()["processors"], services()["sink"]
+    key_file = Path(processors["environment"]["MCP_AUDIT_PROCESSORS_KEY_FILE"])
+    keys = sink["environment"]["MCP_AUDIT_SINK_PROCESSOR_KEYS_DIR"]
+    assert str(key_file.parent) == keys  # the sink holds the key the processors sign with
+    for service in (processors, sink):
+        assert any(m.endswith(f":{keys}:ro") for m in service["volumes"])
+    mounts = {m.split(":")[0] for s in (processors, sink) for m in s["volumes"] if keys in m}
+    assert len(mounts) == 1  # one key directory, mounted into both
 
 
 def test_image_copies_every_package_and_the_build_files() -> None:

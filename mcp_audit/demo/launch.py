@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mcp_audit.embedded.broker import free_port
-from mcp_audit.private_files import open_private_append
+from mcp_audit.private_files import ensure_hex_key
 from mcp_audit.supervisor import Child
 from schemas.kafka import KafkaSettings
 
@@ -17,13 +17,7 @@ ORIGIN_KEY_ID = "demo"
 def origin_keys_dir(data_dir: Path) -> Path:
     """The demo's origin keys (one, ``demo.key``, made once per data directory): the
     demo producers sign with it and the processors refuse what it does not vouch for."""
-    keys = data_dir / "origin-keys"
-    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = keys / f"{ORIGIN_KEY_ID}.key"
-    if not key.exists():
-        with open_private_append(key) as out:
-            out.write(secrets.token_hex(32).encode())
-    return keys
+    return ensure_hex_key(data_dir / "origin-keys" / f"{ORIGIN_KEY_ID}.key").parent
 
 
 def demo_children(kafka: KafkaSettings, data_dir: Path) -> list[Child]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,12 @@ from typing import Any
 import pytest
 
 from processors.errors import UnverifiedOriginError
-from processors.origin import DETECTOR, OriginCheck, load_keys
+from processors.origin import DETECTOR, OriginCheck
 from processors.settings import ProcessorSettings
-from processors.wiring import build_enricher
+from processors.wiring import build_enricher, record_signer
 from schemas.errors import ConfigError
 from schemas.integrity import OriginKey, chain_hash
+from schemas.integrity import load_key_dir as load_keys
 from schemas.kafka import HEADER_DLQ_REASON, KafkaSettings
 from schemas.wire import Deserializer, SingleObjectSerializer
 from tests.processors.helpers import raw
@@ -148,3 +150,23 @@ def test_a_forged_stream_on_the_real_broker_is_dead_lettered_and_alerted(
     origin = [a for a in alerts if a["detector"] == DETECTOR]
     assert {a["attributes"]["stream_id"] for a in origin} == {"forged-stream", "forged-2"}
     assert all(a["user_pseudonym"] == VICTIM and a["severity"] == "CRITICAL" for a in origin)
+
+
+def test_the_processors_key_signs_enriched_records_and_must_not_be_an_origin_key(
+    tmp_path: Path,
+) -> None:
+    origin_dir = tmp_path / "origin"
+    origin_dir.mkdir()
+    key = secrets.token_hex(32)
+    (origin_dir / "o1.key").write_text(key)
+    (tmp_path / "p1.key").write_text(key)
+    settings = ProcessorSettings.load(
+        environ={}, key_file=tmp_path / "p1.key", origin_keys_dir=origin_dir
+    )
+    with pytest.raises(ConfigError) as shared:
+        record_signer(settings)
+    assert key not in str(shared.value)
+    (tmp_path / "p1.key").write_text(secrets.token_hex(32))
+    signer = record_signer(settings)
+    assert signer is not None and signer.key_id == "p1"
+    assert record_signer(ProcessorSettings.load(environ={})) is None

@@ -48,6 +48,9 @@ class FakeMessage:
     def error(self) -> None:
         return None
 
+    def headers(self) -> None:
+        return None
+
 
 def varied_event(index: int, **event_overrides: Any) -> dict[str, Any]:
     """An enriched event with its own id, user, session and time."""
