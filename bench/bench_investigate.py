@@ -48,7 +48,7 @@ def _median_ms(run: Callable[[], Any]) -> tuple[float, float, Any]:
     return statistics.median(walls), statistics.median(cpus), answer
 
 
-# A producer's event id is a UUIDv7 of the event's own time (producers.chain: one now_ns
+# A producer's event id is a UUIDv7 of the event's own time (producers.event.chain: one now_ns
 # for both); bench.sink_data's generateUUIDv7(n) takes the time of the fill. Here the
 # id carries the event's millisecond, as the producers' do: the record is looked up by it.
 _FILL_ID = "generateUUIDv7(n), ts,"

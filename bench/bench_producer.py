@@ -165,8 +165,8 @@ def _encode_rows(auditor: Any) -> list[list[str]]:
     """One RESULT event sealed (with its origin MAC) and encoded (steady state: its call's
     shared parts made), by the compiled sealer and by the Python fallback, and encoded
     alone by fastavro; all give the same bytes."""
-    from producers.model import to_avro
-    from producers.sealer import NATIVE, Sealer
+    from producers.event.model import to_avro
+    from producers.event.sealer import NATIVE, Sealer
     from schemas.integrity import OriginKey
     from schemas.wire import SingleObjectSerializer
 
@@ -191,8 +191,8 @@ def _one_event(auditor: Any) -> bytes:
 
 def _result_event(auditor: Any) -> Any:
     """A real RESULT event, as the decorator produces it, not yet sealed."""
-    from producers.model import CallEvent, Outcome
-    from producers.origin import producer_info
+    from producers.event.model import CallEvent, Outcome
+    from producers.event.origin import producer_info
 
     return CallEvent(
         "TOOL_CALL", "RESULT", "", auditor.actor(user_id="bench-user"),

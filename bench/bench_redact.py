@@ -1,6 +1,6 @@
 """Redaction: recall and false positives per family on the labelled corpus, and scan cost.
 
-The corpus is tests/producers/corpus.py (secret formats x syntaxes x fields, and
+The corpus is tests/producers/privacy/corpus.py (secret formats x syntaxes x fields, and
 benign values). detect-secrets, run over the same inputs before redaction, is the
 outside reference: what a widely used scanner finds and wrongly flags on them.
 Scan cost is CPU time per 2 KB text, Hyperscan pre-filter against the re-only one.
@@ -12,10 +12,10 @@ import json
 import time
 
 from bench.timing import table
-from producers.redact import Redactor
-from producers.scanners import Scanner
+from producers.privacy.redact import Redactor
+from producers.privacy.scanners import Scanner
 from readside.report.outside_scanner import findings
-from tests.producers.corpus import benign_cases, scores, secret_cases
+from tests.producers.privacy.corpus import benign_cases, scores, secret_cases
 
 TEXTS = {
     "prose": ("The quick brown fox met the author at 10:30 near the keyboard shop. " * 30)[:2048],
@@ -74,9 +74,9 @@ def main() -> str:
     return (
         "## Redaction: recall and false positives per family\n\n"
         f"{total:,} labelled secret cases ({formats} formats, {syntaxes} syntaxes, 6 field "
-        f"kinds) and {len(benign):,} benign values (tests/producers/corpus.py). Bars: recall "
-        "≥ 99%, false positives ≤ 0.5% per family. detect-secrets columns: its findings on "
-        "the same inputs before redaction (argument field), for reference.\n\n"
+        f"kinds) and {len(benign):,} benign values (tests/producers/privacy/corpus.py). "
+        "Bars: recall ≥ 99%, false positives ≤ 0.5% per family. detect-secrets columns: its "
+        "findings on the same inputs before redaction (argument field), for reference.\n\n"
         + table(header, rows)
         + "\n\nScan cost, CPU µs per 2 KB text (best of 5 rounds):\n\n"
         + table(["text", "Hyperscan pre-filter", "re-only pre-filter"], cost)

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from producers.mcp_meta import wire_text
-from producers.model import Actor, Delegation
+from producers.event.model import Actor, Delegation
+from producers.integrations.mcp_meta import wire_text
 
 if TYPE_CHECKING:
-    from producers.pseudonym import Pseudonymiser
+    from producers.privacy.pseudonym import Pseudonymiser
 
 ANONYMOUS = Actor()
 current_actor: ContextVar[Actor] = ContextVar("mcp_audit_actor", default=ANONYMOUS)

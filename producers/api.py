@@ -5,7 +5,7 @@ or took out of its context), prompt executions, and permission or
 configuration changes. Each function records one event (phase EVENT) through
 the process-wide Auditor, returns None, and never raises: a failure inside
 auditing is counted. Changed values are recorded as keyed digests (under the
-digest key, see :mod:`producers.pseudonym`), never in clear.
+digest key, see :mod:`producers.privacy.pseudonym`), never in clear.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 from producers.actor import current_actor
 from producers.errors import AuditUnavailable
-from producers.model import Lineage
-from producers.origin import producer_info
+from producers.event.model import Lineage
+from producers.event.origin import producer_info
 from producers.runtime import get_auditor
 
 

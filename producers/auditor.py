@@ -23,10 +23,8 @@ from typing import Any
 
 from producers.actor import make_actor
 from producers.call import Call
-from producers.counters import Counters
 from producers.errors import AuditRefused
-from producers.mcp_meta import TARGET_LIMIT, wire_text
-from producers.model import (
+from producers.event.model import (
     Actor,
     Annotations,
     CallEvent,
@@ -37,13 +35,15 @@ from producers.model import (
     Producer,
     Target,
 )
-from producers.origin import producer_info
-from producers.payload import Minimiser
-from producers.policy import ClassRule, Policy
-from producers.pseudonym import Pseudonymiser
-from producers.publisher import Publisher
-from producers.redact import Redactor, Walk
-from producers.sealer import Sealer
+from producers.event.origin import producer_info
+from producers.event.sealer import Sealer
+from producers.integrations.mcp_meta import TARGET_LIMIT, wire_text
+from producers.privacy.payload import Minimiser
+from producers.privacy.policy import ClassRule, Policy
+from producers.privacy.pseudonym import Pseudonymiser
+from producers.privacy.redact import Redactor, Walk
+from producers.transport.counters import Counters
+from producers.transport.publisher import Publisher
 from schemas.caches import remember
 from schemas.integrity import OriginKey
 

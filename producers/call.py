@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from producers.model import CallEvent
-from producers.policy import ClassRule
+from producers.event.model import CallEvent
+from producers.privacy.policy import ClassRule
 
 if TYPE_CHECKING:
     from producers.auditor import Auditor

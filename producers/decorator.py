@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from producers.actor import current_actor
-from producers.origin import producer_info
+from producers.event.origin import producer_info
 from producers.runtime import get_auditor
 
 if TYPE_CHECKING:

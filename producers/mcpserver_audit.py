@@ -19,9 +19,9 @@ from producers.auditor import Auditor
 from producers.call import Call
 from producers.decorator import status_of
 from producers.errors import AuditRefused
-from producers.mcp_auth import caller_facts, sdk_access_token
-from producers.mcp_meta import wire
-from producers.rpc import RpcAudit
+from producers.integrations.mcp_auth import caller_facts, sdk_access_token
+from producers.integrations.mcp_meta import wire
+from producers.integrations.rpc import RpcAudit
 from producers.runtime import get_auditor
 
 REFUSED_CODE = -32001  # server-defined JSON-RPC error range

@@ -39,10 +39,9 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
     """A started Auditor for these settings (raises McpAuditError on bad configuration)."""
     # Here, not at the top: see the module docstring (the import path stays light).
     from producers.auditor import Auditor
-    from producers.counters import Counters
-    from producers.payload import Minimiser
-    from producers.policy import load_policy
-    from producers.pseudonym import (
+    from producers.privacy.payload import Minimiser
+    from producers.privacy.policy import load_policy
+    from producers.privacy.pseudonym import (
         Pseudonymiser,
         ValueDigester,
         check_apart,
@@ -50,9 +49,10 @@ def build_auditor(settings: ProducerSettings, kafka: KafkaSettings) -> Auditor:
         ephemeral_digester,
         load_key,
     )
-    from producers.publisher import Publisher
-    from producers.redact import Redactor
-    from producers.spool import Spool
+    from producers.privacy.redact import Redactor
+    from producers.transport.counters import Counters
+    from producers.transport.publisher import Publisher
+    from producers.transport.spool import Spool
     from schemas.integrity import read_origin_key
 
     key = load_key(env_var=settings.hmac_key_env, key_file=settings.hmac_key_file)

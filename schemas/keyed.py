@@ -4,8 +4,8 @@
 SHA-256 states after the inner and outer pads are made once per key and each MAC
 copies them: about half the cost per call for short inputs (docs/benchmarks.md).
 Used for whatever is MAC'd per event on a hot path: value digests
-(:class:`producers.pseudonym.ValueDigester`), origin MACs by the producers
-(:mod:`producers.chain`) and their check by the processors (:mod:`processors.origin`).
+(:class:`producers.privacy.pseudonym.ValueDigester`), origin MACs by the producers
+(:mod:`producers.event.chain`) and their check by the processors (:mod:`processors.origin`).
 The compiled sealer (``producers/csrc/sealc.c``, ``origin_init``) does the same in C.
 Immutable and thread-safe.
 """

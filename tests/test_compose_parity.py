@@ -62,7 +62,7 @@ from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from producers import runtime
 from producers.actor import acting_as
 from producers.decorator import audit_tool
-from producers.sealer import Sealer
+from producers.event.sealer import Sealer
 from readside.endpoint import port_answers
 from readside.remote import endpoint_query
 from readside.tokens import Tokens
@@ -313,9 +313,9 @@ def _late_producer(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         origin_key_id="o1", server_id="parity-late",
     )  # fmt: skip
     # The compiled sealer reads the clock in C; the Python one (an install without a
-    # compiler has it; the same bytes) reads it through producers.chain.time.
+    # compiler has it; the same bytes) reads it through producers.event.chain.time.
     monkeypatch.setattr("producers.auditor.Sealer", functools.partial(Sealer, native=False))
-    monkeypatch.setattr("producers.chain.time", behind)
+    monkeypatch.setattr("producers.event.chain.time", behind)
     kafka = KafkaSettings.load(environ={}, bootstrap_servers=stack.bootstrap)
     auditor = runtime.configure(settings, kafka)
     assert auditor is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 
-from producers.proxy_stdio import run_proxy
+from producers.integrations.proxy_stdio import run_proxy
 from producers.runtime import configure, shutdown
 from schemas.errors import ConfigError
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_http(args: argparse.Namespace) -> int:
     try:
-        from producers.proxy_http import run_http_proxy  # aiohttp only for this mode
+        from producers.integrations.proxy_http import run_http_proxy  # aiohttp only for this mode
     except ModuleNotFoundError as exc:
         if exc.name != "aiohttp":
             raise

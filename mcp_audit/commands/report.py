@@ -10,7 +10,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from producers.scanners import Scanner
+from producers.privacy.scanners import Scanner
 from readside.report import outside_scanner
 from readside.report.build import build
 from readside.report.render import render

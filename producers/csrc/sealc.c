@@ -1,8 +1,8 @@
-/* The producer's per-event seal and encode, compiled (see producers/sealer.py).
+/* The producer's per-event seal and encode, compiled (see producers/event/sealer.py).
  *
  * One call gives an event its UUIDv7 id, time, stream position and chain hash,
  * and returns its Avro single-object bytes. It is the same computation as
- * producers.chain.Stream.seal followed by producers.encoder.EventEncoder, which
+ * producers.event.chain.Stream.seal followed by producers.event.encoder.EventEncoder, which
  * stay as the reference and the fallback; tests hold the two to the same bytes.
  * What follows from an event's actor, target, argument names, producer and
  * compliance (most of its bytes) comes from the caller's make_shape and is

@@ -27,7 +27,7 @@ static int text_of(PyObject *o, Text *t, const char *field) {
         return 0;
     }
     /* Lone surrogates raise UnicodeEncodeError here: no reader reads them, so the
-     * seal repairs the event (producers/repair.py) and reads it again. */
+     * seal repairs the event (producers/event/repair.py) and reads it again. */
     t->p = PyUnicode_AsUTF8AndSize(o, &t->n);
     return t->p != NULL ? 0 : -1;
 }

@@ -325,7 +325,7 @@ def event_record(
 
 def id_time(event_id: str) -> datetime | None:
     """The millisecond a UUIDv7 event id carries: a producer takes the event's time and
-    its id from one clock reading (producers.chain), so the event is stored in it."""
+    its id from one clock reading (producers.event.chain), so the event is stored in it."""
     parsed = UUID(event_id)
     if parsed.version != 7:
         return None

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from mcp_audit.embedded.broker import free_port
 from producers.auditor import Auditor
-from producers.proxy_guard import HostGuard
-from producers.proxy_http import proxy_runner
+from producers.integrations.proxy_guard import HostGuard
+from producers.integrations.proxy_http import proxy_runner
 from tests.conformance.server import build_mcpserver, http_app
 from tests.conftest import serving
 

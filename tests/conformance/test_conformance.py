@@ -157,7 +157,7 @@ async def test_server_requests_on_the_get_stream_are_not_lost_through_the_proxy(
     """Sampling and elicitation sent unrelated to the call, on the session's GET stream, as
     the reference everything-server sends them. The client's GET raced its first call
     through the proxy and lost them in 4 of 6 whole runs; the proxy now opens that stream
-    upstream when the session is initialized (producers/proxy_prefetch.py)."""
+    upstream when the session is initialized (producers/integrations/proxy_prefetch.py)."""
     unrelated = partial(build_mcpserver, related=False)
     with conformance_server(build=unrelated) as upstream:
         async with http_proxy(upstream, None) as proxy:

@@ -24,7 +24,7 @@ from mcp_audit.settings import PlatformSettings
 from producers import runtime
 from producers.auditor import Auditor
 from producers.decorator import audit_tool
-from producers.model import CallEvent
+from producers.event.model import CallEvent
 from readside.settings import ReadSettings
 from schemas.kafka import KafkaSettings
 from sinks.settings import SinkSettings

@@ -15,7 +15,7 @@ from mcp_audit.embedded.broker import EmbeddedBroker, free_port
 from mcp_audit.topics import ensure_topics
 from producers import runtime
 from producers.auditor import Auditor
-from producers.sealer import NATIVE
+from producers.event.sealer import NATIVE
 from producers.settings import ProducerSettings
 from schemas.kafka import KafkaSettings
 from schemas.wire import Deserializer

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import strategies as st
 
 from producers.auditor import Auditor
-from producers.mcp_meta import CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY
+from producers.integrations.mcp_meta import CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY
 from schemas.wire import Deserializer
 
 HUGE = "n" * 1_200_000  # past the broker's default message size once in an identifier

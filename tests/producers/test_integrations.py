@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from producers.auditor import Auditor
 from producers.fastmcp_audit import AuditMiddleware
 from producers.mcpserver_audit import AuditServerMiddleware
-from producers.policy import Policy
+from producers.privacy.policy import Policy
 from schemas.kafka import KafkaSettings
 from tests.producers.conftest import CANARY, consume
 

@@ -52,8 +52,8 @@ def test_importing_the_decorator_and_api_loads_no_platform_module_and_defers_set
 
 def test_the_producers_whole_call_path_and_the_stdio_proxy_load_no_platform_module() -> None:
     statement = (
-        "import producers.runtime, producers.auditor, producers.publisher, producers.sealer,"
-        " producers.proxy_stdio, producers.settings\n"
+        "import producers.runtime, producers.auditor, producers.transport.publisher,"
+        " producers.event.sealer, producers.integrations.proxy_stdio, producers.settings\n"
         "producers.runtime.configure(producers.settings.ProducerSettings(enabled=False))"
     )
     assert not _modules_after(sys.executable, statement) & set(PLATFORM_MODULES)
@@ -118,10 +118,11 @@ def test_the_wheel_requires_nothing_heavy_and_weighs_under_40_mb(light_venv: Lig
 def test_the_installed_wheel_audits_from_its_own_files_with_the_compiled_sealer(
     light_venv: LightVenv,
 ) -> None:
-    from producers.sealer import NATIVE  # built here, so built into the wheel too
+    from producers.event.sealer import NATIVE  # built here, so built into the wheel too
 
     statement = (
-        "import producers, producers.decorator, producers.sealer as s, schemas.registry as r\n"
+        "import producers, producers.decorator, producers.event.sealer as s,"
+        " schemas.registry as r\n"
         f"assert s.NATIVE is {NATIVE}, 'the wheel and this build disagree on the sealer'\n"
         "assert r.current('AuditEvent').fingerprint == r.avsc.fingerprint("
         "r.current('AuditEvent').schema)\n"
@@ -132,7 +133,7 @@ def test_the_installed_wheel_audits_from_its_own_files_with_the_compiled_sealer(
         check=True, capture_output=True, text=True, cwd="/",
     ).stdout  # fmt: skip
     assert out.startswith(str(light_venv.python.parent.parent))
-    loaded = _modules_after(light_venv.python, "import producers.decorator, producers.sealer")
+    loaded = _modules_after(light_venv.python, "import producers.decorator, producers.event.sealer")
     assert not loaded & set(PLATFORM_MODULES)
 
 
@@ -164,7 +165,7 @@ def test_the_installed_decorator_imports_within_120_ms_of_a_bare_python(
 def test_the_installed_proxy_audits_a_call_that_the_platform_reads_back(
     light_venv: LightVenv, tmp_path: Path
 ) -> None:
-    from producers.spool import read_segment
+    from producers.transport.spool import read_segment
     from schemas.wire import Deserializer
 
     requests = [

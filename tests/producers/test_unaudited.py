@@ -37,13 +37,13 @@ from producers.actor import acting_as
 from producers.auditor import Auditor
 from producers.decorator import audit_tool
 from producers.errors import AuditRefused
+from producers.event.model import Actor
 from producers.fastmcp_audit import AuditMiddleware
+from producers.integrations.proxy_stdio import run_proxy
+from producers.integrations.proxy_wire import ConversationAudit
+from producers.integrations.rpc import AUDITED_METHODS, RpcAudit
 from producers.mcpserver_audit import AuditServerMiddleware
-from producers.model import Actor
-from producers.policy import Policy
-from producers.proxy_stdio import run_proxy
-from producers.proxy_wire import ConversationAudit
-from producers.rpc import AUDITED_METHODS, RpcAudit
+from producers.privacy.policy import Policy
 from tests.producers.hostile_params import (
     Sent,
     assert_each_call_audited,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from mcp_audit.commands.report import secret_count
-from producers.scanners import Scanner
+from producers.privacy.scanners import Scanner
 from readside.report.outside_scanner import count, findings
 
 # Random base64 with no provider prefix and no key name: the producers' scanner keeps it.
