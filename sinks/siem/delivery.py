@@ -33,7 +33,9 @@ Wait = Callable[[float], bool]
 """Waits that many seconds; False if the forwarder was stopped meanwhile."""
 
 
-class Delivery:
+class WebhookDelivery:
+    """Documents to the SIEM webhook in order, each accepted or handed back (module doc)."""
+
     def __init__(
         self,
         webhook: Poster,

@@ -30,7 +30,7 @@ from sinks.consumer import KafkaSource
 from sinks.dead_letter import DeadLetters
 from sinks.errors import BrokerUnavailableError
 from sinks.loop import Source
-from sinks.siem.delivery import Delivery
+from sinks.siem.delivery import WebhookDelivery
 from sinks.siem.ocsf import to_ocsf
 from sinks.siem.settings import SiemSettings
 from sinks.siem.webhook import Poster, Webhook
@@ -54,7 +54,7 @@ class Forwarder:
         self.source = source
         self.dead_letters = dead_letters
         self.settings = settings
-        self.delivery = Delivery(webhook, settings, self._wait)
+        self.delivery = WebhookDelivery(webhook, settings, self._wait)
         self._decode = Deserializer("Alert", registry_url)
         self.stop = threading.Event()
         self.delivered = 0

@@ -17,7 +17,7 @@ import pytest
 
 from mcp_audit.embedded.broker import free_port
 from sinks.errors import SiemRefusedError, SiemUnavailableError
-from sinks.siem.delivery import Delivery
+from sinks.siem.delivery import WebhookDelivery
 from sinks.siem.ocsf import to_ocsf
 from sinks.siem.settings import SiemSettings
 from sinks.siem.webhook import Reply, Verdict, Webhook, retry_after_s
@@ -61,7 +61,7 @@ def test_unavailable_then_accepted_honours_retry_after() -> None:
         return (503, {}) if index < 3 else (200, {})
 
     with LoopbackSiem(answer).running() as siem:
-        delivery = Delivery(Webhook(settings(siem.url)), settings(siem.url), sleeping)
+        delivery = WebhookDelivery(Webhook(settings(siem.url)), settings(siem.url), sleeping)
         assert delivery.deliver(documents(5)) == []
 
     assert [r.status for r in siem.requests] == [503, 503, 503, 200]
@@ -76,7 +76,7 @@ def test_one_rejected_record_is_found_and_the_others_delivered_once_in_order() -
         return (400, {}) if "alert-5" in uids(docs) else (200, {})
 
     with LoopbackSiem(answer).running() as siem:
-        delivery = Delivery(Webhook(settings(siem.url)), settings(siem.url), sleeping)
+        delivery = WebhookDelivery(Webhook(settings(siem.url)), settings(siem.url), sleeping)
         rejected = delivery.deliver(documents(8))
 
     assert rejected is not None and [index for index, _ in rejected] == [5]
@@ -88,7 +88,7 @@ def test_one_rejected_record_is_found_and_the_others_delivered_once_in_order() -
 def test_batches_are_at_most_batch_size_in_order() -> None:
     with LoopbackSiem().running() as siem:
         config = settings(siem.url, batch_size=3)
-        assert Delivery(Webhook(config), config, sleeping).deliver(documents(7)) == []
+        assert WebhookDelivery(Webhook(config), config, sleeping).deliver(documents(7)) == []
 
     assert [len(r.documents) for r in siem.requests] == [3, 3, 1]
     assert uids(siem.accepted()) == uids(documents(7))
@@ -97,7 +97,7 @@ def test_batches_are_at_most_batch_size_in_order() -> None:
 def test_ndjson_body_is_one_object_per_line() -> None:
     with LoopbackSiem().running() as siem:
         config = settings(siem.url, body_format="ndjson")
-        assert Delivery(Webhook(config), config, sleeping).deliver(documents(3)) == []
+        assert WebhookDelivery(Webhook(config), config, sleeping).deliver(documents(3)) == []
 
     assert siem.requests[0].headers["Content-Type"] == "application/x-ndjson"
     assert uids(siem.accepted()) == uids(documents(3))
@@ -111,7 +111,7 @@ def test_a_timeout_is_retried() -> None:
 
     with LoopbackSiem(answer).running() as siem:
         config = settings(siem.url, timeout_s=0.3)
-        assert Delivery(Webhook(config), config, sleeping).deliver(documents(1)) == []
+        assert WebhookDelivery(Webhook(config), config, sleeping).deliver(documents(1)) == []
         assert siem.count() >= 2
 
 
@@ -119,7 +119,7 @@ def test_no_listener_is_retried_up_to_max_retries_then_stops_uncommitted() -> No
     config = settings(f"http://127.0.0.1:{free_port()}/", max_retries=2)
 
     with pytest.raises(SiemUnavailableError) as caught:
-        Delivery(Webhook(config), config, sleeping).deliver(documents(1))
+        WebhookDelivery(Webhook(config), config, sleeping).deliver(documents(1))
 
     assert caught.value.fields["attempts"] == 3
 
@@ -134,7 +134,7 @@ def test_unauthorized_stops_the_forwarder_and_the_token_stays_secret(
     with LoopbackSiem(answer).running() as siem:
         config = settings(siem.url)
         with pytest.raises(SiemRefusedError) as caught:
-            Delivery(Webhook(config), config, sleeping).deliver(documents(2))
+            WebhookDelivery(Webhook(config), config, sleeping).deliver(documents(2))
 
     assert caught.value.fields["status"] == 401
     assert TOKEN not in str(caught.value) and TOKEN not in caplog.text
@@ -146,14 +146,14 @@ def test_a_redirect_is_not_followed() -> None:
     with LoopbackSiem(lambda docs, index: (307, {"Location": "/elsewhere"})).running() as siem:
         config = settings(siem.url)
         with pytest.raises(SiemRefusedError):
-            Delivery(Webhook(config), config, sleeping).deliver(documents(1))
+            WebhookDelivery(Webhook(config), config, sleeping).deliver(documents(1))
         assert siem.count() == 1
 
 
 def test_stopped_while_waiting_delivers_nothing_more() -> None:
     with LoopbackSiem(lambda docs, index: (503, {})).running() as siem:
         config = settings(siem.url)
-        stopped = Delivery(Webhook(config), config, lambda seconds: False)
+        stopped = WebhookDelivery(Webhook(config), config, lambda seconds: False)
         assert stopped.deliver(documents(2)) is None
         assert siem.count() == 1
 
