@@ -44,8 +44,34 @@ HIGH_RISK_LEVELS = ("HIGH", "CRITICAL")
 FAILURE = f"status IN {FAILURE_STATUSES}"  # a tuple's repr is the SQL list
 HIGH_RISK = f"risk_level IN {HIGH_RISK_LEVELS}"
 LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT 1 BY alert_id)"
+# events_first holds versions: sign 1 for each, -1 for one an INCOMPLETE version
+# replaced (migration 170; the rest of the keep-first rule is migration 120's).
+# Counts sum the signs; a state that cannot take a value back (a quantile) takes
+# each event's first version (FIRST), as the views do; a listing the version FINAL
+# shows (CURRENT), the replaced ones looked up from the window's start, {since}.
+FIRST = "sign = 1 AND NOT replaces"
+CURRENT = (
+    "sign = 1 AND (event_time, event_id, user_id, enriched_time) NOT IN (SELECT event_time,"
+    " event_id, user_id, enriched_time FROM events_first"
+    " WHERE sign = -1 AND event_time >= {since:DateTime64(6)})"
+)
+# The events since {since}, each once as FINAL shows it: the report's, the dashboard's.
+EVENTS_SINCE = (
+    f"(SELECT * FROM events_first WHERE event_time >= {{since:DateTime64(6)}} AND {CURRENT})"
+)
 
 ERASED = "user_id IN (SELECT user_id FROM erased_subjects)"
+
+
+def latest_heartbeat(key: str, after: str = "") -> str:
+    """Each producer stream's ``key`` (``spool_bytes``, ``events_dropped``...) as its
+    latest heartbeat (highest seq) reports it, as ``value``; only heartbeats later than
+    the SQL time ``after`` when given."""
+    window = f" AND event_time > {after}" if after else ""
+    return (
+        f"(SELECT stream_id, argMax(heartbeat['{key}'], seq) AS value FROM audit_events"
+        f" WHERE event_type = 'HEARTBEAT'{window} GROUP BY stream_id)"
+    )
 
 
 def _unless_chained(column: str, digest: str) -> str:

@@ -30,12 +30,11 @@ from uuid import UUID
 from clickhouse_connect.driver.client import Client
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from readside.dashboard.queries import CURRENT
 from schemas.digest import DigestError, check_head
 from schemas.integrity import chain_hash
 from sinks.digests import LEAF_COLUMNS, leaf_of, stored_heads
 from sinks.row_check import EventRowCheck, event_verdict_columns
-from sinks.tables import FAILURE_STATUSES, HIGH_RISK_LEVELS, LATEST_ALERTS
+from sinks.tables import CURRENT, FAILURE_STATUSES, HIGH_RISK_LEVELS, LATEST_ALERTS
 from sinks.verify_store import as_event
 
 # Hidden from the event lists unless asked for: they say a session or a producer is

@@ -23,9 +23,8 @@ from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS
+from sinks.tables import CALL, CURRENT, FAILURE, FIRST, HIGH_RISK, LATEST_ALERTS, TOOL_CALL
 
-TOOL_CALL = f"event_type = 'TOOL_CALL' AND {CALL}"
 _SINCE = "{since:DateTime64(6)}"
 # A window ends at ``until`` (excluded): Grafana's time range has an end; the built-in
 # dashboard's windows run to now, so its end is past any event (NO_END).
@@ -35,16 +34,6 @@ NO_END = datetime(2106, 1, 1, tzinfo=UTC)
 # to the servers and tools chosen. Every one here; Grafana puts its variables in
 # (readside/dashboard/grafana.py), so both ask the same question.
 SERVER_AND_TOOL = "1 /* every server and tool */"
-# events_first holds versions: sign 1 for each, -1 for one an INCOMPLETE version
-# replaced (migration 170; the rest of the keep-first rule is migration 120's).
-# Counts sum the signs; a state that cannot take a value back (a quantile) takes
-# each event's first version, as the views do.
-FIRST = "sign = 1 AND NOT replaces"
-CURRENT = (
-    "sign = 1 AND (event_time, event_id, user_id, enriched_time) NOT IN (SELECT event_time,"
-    " event_id, user_id, enriched_time FROM events_first"
-    f" WHERE sign = -1 AND event_time >= {_SINCE})"
-)
 # events_hourly's and user_activity_daily's columns as one event's values (their
 # views count the same conditions), for the part of the window's first hour or day.
 _EVENT_COLUMNS = (

@@ -9,15 +9,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from readside.report import checks
-from sinks.tables import CALL, FAILURE, HIGH_RISK, LATEST_ALERTS, TOOL_CALL
+from sinks.tables import CALL, EVENTS_SINCE, FAILURE, HIGH_RISK, LATEST_ALERTS, TOOL_CALL
 from sinks.verify_store import verify_store
-
-# The events of the period, each once. readside/dashboard/queries.py reads a period
-# its own way (from events_first, its CURRENT filter); one definition for both belongs
-# in sinks/tables.py beside LATEST_ALERTS, left for when the dashboard's rework lands.
-EVENTS = (
-    "(SELECT * FROM audit_events WHERE event_time >= {since:DateTime64(6)} LIMIT 1 BY event_id)"
-)
 
 
 @dataclass
@@ -42,13 +35,13 @@ def build(client: Client, since: datetime, scan: checks.SecretScan) -> Report:
         f"SELECT count(), countIf({TOOL_CALL}),"
         f" countIf({CALL} AND {FAILURE}),"
         f" countIf({HIGH_RISK}), uniqExact(user_id), uniqExact(server_id)"
-        f" FROM {EVENTS}",
+        f" FROM {EVENTS_SINCE}",
         since,
     )
     daily = _one(
         client,
         f"SELECT toString(toDate(event_time)) AS day, countIf({CALL}),"
-        f" countIf({HIGH_RISK}) FROM {EVENTS} GROUP BY day ORDER BY day",
+        f" countIf({HIGH_RISK}) FROM {EVENTS_SINCE} GROUP BY day ORDER BY day",
         since,
     )
     detectors = _one(
@@ -59,7 +52,7 @@ def build(client: Client, since: datetime, scan: checks.SecretScan) -> Report:
     )
     reasons = _one(
         client,
-        f"SELECT reason, count() AS n FROM {EVENTS} ARRAY JOIN risk_reasons AS reason"
+        f"SELECT reason, count() AS n FROM {EVENTS_SINCE} ARRAY JOIN risk_reasons AS reason"
         f" WHERE {HIGH_RISK} GROUP BY reason ORDER BY n DESC LIMIT 8",
         since,
     )
