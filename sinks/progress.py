@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.tables import latest_heartbeat
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -24,9 +26,7 @@ class Counts:
 COUNTS = (
     "SELECT (SELECT count() FROM (SELECT event_id FROM audit_events LIMIT 1 BY event_id)),"
     " (SELECT count() FROM (SELECT alert_id FROM audit_alerts LIMIT 1 BY alert_id)),"
-    " (SELECT sum(spool) FROM (SELECT argMax(heartbeat['spool_bytes'], seq) AS spool"
-    "  FROM audit_events WHERE event_type = 'HEARTBEAT'"
-    "  AND event_time > now64() - INTERVAL 10 MINUTE GROUP BY stream_id))"
+    f" (SELECT sum(value) FROM {latest_heartbeat('spool_bytes', 'now64() - INTERVAL 10 MINUTE')})"
 )
 
 

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.verify import ChainFinding
 from sinks.enriched import ENRICHED
-from sinks.tables import ERASED
+from sinks.tables import ERASED, latest_heartbeat
 
 SecretScan = Callable[[str], int]
 
@@ -121,8 +121,7 @@ def erasure_complete(client: Client) -> Check:
 def producers_lossless(client: Client) -> Check:
     dropped = _count(
         client,
-        "SELECT sum(d) FROM (SELECT stream_id, argMax(heartbeat['events_dropped'], seq) AS d"
-        " FROM audit_events WHERE event_type = 'HEARTBEAT' GROUP BY stream_id)",
+        f"SELECT sum(value) FROM {latest_heartbeat('events_dropped')}",
     )
     return Check(
         "producers_lossless", "No events dropped by producers", dropped == 0,

@@ -13,12 +13,14 @@ from clickhouse_connect.driver.client import Client
 from mcp_audit.cli import main
 from mcp_audit.commands.report import secret_count
 from readside.report.build import build
+from readside.report.checks import producers_lossless
 from schemas import registry
 from schemas.integrity import chain_hash
 from sinks.enriched import ENRICHED
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
 from sinks.writer import AvroWriter
+from tests.readside.dashboard.store import create_tables, insert_event
 from tests.schemas.factories import audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ENRICHED
 
@@ -91,3 +93,18 @@ def test_report_command_writes_html_and_pdf_that_render(
     assert "No unredacted secret" in advice
     assert js("return document.querySelectorAll('#trend rect').length") >= 2
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_the_reports_drop_check_reads_each_streams_latest_heartbeat(clickhouse: Client) -> None:
+    # The same definition of "a stream's latest heartbeat" (sinks.tables.latest_heartbeat)
+    # as the status line's, over all time: an old drop stays reported.
+    create_tables(clickhouse)
+    now = datetime.now(UTC)
+    for stream, seq, dropped, age in (("a", 1, 9, 30), ("a", 2, 3, 10), ("b", 4, 2, 7200)):
+        insert_event(
+            clickhouse, now - timedelta(seconds=age), event_type="HEARTBEAT", phase="EVENT",
+            user="", tool="", duration_ms=0, stream_id=stream, seq=seq,
+            heartbeat={"events_dropped": dropped},
+        )  # fmt: skip
+    check = producers_lossless(clickhouse)
+    assert not check.passed and "5 dropped events" in check.detail
