@@ -15,6 +15,7 @@ from typing import Any
 
 from processors.detectors.base import Finding
 from processors.features import Features
+from schemas.alert_record import alert_record
 from schemas.ids import uuid7
 from schemas.models import ALERT_MAX_EVIDENCE
 
@@ -53,19 +54,16 @@ class AlertFolder:
 
 def new_alert(finding: Finding, facts: Features | None, now_us: int) -> dict[str, Any]:
     """An Alert record (schemas Alert) for one finding."""
-    return {
-        "alert_id": uuid7(now_us * 1000),
-        "alert_time": now_us,
-        "severity": finding.severity,
-        "detector": finding.detector,
-        "summary": finding.summary,
-        "user_pseudonym": facts.user or None if facts else None,
-        "server_id": facts.server if facts else None,
-        "tool_name": facts.tool if facts else None,
-        "tenant_id": facts.tenant if facts else None,
-        "count": 1,
-        "window_start": now_us,
-        "window_end": now_us,
-        "evidence_event_ids": [facts.event_id] if facts else [],
-        "attributes": {**finding.attributes, "score": str(finding.score)},
-    }
+    return alert_record(
+        alert_id=uuid7(now_us * 1000),
+        detector=finding.detector,
+        severity=finding.severity,
+        summary=finding.summary,
+        time_us=now_us,
+        user=facts.user or None if facts else None,
+        server=facts.server if facts else None,
+        tool=facts.tool if facts else None,
+        tenant=facts.tenant if facts else None,
+        evidence=[facts.event_id] if facts else (),
+        attributes={**finding.attributes, "score": str(finding.score)},
+    )

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 
+from schemas.alert_record import alert_record
 from schemas.kafka import KafkaSettings
 from schemas.wire import SingleObjectSerializer
 from sinks.errors import BrokerUnavailableError
@@ -39,30 +39,23 @@ def conflict_alert(row: tuple[Any, ...], now_us: int) -> dict[str, Any]:
     """The Alert record for one ``audit_conflicts`` row (columns as in ``_COLUMNS``)."""
     _, event_id, user, stream, seq, kept, refused, kept_state, refused_state = row[:9]
     kept_risk, refused_risk = row[9:11]
-    return {
-        "alert_id": str(uuid.uuid4()),
-        "alert_time": now_us,
-        "severity": "CRITICAL",
-        "detector": DETECTOR,
-        "summary": (
+    return alert_record(
+        detector=DETECTOR,
+        severity="CRITICAL",
+        time_us=now_us,
+        summary=(
             f"a different copy of stored event {event_id} (stream {stream} seq {seq}) was"
             f" refused: kept {kept_state}/{kept_risk}, refused {refused_state}/{refused_risk}"
         ),
-        "user_pseudonym": user or None,
-        "server_id": None,
-        "tool_name": None,
-        "tenant_id": None,
-        "count": 1,
-        "window_start": now_us,
-        "window_end": now_us,
-        "evidence_event_ids": [event_id],
-        "attributes": {
+        user=user or None,
+        evidence=[event_id],
+        attributes={
             "stream_id": stream,
             "seq": str(seq),
             "kept_hash": kept,
             "refused_hash": refused,
         },
-    }
+    )
 
 
 class ConflictAlerts:

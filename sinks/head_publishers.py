@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import Protocol
 
 from confluent_kafka import Producer
 
+from schemas.alert_record import alert_record
 from schemas.digest import DigestError, TreeHead
 from schemas.kafka import KafkaSettings
 from schemas.wire import SingleObjectSerializer
@@ -69,25 +69,14 @@ class AlertTopic:
 
     def publish(self, head: TreeHead) -> None:
         attributes = {k: str(v) for k, v in head.as_dict().items()}
-        alert = {
-            "alert_id": str(uuid.uuid4()),
-            "alert_time": head.sealed_at_us,
-            "severity": "LOW",
-            "detector": DETECTOR,
-            "summary": f"tree head: {head.tree_size} events sealed, root {head.root_hash[:16]}",
-            "user_pseudonym": None,
-            "server_id": None,
-            "tool_name": None,
-            "tenant_id": None,
-            # A first version, as every alert's first is: verify reads a count above 1 as a
-            # later version of a folded alert and names one with no earlier version forged.
-            # The size is in the attributes.
-            "count": 1,
-            "window_start": head.period_start_us,
-            "window_end": head.period_end_us,
-            "evidence_event_ids": [],
-            "attributes": attributes,
-        }
+        alert = alert_record(
+            detector=DETECTOR,
+            severity="LOW",
+            time_us=head.sealed_at_us,
+            summary=f"tree head: {head.tree_size} events sealed, root {head.root_hash[:16]}",
+            window=(head.period_start_us, head.period_end_us),
+            attributes=attributes,  # the size too: a head alert is a first version, count 1
+        )
         self._producer.produce(self.topic, value=self._encode(alert))
         if self._producer.flush(10.0):
             log.warning("tree head for %s not acknowledged by the broker", head.period_start_us)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from schemas.alert_record import alert_record
 from schemas.integrity import load_key_dir
 from schemas.record_mac import REASON, RecordCheck
 from sinks.prepare import Rejection
@@ -53,28 +53,19 @@ def refusal_alert(refused: Sequence[Rejection], now_us: int | None = None) -> di
     first = refused[0].message
     why = Counter(r.detail for r in refused)
     place = f"{first.topic()}[{first.partition()}]@{first.offset()}"
-    return {
-        "alert_id": str(uuid.uuid4()),
-        "alert_time": now_us,
-        "severity": "CRITICAL",
-        "detector": DETECTOR,
-        "summary": (
+    return alert_record(
+        detector=DETECTOR,
+        severity="CRITICAL",
+        time_us=now_us,
+        summary=(
             f"{len(refused)} enriched records refused, no processors' key vouches for them"
             f" (first at {place}: {refused[0].detail}); they are on the dead-letter topic"
         ),
-        "user_pseudonym": None,
-        "server_id": None,
-        "tool_name": None,
-        "tenant_id": None,
-        "count": 1,
-        "window_start": now_us,
-        "window_end": now_us,
-        "evidence_event_ids": [],
-        "attributes": {
+        attributes={
             "refused": str(len(refused)),
             "first_topic": str(first.topic()),
             "first_partition": str(first.partition()),
             "first_offset": str(first.offset()),
             **{f"why:{reason}": str(n) for reason, n in why.most_common(5)},
         },
-    }
+    )
