@@ -21,26 +21,17 @@ event under it can still arrive).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from processors.detectors.base import Finding
 from processors.errors import UnverifiedOriginError
-from schemas.integrity import OriginKey
-from schemas.keyed import PaddedHmac
+from schemas.keyed import HeldKeys
 
 DETECTOR = "unverified_origin"
 
 
-class OriginCheck:
+class OriginCheck(HeldKeys):
     """Checks each event's origin MAC against the keys held. Stateless per event."""
-
-    def __init__(self, keys: Iterable[OriginKey]) -> None:
-        self._macs = {k.key_id: PaddedHmac(k.key) for k in keys}
-
-    @property
-    def key_ids(self) -> list[str]:
-        return sorted(self._macs)
 
     def check(self, event: dict[str, Any]) -> None:
         """Raise :class:`UnverifiedOriginError` unless a held key made the event's MAC."""

@@ -13,6 +13,11 @@ Immutable and thread-safe.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schemas.integrity import OriginKey
 
 # HMAC's inner and outer pads, as translate tables over a key's bytes.
 _IPAD = bytes(x ^ 0x36 for x in range(256))
@@ -38,3 +43,18 @@ class PaddedHmac:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.hexdigest()
+
+
+class HeldKeys:
+    """A checker's keys by id, each as its :class:`PaddedHmac`: the processors' origin
+    check and the sink's check of the processors' MAC both look a MAC's key id up here."""
+
+    __slots__ = ("_macs",)
+
+    def __init__(self, keys: Iterable[OriginKey]) -> None:
+        # Subclasses look a key id up in _macs directly: once per event, no call more.
+        self._macs = {k.key_id: PaddedHmac(k.key) for k in keys}
+
+    @property
+    def key_ids(self) -> list[str]:
+        return sorted(self._macs)

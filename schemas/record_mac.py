@@ -19,10 +19,10 @@ keys (a producer holding it could then mint enriched records).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from schemas.integrity import OriginKey
-from schemas.keyed import PaddedHmac
+from schemas.keyed import HeldKeys, PaddedHmac
 
 HEADER = "mcp-audit.processor-mac"
 REASON = "unverified-processor"  # the dead-letter reason of a record no key vouches for
@@ -43,15 +43,8 @@ class RecordSigner:
         return HEADER, (self._prefix + self._mac(value)).encode()
 
 
-class RecordCheck:
+class RecordCheck(HeldKeys):
     """The sink's side: which records a held key vouches for. Stateless per record."""
-
-    def __init__(self, keys: Iterable[OriginKey]) -> None:
-        self._macs = {k.key_id: PaddedHmac(k.key) for k in keys}
-
-    @property
-    def key_ids(self) -> list[str]:
-        return sorted(self._macs)
 
     def refusal(
         self, value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None
