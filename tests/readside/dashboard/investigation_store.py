@@ -5,6 +5,8 @@ evidence. Every test of the investigation views reads this one shape."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,13 +14,20 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from mcp_audit.embedded.broker import free_port
+from readside.dashboard.app import build_app
+from readside.session import ReadSide
+from readside.tokens import Tokens
 from schemas import registry
 from schemas.ids import uuid7
 from schemas.integrity import chain_hash
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
+from sinks.settings import SinkSettings
 from sinks.tables import alerts_spec
 from sinks.writer import AvroWriter
+from tests.conftest import serving
+from tests.readside.conftest import LIMITS
 from tests.schemas.factories import alert, audit_event, enriched_event
 from tests.sinks.helpers import ENCODE_ALERT, ENCODE_ENRICHED
 from tests.sinks.test_digests import Sealed, _hour, _now
@@ -123,3 +132,17 @@ def _write(client: Client, url: str, record: str, encoded: list[bytes], spec: An
         writer.write(spec or ENRICHED, [body], token=str(uuid.uuid4()))
     finally:
         writer.close()
+
+
+@contextmanager
+def served(inv: Investigation, clickhouse_url: str, tokens: Tokens) -> Iterator[tuple[int, str]]:
+    """The dashboard over ``inv``'s store on a free loopback port: (port, base URL)."""
+    sink = SinkSettings.load(environ={}, clickhouse_url=clickhouse_url,
+                             database=inv.client.database, signing_key_dir=inv.keys)  # fmt: skip
+    side = ReadSide(inv.client, sink, LIMITS)
+    port = free_port()
+    try:
+        with serving(build_app(side, tokens, port), port) as base:
+            yield port, base
+    finally:
+        side.close()

@@ -11,14 +11,9 @@ from urllib.parse import quote, urlencode
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from mcp_audit.embedded.broker import free_port
-from readside.dashboard.app import build_app
-from readside.session import ReadSide
 from readside.tokens import Tokens
-from sinks.settings import SinkSettings
-from tests.conftest import serving
-from tests.readside.conftest import LIMITS, access_rows
-from tests.readside.dashboard.investigation_store import MALLORY, Investigation, build
+from tests.readside.conftest import access_rows
+from tests.readside.dashboard.investigation_store import MALLORY, Investigation, build, served
 from tests.readside.dashboard.test_app import get
 
 pytestmark = pytest.mark.clickhouse
@@ -32,15 +27,8 @@ def inv(clickhouse: Client, clickhouse_url: str, tmp_path: Path) -> Investigatio
 
 @pytest.fixture
 def port(inv: Investigation, clickhouse_url: str, tokens: Tokens) -> Iterator[int]:
-    sink = SinkSettings.load(environ={}, clickhouse_url=clickhouse_url,
-                             database=inv.client.database, signing_key_dir=inv.keys)  # fmt: skip
-    side = ReadSide(inv.client, sink, LIMITS)
-    chosen = free_port()
-    try:
-        with serving(build_app(side, tokens, chosen), chosen):
-            yield chosen
-    finally:
-        side.close()
+    with served(inv, clickhouse_url, tokens) as (chosen, _):
+        yield chosen
 
 
 def _api(port: int, tokens: Tokens, path: str, **headers: str) -> tuple[int, object]:

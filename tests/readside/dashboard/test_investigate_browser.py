@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from mcp_audit.embedded.broker import free_port
-from readside.dashboard.app import build_app
-from readside.session import ReadSide
 from readside.tokens import Tokens
-from sinks.settings import SinkSettings
-from tests.conftest import serving
-from tests.readside.conftest import LIMITS
-from tests.readside.dashboard.investigation_store import ALICE, MALLORY, Investigation, build
+from tests.readside.dashboard.investigation_store import (
+    ALICE,
+    MALLORY,
+    Investigation,
+    build,
+    served,
+)
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -40,15 +40,8 @@ def inv(clickhouse: Client, clickhouse_url: str, tmp_path: Path) -> Investigatio
 @pytest.fixture
 def url(inv: Investigation, clickhouse_url: str, tokens: Tokens) -> Iterator[str]:
     """The dashboard's base URL; the browser signs in with ``up``'s link first."""
-    sink = SinkSettings.load(environ={}, clickhouse_url=clickhouse_url,
-                             database=inv.client.database, signing_key_dir=inv.keys)  # fmt: skip
-    side = ReadSide(inv.client, sink, LIMITS)
-    port = free_port()
-    try:
-        with serving(build_app(side, tokens, port), port) as base:
-            yield base
-    finally:
-        side.close()
+    with served(inv, clickhouse_url, tokens) as (_, base):
+        yield base
 
 
 @pytest.fixture
