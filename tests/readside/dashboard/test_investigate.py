@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from clickhouse_connect.driver.client import Client
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from readside.dashboard import investigate
 from readside.dashboard.investigate import Window
 from sinks.signing import PUBLIC_NAME, load_public_key
-from tests.readside.dashboard.investigation_store import ALICE, MALLORY, TRACE, Investigation, build
+from tests.readside.dashboard.investigation_store import ALICE, MALLORY, TRACE, Investigation
 
 pytestmark = pytest.mark.clickhouse
 SYNC = {"mutations_sync": 2}
-
-
-@pytest.fixture
-def inv(clickhouse: Client, clickhouse_url: str, tmp_path: Path) -> Investigation:
-    return build(clickhouse, clickhouse_url, tmp_path / "keys")
 
 
 def _day() -> Window:

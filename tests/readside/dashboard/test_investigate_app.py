@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from clickhouse_connect.driver.client import Client
 
 from readside.tokens import Tokens
 from tests.readside.conftest import access_rows
-from tests.readside.dashboard.investigation_store import MALLORY, Investigation, build, served
+from tests.readside.dashboard.investigation_store import MALLORY, Investigation, served
 from tests.readside.dashboard.test_app import get
 
 pytestmark = pytest.mark.clickhouse
 ZERO = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-def inv(clickhouse: Client, clickhouse_url: str, tmp_path: Path) -> Investigation:
-    return build(clickhouse, clickhouse_url, tmp_path / "keys")
 
 
 @pytest.fixture

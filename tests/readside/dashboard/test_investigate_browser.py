@@ -18,23 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clickhouse_connect.driver.client import Client
 
 from readside.tokens import Tokens
 from tests.readside.dashboard.investigation_store import (
     ALICE,
     MALLORY,
     Investigation,
-    build,
     served,
 )
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
-
-
-@pytest.fixture
-def inv(clickhouse: Client, clickhouse_url: str, tmp_path: Path) -> Investigation:
-    return build(clickhouse, clickhouse_url, tmp_path / "keys")
 
 
 @pytest.fixture
