@@ -28,6 +28,7 @@ from schemas import registry
 from schemas.integrity import chain_hash, to_micros
 from schemas.wire import Deserializer, SingleObjectSerializer
 from sinks.enriched import ENRICHED
+from sinks.head_publishers import DETECTOR as HEAD_DETECTOR
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
 from sinks.row_check import check_rows
@@ -265,6 +266,23 @@ def test_a_counted_alert_without_its_first_version_is_named(store: PipelineStore
     alert_id = str(uuid.uuid4())
     store.write(alerts_spec(365), [ENCODE_ALERT(dict(store.final_alert, alert_id=alert_id))])
     assert store.forged()[alert_id] == "no earlier version stored or sealed"
+
+
+@pytest.mark.parametrize("size", ["8", "9"])
+def test_a_tree_head_alert_of_releases_before_count_1_is_a_first_version(
+    store: PipelineStore, size: str
+) -> None:
+    # Heads on the alert topic were published with count = tree size until they were
+    # first versions (count 1); stores holding those must still verify. A count that is
+    # not the head's own size claims a later version, as any other alert's does.
+    legacy = dict(store.final_alert, alert_id=str(uuid.uuid4()), detector=HEAD_DETECTOR,
+                  count=8, evidence_event_ids=[], attributes={"tree_size": size})  # fmt: skip
+    store.write(alerts_spec(365), [ENCODE_ALERT(legacy)])
+    forged = store.forged()
+    if size == "8":
+        assert legacy["alert_id"] not in forged
+    else:
+        assert forged[legacy["alert_id"]] == "no earlier version stored or sealed"
 
 
 def test_verify_names_a_forged_version_and_fails(
