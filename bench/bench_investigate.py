@@ -26,6 +26,8 @@ from bench import bench_panels
 from bench.sink_data import generate_rows_sql
 from bench.timing import table
 from readside.dashboard import investigate, queries
+from readside.dashboard.reading import Window
+from readside.dashboard.record import event_record
 from readside.guard import QUERY_SETTINGS
 from sinks.clickhouse import connect
 from sinks.migrate import apply_migrations
@@ -92,10 +94,10 @@ def measure(client: Client, filling: str) -> str:
         " WHERE cityHash64(event_id) % 400 = 1 AND event_time > now() - INTERVAL 20 DAY LIMIT 1"
     ).result_rows[0]
     now = datetime.now(UTC)
-    window = investigate.Window(now - timedelta(days=30), now)
+    window = Window(now - timedelta(days=30), now)
     rows = []
     for name, run in {
-        "one event's whole record": lambda: investigate.event_record(client, event_id),
+        "one event's whole record": lambda: event_record(client, event_id),
         "one user's 30-day trail": lambda: investigate.user_trail(client, user, window),
         "one alert's evidence (10 events)": lambda: investigate.events_by_id(
             client, _some_ids(client, 10)

@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from readside.dashboard import investigate, params, queries
 from readside.dashboard.params import BadRequest
+from readside.dashboard.record import event_record
 from readside.errors import NotAuthenticatedError, ReadSideError, RequestRefusedError
 from readside.session import ReadSide
 from readside.tokens import Tokens
@@ -121,7 +122,7 @@ def build_app(side: ReadSide, tokens: Tokens, port: int) -> Starlette:
     def record(request: Request) -> Answer:
         params.only(request.query_params, frozenset({"id"}))
         event_id = params.uuid(request.query_params, "id")
-        return lambda c: investigate.event_record(c, event_id, public_key)
+        return lambda c: event_record(c, event_id, public_key)
 
     routes = [
         Route("/", lambda _: FileResponse(STATIC / "index.html")),

@@ -13,7 +13,8 @@ from uuid import UUID
 
 from starlette.datastructures import QueryParams
 
-from readside.dashboard.investigate import RISK_LEVELS, SEARCH_FIELDS, Window
+from readside.dashboard.investigate import RISK_LEVELS, SEARCH_FIELDS
+from readside.dashboard.reading import Window
 from schemas.errors import McpAuditError
 from schemas.models import EventType, Status
 

@@ -62,7 +62,7 @@ def _event(
     when: datetime, user: str, kind: str, phase: str, call: str, **target: Any
 ) -> dict[str, Any]:
     # Ids as the producers make them (a UUIDv7 of the event's time), but the heartbeat's:
-    # the record is found by either (investigate.event_record looks in the id's time first).
+    # the record is found by either (record.event_record looks in the id's time first).
     ns = int(when.timestamp()) * 10**9 + when.microsecond * 1000
     event_id = str(uuid.uuid4()) if kind == "HEARTBEAT" else uuid7(ns)
     event = audit_event(event_id=event_id, event_time=when, event_type=kind, phase=phase,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from readside.dashboard import investigate
-from readside.dashboard.investigate import Window
+from readside.dashboard import investigate, reading, record
+from readside.dashboard.reading import Window
 from sinks.signing import PUBLIC_NAME, load_public_key
 from tests.readside.dashboard.investigation_store import ALICE, MALLORY, TRACE, Investigation
 
@@ -23,7 +23,7 @@ def _day() -> Window:
 
 def _record(inv: Investigation, event_id: str) -> dict[str, object]:
     public = load_public_key(inv.keys / PUBLIC_NAME)
-    found = investigate.event_record(inv.client, event_id, public)
+    found = record.event_record(inv.client, event_id, public)
     assert found is not None
     return found
 
@@ -37,7 +37,7 @@ def test_an_events_record_shows_both_sides_of_its_call_and_every_check_passes(
 ) -> None:
     result = inv.by(call_id="call-alice-1", phase="RESULT")[0]
     attempt = inv.by(call_id="call-alice-1", phase="ATTEMPT")[0]
-    assert investigate.id_time(result["event_id"]) == result["event_time"]  # found by its time
+    assert reading.id_time(result["event_id"]) == result["event_time"]  # found by its time
     found = _record(inv, result["event_id"])
     event, other = found["event"], found["other_side"]
     assert event["event_id"] == result["event_id"] and event["phase"] == "RESULT"  # type: ignore[index]
@@ -56,13 +56,13 @@ def test_an_events_record_shows_both_sides_of_its_call_and_every_check_passes(
 
 def test_a_record_says_what_it_cannot_tell(inv: Investigation) -> None:
     heartbeat = inv.by(event_type="HEARTBEAT")[0]
-    assert investigate.id_time(heartbeat["event_id"]) is None  # a UUIDv4: found anywhere
-    found = investigate.event_record(inv.client, heartbeat["event_id"])  # no public key
+    assert reading.id_time(heartbeat["event_id"]) is None  # a UUIDv4: found anywhere
+    found = record.event_record(inv.client, heartbeat["event_id"])  # no public key
     assert found is not None and found["other_side"] is None
     assert found["checks"]["sealed"]["ok"] is None  # type: ignore[index]
     assert "no public key" in found["checks"]["sealed"]["detail"]  # type: ignore[index]
-    assert investigate.event_record(inv.client, "00000000-0000-0000-0000-000000000000") is None
-    assert investigate.event_record(inv.client, "' OR 1=1 --") is None
+    assert record.event_record(inv.client, "00000000-0000-0000-0000-000000000000") is None
+    assert record.event_record(inv.client, "' OR 1=1 --") is None
 
 
 def test_an_altered_row_fails_its_hash_and_row_checks(inv: Investigation) -> None:
@@ -90,7 +90,7 @@ def test_a_deleted_neighbour_breaks_the_link(inv: Investigation) -> None:
 def test_a_resealed_leaf_or_a_foreign_key_fails_the_sealed_check(inv: Investigation) -> None:
     target = inv.by(call_id="call-alice-0", phase="RESULT")[0]
     other_key = Ed25519PrivateKey.generate().public_key()
-    found = investigate.event_record(inv.client, target["event_id"], other_key)
+    found = record.event_record(inv.client, target["event_id"], other_key)
     assert found is not None and found["checks"]["sealed"]["ok"] is False  # type: ignore[index]
     inv.client.command(
         "ALTER TABLE audit_tree_leaves UPDATE content_hash = repeat('0', 64)"
