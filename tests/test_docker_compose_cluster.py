@@ -7,6 +7,7 @@ mounts is read as XML and checked against the compose services and the sink's se
 
 from __future__ import annotations
 
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -138,3 +139,27 @@ def test_inserts_wait_for_the_shards_and_subqueries_span_the_cluster() -> None:
     assert profile is not None
     assert profile.findtext("distributed_foreground_insert") == "1"
     assert profile.findtext("distributed_product_mode") == "global"
+
+
+def _merged_environment(name: str) -> dict[str, Any]:
+    """A server's environment as compose merges the two files (override keys win)."""
+    main = _services(MAIN).get(name, {}).get("environment") or {}
+    return {**main, **(_services(OVERRIDE)[name].get("environment") or {})}
+
+
+@pytest.mark.parametrize("server", sorted(_servers()))
+def test_every_shard_makes_the_read_users_with_their_passwords(server: str) -> None:
+    # The dashboard's and Grafana's reads of a Distributed table run on every shard as
+    # their own user (the cluster's secret carries the initial user): each shard makes
+    # them (initdb), and with a password, never an empty one.
+    mounts = [
+        v.split(":")[0]
+        for name in (MAIN, OVERRIDE)
+        for v in _services(name).get(server, {}).get("volumes", [])
+    ]
+    assert "./deploy/clickhouse/initdb" in mounts, f"{server} makes no read users"
+    scripts = (ROOT / "deploy" / "clickhouse" / "initdb").glob("*.sh")
+    read = set(re.findall(r"\$\{?([A-Z_]+)\}?", "".join(s.read_text() for s in scripts)))
+    environment = _merged_environment(server)
+    missing = sorted(v for v in read if not str(environment.get(v) or ""))
+    assert not missing, f"{server}: the initdb scripts read unset {missing}"
