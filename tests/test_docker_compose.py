@@ -12,6 +12,7 @@ import yaml
 
 from mcp_audit.cli import build_parser
 from mcp_audit.config import settings_for
+from sinks.cluster import LOCAL_SUFFIX
 from tests.compose import COMPOSE, default, services
 from tests.conftest import require_tool
 
@@ -197,7 +198,9 @@ def test_the_dashboard_reads_as_its_own_user_on_a_port_published_on_loopback_onl
     subprocess.run(["bash", "-n", str(COMPOSE.parent / "deploy/clickhouse/initdb/30-dashboard.sh")],
                    check=True, timeout=30)  # fmt: skip
     grants = re.findall(r"^GRANT (.*) ON (.*) TO (\w+);$", script, re.MULTILINE)
+    local = f"${{CLICKHOUSE_DB}}.audit_events{LOCAL_SUFFIX}"  # cluster mode's shards
     assert grants == [("SELECT", "${CLICKHOUSE_DB}.*", "dashboard"),
-                      ("INSERT", "${CLICKHOUSE_DB}.audit_events", "dashboard")]  # fmt: skip
+                      ("INSERT", "${CLICKHOUSE_DB}.audit_events", "dashboard"),
+                      ("INSERT", local, "dashboard")]  # fmt: skip
     assert "DASHBOARD_CLICKHOUSE_PASSWORD" in clickhouse["environment"]
     assert "allow_ddl = 0 CONST" in script

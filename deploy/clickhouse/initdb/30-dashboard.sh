@@ -19,4 +19,7 @@ CREATE USER IF NOT EXISTS dashboard IDENTIFIED WITH sha256_password BY '${DASHBO
     SETTINGS PROFILE 'mcp_audit_dashboard';
 GRANT SELECT ON ${CLICKHOUSE_DB}.* TO dashboard;
 GRANT INSERT ON ${CLICKHOUSE_DB}.audit_events TO dashboard;
+-- Cluster mode (sinks/cluster.py): audit_events is the Distributed table, and its insert
+-- runs on each shard's audit_events_local as this user (the cluster's secret carries it).
+GRANT INSERT ON ${CLICKHOUSE_DB}.audit_events_local TO dashboard;
 SQL
