@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
+from readside.dashboard.reading import json_value
 from sinks.tables import CALL, CURRENT, FAILURE, FIRST, HIGH_RISK, LATEST_ALERTS, TOOL_CALL
 
 _SINCE = "{since:DateTime64(6)}"
@@ -106,15 +106,7 @@ def _rows(client: Client, sql: str, parameters: dict[str, Any]) -> list[dict[str
 
 
 def _plain(row: Sequence[Any]) -> list[Any]:
-    return [_json_value(value) for value in row]
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    return value
+    return [json_value(value) for value in row]
 
 
 def summary(client: Client, since: datetime) -> dict[str, Any]:

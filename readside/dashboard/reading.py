@@ -1,4 +1,4 @@
-"""What the investigation's views share: a time window, and rows read as JSON carries them."""
+"""What the dashboard's questions share: a time window, and rows read as JSON carries them."""
 
 from __future__ import annotations
 
