@@ -151,6 +151,7 @@ def faust_probe() -> None:
         broker=f"kafka://{os.environ['PROBE_BOOT']}",
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
+        datadir=tempfile.mkdtemp(prefix="faust-probe-"),  # not <app id>-data in the cwd
     )
     topic = app.topic(os.environ["PROBE_TOPIC"], value_serializer="raw", key_serializer="raw")
     state = {"seen": 0, "started": 0.0}
