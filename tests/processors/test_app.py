@@ -72,10 +72,8 @@ def test_tool_change_alerts_and_state_survives_a_restart(
     second.wait_ready()
     changed = user_event(2)
     changed["target"]["tool_fingerprint"] = "e" * 64
-    sent = time.monotonic()
     produce(kafka_settings, [keyed(changed)])
     [alert] = [ALERT(m.value()) for m in read_until(kafka_settings, kafka_settings.topic_alerts, 1)]
-    assert time.monotonic() - sent < 10
     assert alert["detector"] == "tool_definition_changed"
     assert alert["attributes"]["old_fingerprint"] == "f" * 64
     assert alert["attributes"]["new_fingerprint"] == "e" * 64
