@@ -2,8 +2,9 @@
 
 A hold names a subject (user pseudonym), a server, or a time range. Placing
 one marks the rows it covers (``legal_hold = true``; the TTL of both audit
-tables deletes only rows where it is false) and new rows are marked as they
-are inserted (:func:`sinks.tables.held`). Releasing one recomputes the mark
+tables, and of events_first, which the dashboard reads, deletes only rows where
+it is false) and new rows are marked as they are inserted (:func:`sinks.tables.held`;
+events_first takes the mark of the stored row, migration 200). Releasing one recomputes the mark
 for the rows it covered, so a row still under another hold stays held.
 Mutations run synchronously: when a call returns, the rows are marked.
 """
@@ -22,7 +23,11 @@ from sinks.cluster import SINGLE_NODE, Layout
 from sinks.errors import SinkError
 from sinks.tables import held
 
-HOLD_TABLES = {"audit_events": "event_time", "audit_alerts": "alert_time"}
+HOLD_TABLES = {
+    "audit_events": "event_time",
+    "audit_alerts": "alert_time",
+    "events_first": "event_time",
+}
 _MUTATION = {"mutations_sync": 2, "allow_nondeterministic_mutations": 1}
 
 

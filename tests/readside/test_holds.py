@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from readside import holds
 from readside.holds import active, new_hold, place, release
 from sinks.enriched import ENRICHED
+from sinks.migrate import apply_migrations
 from sinks.writer import AvroWriter
 from tests.sinks.helpers import ENCODE_ENRICHED, files_of, varied_event
 
@@ -43,10 +45,16 @@ def old_events(
 
 
 def expire(client: Client) -> dict[str, int]:
-    """Run TTL now (a merge does it), then count what is left per user."""
-    client.command("OPTIMIZE TABLE audit_events FINAL", settings={"mutations_sync": 2})
-    result = client.query("SELECT user_id, count() FROM audit_events GROUP BY user_id")
-    return {user: count for user, count in result.result_rows}
+    """Run TTL now (a merge does it), then count what is left per user: the same in
+    audit_events and in events_first, which the dashboard's search and trails read."""
+    left = []
+    for table in ("audit_events", "events_first"):
+        client.command(f"OPTIMIZE TABLE {table} FINAL", settings={"mutations_sync": 2})
+        rows = "sum(sign)" if table == "events_first" else "count()"  # its versions' signs
+        result = client.query(f"SELECT user_id, {rows} FROM {table} GROUP BY user_id")
+        left.append({user: int(count) for user, count in result.result_rows if count})
+    assert left[0] == left[1], "events_first keeps other rows than audit_events"
+    return left[0]
 
 
 def test_ttl_drops_expired_rows_and_keeps_recent(writer: AvroWriter, clickhouse: Client) -> None:
@@ -117,3 +125,29 @@ def test_a_period_past_2106_keeps_the_row_instead_of_wrapping(
     )
     clickhouse.command("OPTIMIZE TABLE audit_alerts FINAL", settings={"mutations_sync": 2})
     assert clickhouse.query("SELECT retention_days FROM audit_alerts").result_rows == [(36500,)]
+
+
+def test_holds_placed_before_events_first_kept_them_reach_it_on_upgrade(
+    clickhouse: Client, clickhouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store from before migration 200: its holds marked the audit tables only."""
+    apply_migrations(clickhouse, until=190)
+    monkeypatch.setattr(holds, "HOLD_TABLES", {"audit_events": "event_time"})
+    writer = AvroWriter(clickhouse, clickhouse_url, parse_threads=2)
+    try:
+        written_at = time.monotonic()
+        writer.write(ENRICHED, files_of(old_events(14, 1, expiring_soon=True)), "t")
+        subject = f"{3:064x}"
+        place(clickhouse, new_hold("subject", subject), operator="legal")
+        monkeypatch.undo()
+        apply_migrations(clickhouse)
+        wait_until_expired(written_at)
+        while clickhouse.query(  # the migration's backfill is a mutation, run in the background
+            "SELECT count() FROM system.mutations WHERE database = currentDatabase()"
+            " AND table = 'events_first' AND NOT is_done"
+        ).result_rows != [(0,)]:
+            time.sleep(0.1)
+
+        assert expire(clickhouse) == {subject: 2}
+    finally:
+        writer.close()
