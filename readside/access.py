@@ -94,8 +94,12 @@ def record_access(writer: AvroWriter, access: Access) -> str:
 
 
 def _last_link(client: Client) -> tuple[int, str]:
+    # An access record names no user pseudonym (the operator is an attribute), so it is
+    # stored under user '', which leads audit_events' sorting key: the key finds the
+    # stream's rows. By stream_id alone every row's stream_id was read, 73-196 ms of
+    # each page load at 4.3 M events against 9-19 ms (chDB, same store, same run).
     rows = client.query(
-        "SELECT seq, hash FROM audit_events WHERE stream_id = {stream:String}"
+        "SELECT seq, hash FROM audit_events WHERE user_id = '' AND stream_id = {stream:String}"
         " ORDER BY seq DESC LIMIT 1",
         parameters={"stream": _STREAM},
     ).result_rows
