@@ -30,6 +30,8 @@ _SINCE = "{since:DateTime64(6)}"
 # dashboard's windows run to now, so its end is past any event (NO_END).
 _UNTIL = "{until:DateTime64(6)}"
 NO_END = datetime(2106, 1, 1, tzinfo=UTC)
+# A window from before any event: the built-in dashboard's alerts are every alert's.
+NO_START = datetime(1970, 1, 1, tzinfo=UTC)
 # Where a question's source has server_id and tool_name: the condition that narrows it
 # to the servers and tools chosen. Every one here; Grafana puts its variables in
 # (readside/dashboard/grafana.py), so both ask the same question.
@@ -109,21 +111,48 @@ def _plain(row: Sequence[Any]) -> list[Any]:
     return [json_value(value) for value in row]
 
 
-def summary(client: Client, since: datetime) -> dict[str, Any]:
-    sql = f"""
-        SELECT sum(events) AS calls, sumIf(events, {FAILURE}) AS failures,
-               sumIf(events, {HIGH_RISK}) AS high_risk,
-               (SELECT uniqExact(user_id) FROM {USERS_DAILY} WHERE tool_calls > 0) AS users,
-               uniqExact(tool_name) AS tools
-        FROM {EVENTS_HOURLY} WHERE {TOOL_CALL}"""
-    return _rows(client, sql, {"since": since})[0]
-
+# The window's completed tool calls on the servers and tools chosen, hour by hour, and
+# how they are counted: the summary, the calls chart, the tools table and Grafana's
+# stat panels all count them so, so their numbers agree.
+_TOOL_CALLS = f"{EVENTS_HOURLY} WHERE {TOOL_CALL} AND {SERVER_AND_TOOL}"
+_CALLS = "sum(events)"
+_FAILURES = f"sumIf(events, {FAILURE})"
+# The window's calls' durations, sketched (DURATIONS_DAILY), and their merged quantiles:
+# [1] p50, [2] p95, [3] p99 in microseconds (quantilesDD's first argument is the accuracy).
+_CALL_DURATIONS = f"{DURATIONS_DAILY} WHERE event_type = 'TOOL_CALL' AND {SERVER_AND_TOOL}"
+_DURATION_QUANTILES = f"quantilesDDMerge{QUANTILES}(duration_us)"
 
 # The questions Grafana asks too (readside/dashboard/grafana.py renders them for it).
+# Users who made a tool call in the window. Counted per user by day, which holds no
+# server or tool: the server and tool chosen do not narrow it.
+ACTIVE_USERS = f"""
+        SELECT uniqExact(user_id) AS users FROM {USERS_DAILY} WHERE tool_calls > 0"""
+SUMMARY = f"""
+        SELECT {_CALLS} AS calls, {_FAILURES} AS failures,
+               sumIf(events, {HIGH_RISK}) AS high_risk, ({ACTIVE_USERS}) AS users,
+               uniqExact(tool_name) AS tools
+        FROM {_TOOL_CALLS}"""
+# The summary's figures one at a time, as Grafana's stat panels show them; the failure
+# rate and the p95 (the tools table's sketch, over every tool) are Grafana's alone.
+# No row when there are no calls: a stat panel shows "No data", not 0 % or 0 ms.
+TOOL_CALL_COUNT = f"""
+        SELECT {_CALLS} AS calls FROM {_TOOL_CALLS}"""
+FAILURE_RATE = f"""
+        SELECT {_FAILURES} / {_CALLS} AS failure_rate FROM {_TOOL_CALLS}
+        HAVING {_CALLS} > 0"""
+P95_LATENCY = f"""
+        SELECT round({_DURATION_QUANTILES}[2] / 1000, 3) AS p95_ms FROM {_CALL_DURATIONS}
+        HAVING count() > 0"""
+
+
+def summary(client: Client, since: datetime) -> dict[str, Any]:
+    return _rows(client, SUMMARY, {"since": since})[0]
+
+
 CALLS_HOURLY = f"""
         SELECT toDateTime64(toStartOfInterval(hour, toIntervalMinute({{bucket:UInt32}})), 6)
-                   AS bucket, tool_name AS tool, status, sum(events) AS calls
-        FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} AND {SERVER_AND_TOOL}
+                   AS bucket, tool_name AS tool, status, {_CALLS} AS calls
+        FROM {_TOOL_CALLS}
         GROUP BY bucket, tool, status ORDER BY bucket, tool, status"""
 # Shorter buckets (the page asks for them up to a 24 h window) count events_first's rows.
 CALLS_RECENT = f"""
@@ -136,12 +165,12 @@ TOOLS = f"""
                round(q[1] / 1000, 3) AS p50_ms, round(q[2] / 1000, 3) AS p95_ms,
                round(q[3] / 1000, 3) AS p99_ms
         FROM (
-            SELECT tool_name AS tool, sum(events) AS calls, sumIf(events, {FAILURE}) AS failures
-            FROM {EVENTS_HOURLY} WHERE {TOOL_CALL} AND {SERVER_AND_TOOL}
+            SELECT tool_name AS tool, {_CALLS} AS calls, {_FAILURES} AS failures
+            FROM {_TOOL_CALLS}
             GROUP BY tool) AS counted
         LEFT JOIN (
-            SELECT tool_name AS tool, quantilesDDMerge{QUANTILES}(duration_us) AS q
-            FROM {DURATIONS_DAILY} WHERE event_type = 'TOOL_CALL' AND {SERVER_AND_TOOL}
+            SELECT tool_name AS tool, {_DURATION_QUANTILES} AS q
+            FROM {_CALL_DURATIONS}
             GROUP BY tool) AS timed
         USING tool
         ORDER BY calls DESC, tool"""
@@ -178,14 +207,31 @@ def top_users(client: Client, since: datetime, limit: int) -> list[dict[str, Any
     return _rows(client, TOP_USERS, {"since": since, "limit": limit})
 
 
-def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
-    sql = f"""
+# The newest alerts, each once in its kept version (a folded alert's final count), kept
+# in the window and on the servers and tools chosen.
+ALERTS = f"""
         SELECT toString(alert_id) AS alert_id, alert_time, toString(severity) AS severity,
                detector, summary,
                user_id AS user, server_id, tool_name, count
         FROM {LATEST_ALERTS}
+        WHERE alert_time >= {_SINCE} AND alert_time < {_UNTIL} AND {SERVER_AND_TOOL}
         ORDER BY alert_time DESC LIMIT {{limit:UInt32}}"""
-    return _rows(client, sql, {"limit": limit})
+# Alerts raised per ``interval`` seconds by severity, each alert once at the time first
+# raised (a folded alert is stored again later with its final count). Grafana's alone.
+ALERTS_RAISED = f"""
+        SELECT toStartOfInterval(raised, toIntervalSecond({{interval:UInt32}})) AS time,
+               severity, count() AS alerts
+        FROM (
+            SELECT alert_id, min(alert_time) AS raised, any(toString(severity)) AS severity
+            FROM audit_alerts
+            WHERE alert_time >= {_SINCE} AND alert_time < {_UNTIL} AND {SERVER_AND_TOOL}
+            GROUP BY alert_id)
+        GROUP BY time, severity ORDER BY time, severity"""
+
+
+def alerts(client: Client, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` alerts of any time (the built-in dashboard's window is all)."""
+    return _rows(client, ALERTS, {"since": NO_START, "limit": limit})
 
 
 _LATEST_COLUMNS = ("event_type", "user_id", "server_id", "tool_name", "status", "duration_us",
@@ -209,6 +255,28 @@ SEARCH_FILTERS = {
     "min_risk": "risk_score >= {min_risk:UInt8}",
     "until": "event_time < {until:DateTime64(6)}",
 }
+# The events from ``since`` as FINAL shows them, each once, newest read first.
+_CURRENT_SINCE = f"event_time >= {_SINCE} AND {CURRENT}"
+
+
+def _found(source: str, where: str) -> str:
+    """The SQL listing ``source``'s events where ``where`` holds as :func:`search` does:
+    newest first, ``limit`` of them."""
+    return f"""
+        SELECT event_time, event_id, toString(event_type) AS event_type, user_id AS user,
+               server_id AS server, tool_name AS tool, toString(status) AS status,
+               duration_us / 1000 AS duration_ms, risk_score,
+               toString(risk_level) AS risk_level, risk_reasons
+        FROM {source} WHERE {where}
+        ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
+
+
+# A search for high risk (sinks.tables.HIGH_RISK, by level) in the window, on the servers
+# and tools chosen. The built-in searches by risk score (min_risk); Grafana asks this.
+HIGH_RISK_EVENTS = _found(
+    "events_first",
+    f"{_CURRENT_SINCE} AND {SEARCH_FILTERS['until']} AND {HIGH_RISK} AND {SERVER_AND_TOOL}",
+)
 
 
 def search(
@@ -222,15 +290,9 @@ def search(
     if "user" in filters:
         source, current = _LATEST_OF_USER, "1"
     else:
-        source, current = "events_first", f"event_time >= {_SINCE} AND {CURRENT}"
+        source, current = "events_first", _CURRENT_SINCE
     where = " AND ".join([current, *(SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS)])
-    sql = f"""
-        SELECT event_time, event_id, toString(event_type) AS event_type, user_id AS user,
-               server_id AS server, tool_name AS tool, toString(status) AS status,
-               duration_us / 1000 AS duration_ms, risk_score,
-               toString(risk_level) AS risk_level, risk_reasons
-        FROM {source} WHERE {where}
-        ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
+    sql = _found(source, where)
     known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
     return _rows(client, sql, {"since": since, "limit": limit, **known})
 
