@@ -96,8 +96,9 @@ def record_access(writer: AvroWriter, access: Access) -> str:
 def _last_link(client: Client) -> tuple[int, str]:
     # An access record names no user pseudonym (the operator is an attribute), so it is
     # stored under user '', which leads audit_events' sorting key: the key finds the
-    # stream's rows. By stream_id alone every row's stream_id was read, 73-196 ms of
-    # each page load at 4.3 M events against 9-19 ms (chDB, same store, same run).
+    # stream's rows. By stream_id alone every part's stream_id was read: at 10 M events
+    # the first read of a process (each CLI command's) took 172-216 ms against 47-86
+    # with the key; once cached, 13 ms against 15 (chDB, one store, runs alternated).
     rows = client.query(
         "SELECT seq, hash FROM audit_events WHERE user_id = '' AND stream_id = {stream:String}"
         " ORDER BY seq DESC LIMIT 1",
