@@ -7,7 +7,8 @@ days and times, with the page's own clock, from the switch to the end of the pan
 response (every panel, one request) and to the next frame drawn after it. Median of
 ``RUNS``.
 
-``BENCH_PANEL_STORE=/path python -m bench.bench_page``
+``BENCH_PANEL_STORE=/path python -m bench.bench_page``; ``BENCH_PAGE_DATABASE=bench_investigate``
+reads the store a run of ``bench.bench_investigate`` kept instead (the same rows).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sinks.settings import SinkSettings
 from tests.conftest import chromium, serving
 
 RUNS = int(os.environ.get("BENCH_PAGE_RUNS", "3"))
-DATABASE = "bench_panels"
+DATABASE = os.environ.get("BENCH_PAGE_DATABASE", "bench_panels")
 _SWITCH = """
 window.benchStart = performance.now();
 const hours = document.getElementById("hours");
@@ -93,7 +94,7 @@ def main() -> str:
     answered = statistics.median(r[0] for r in runs)
     drawn = statistics.median(r[1] for r in runs)
     return (
-        f"## The 30-day page in the browser\n\n{events:,} stored events (the bench_panels"
+        f"## The 30-day page in the browser\n\n{events:,} stored events (the {DATABASE}"
         f" store). Switching the window to 30 days: the panels' answer (every panel, one"
         f" request) after {answered:,.0f} ms, the page drawn after {drawn:,.0f} ms (median"
         f" of {RUNS}; runs {', '.join(f'{d:,.0f}' for _, d in runs)} ms). Bar: <= 1 s."
