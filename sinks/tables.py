@@ -13,7 +13,7 @@ it was hashed with (``hash_version``, :attr:`TableSpec.earlier_hashes`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from schemas.integrity import DIGESTED
@@ -48,13 +48,27 @@ LATEST_ALERTS = "(SELECT * FROM audit_alerts ORDER BY alert_id, count DESC LIMIT
 # replaced (migration 170; the rest of the keep-first rule is migration 120's).
 # Counts sum the signs; a state that cannot take a value back (a quantile) takes
 # each event's first version (FIRST), as the views do; a listing the version FINAL
-# shows (CURRENT), the replaced ones looked up from the window's start, {since}.
+# shows (CURRENT): versions of sign 1 not REPLACED, the replaced ones looked up from
+# the window's start, {since}.
 FIRST = "sign = 1 AND NOT replaces"
-CURRENT = (
-    "sign = 1 AND (event_time, event_id, user_id, enriched_time) NOT IN (SELECT event_time,"
+REPLACED = (
+    "(event_time, event_id, user_id, enriched_time) IN (SELECT event_time,"
     " event_id, user_id, enriched_time FROM events_first"
     " WHERE sign = -1 AND event_time >= {since:DateTime64(6)})"
 )
+CURRENT = f"sign = 1 AND NOT {REPLACED}"
+
+
+def listing_filter(conditions: Sequence[str]) -> str:
+    """PREWHERE and WHERE of a listing of events_first's rows as FINAL shows them, where
+    every one of ``conditions`` holds; it reads newest first and stops at its limit.
+    REPLACED is left to WHERE, after the read: in a lone WHERE, ClickHouse moved it to
+    PREWHERE with the rest, where its lookup ran on every row of the window before the
+    read stopped (the 30-day list over 10 M unmerged events: 148 ms against 100, chDB,
+    same run)."""
+    return f"PREWHERE {' AND '.join(['sign = 1', *conditions])} WHERE NOT {REPLACED}"
+
+
 # The events since {since}, each once as FINAL shows it: the report's, the dashboard's.
 EVENTS_SINCE = (
     f"(SELECT * FROM events_first WHERE event_time >= {{since:DateTime64(6)}} AND {CURRENT})"

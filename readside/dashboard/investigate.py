@@ -28,7 +28,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from readside.dashboard.reading import MS, WINDOW, Window, id_time, is_uuid, plain, read_rows
-from sinks.tables import CURRENT, FAILURE_STATUSES, HIGH_RISK_LEVELS, LATEST_ALERTS
+from sinks.tables import FAILURE_STATUSES, HIGH_RISK_LEVELS, LATEST_ALERTS, listing_filter
 
 # Hidden from the event lists unless asked for: they say a session or a producer is
 # alive, not what anyone did.
@@ -84,10 +84,9 @@ def search(
             ORDER BY event_time DESC, event_id DESC, enriched_time DESC
             LIMIT 1 BY event_id LIMIT {{limit:UInt32}}"""
     else:
-        # CURRENT reads the replaced versions from {since}: the window's.
+        # The replaced versions are looked up from {since}: the window's.
         sql = f"""
-            SELECT {_LIST_COLUMNS} FROM events_first
-            WHERE {" AND ".join([*conditions, CURRENT])}
+            SELECT {_LIST_COLUMNS} FROM events_first {listing_filter(conditions)}
             ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
     return plain(read_rows(client, sql, parameters))
 

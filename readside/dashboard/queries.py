@@ -23,7 +23,15 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from readside.dashboard.reading import json_value
-from sinks.tables import CALL, CURRENT, FAILURE, FIRST, HIGH_RISK, LATEST_ALERTS, TOOL_CALL
+from sinks.tables import (
+    CALL,
+    FAILURE,
+    FIRST,
+    HIGH_RISK,
+    LATEST_ALERTS,
+    TOOL_CALL,
+    listing_filter,
+)
 
 _SINCE = "{since:DateTime64(6)}"
 # A window ends at ``until`` (excluded): Grafana's time range has an end; the built-in
@@ -255,28 +263,29 @@ SEARCH_FILTERS = {
     "min_risk": "risk_score >= {min_risk:UInt8}",
     "until": "event_time < {until:DateTime64(6)}",
 }
-# The events from ``since`` as FINAL shows them, each once, newest read first.
-_CURRENT_SINCE = f"event_time >= {_SINCE} AND {CURRENT}"
 
 
 def _found(source: str, where: str) -> str:
-    """The SQL listing ``source``'s events where ``where`` holds as :func:`search` does:
-    newest first, ``limit`` of them."""
+    """The SQL listing ``source``'s events where ``where`` (a WHERE, or PREWHERE and
+    WHERE) holds as :func:`search` does: newest first, ``limit`` of them."""
     return f"""
         SELECT event_time, event_id, toString(event_type) AS event_type, user_id AS user,
                server_id AS server, tool_name AS tool, toString(status) AS status,
                duration_us / 1000 AS duration_ms, risk_score,
                toString(risk_level) AS risk_level, risk_reasons
-        FROM {source} WHERE {where}
+        FROM {source} {where}
         ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
+
+
+def _current(conditions: Sequence[str]) -> str:
+    """A listing of the events from ``since`` as FINAL shows them, each once, where
+    ``conditions`` hold (events_first, in time order: the newest are read first)."""
+    return _found("events_first", listing_filter([f"event_time >= {_SINCE}", *conditions]))
 
 
 # A search for high risk (sinks.tables.HIGH_RISK, by level) in the window, on the servers
 # and tools chosen. The built-in searches by risk score (min_risk); Grafana asks this.
-HIGH_RISK_EVENTS = _found(
-    "events_first",
-    f"{_CURRENT_SINCE} AND {SEARCH_FILTERS['until']} AND {HIGH_RISK} AND {SERVER_AND_TOOL}",
-)
+HIGH_RISK_EVENTS = _current([SEARCH_FILTERS["until"], HIGH_RISK, SERVER_AND_TOOL])
 
 
 def search(
@@ -287,12 +296,11 @@ def search(
     events_first is in time order: the newest rows are read first and the read
     stops at ``limit``; the few versions replaced later are left out. One user's
     events come from its projection by user."""
+    conditions = [SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS]
     if "user" in filters:
-        source, current = _LATEST_OF_USER, "1"
+        sql = _found(_LATEST_OF_USER, f"WHERE {' AND '.join(['1', *conditions])}")
     else:
-        source, current = "events_first", _CURRENT_SINCE
-    where = " AND ".join([current, *(SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS)])
-    sql = _found(source, where)
+        sql = _current(conditions)
     known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
     return _rows(client, sql, {"since": since, "limit": limit, **known})
 

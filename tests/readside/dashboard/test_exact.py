@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from readside.dashboard import queries
+from readside.dashboard import investigate, queries
+from readside.dashboard.reading import Window
 from sinks.tables import CALL, FAILURE, HIGH_RISK
 from tests.readside.dashboard.store import create_tables
 
@@ -189,7 +190,7 @@ REFERENCE = {
                duration_us / 1000 AS duration_ms, risk_score,
                toString(risk_level) AS risk_level, risk_reasons
         FROM {FINAL} WHERE {{where:String}} = '' OR user_id = {{where:String}}
-        ORDER BY event_time DESC, event_id DESC LIMIT 100""",
+        ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}""",
 }
 
 
@@ -227,11 +228,31 @@ def test_every_panel_equals_the_slow_query(store: Client, window: str) -> None:
             assert _within_accuracy(fast[name] * 1000, slow["low"][index], slow["high"][index])
     assert queries.risk_distribution(store, since) == _reference(store, "risk", since=since)
     assert queries.top_users(store, since, 10) == _reference(store, "users", since=since)
-    assert queries.search(store, since, {}, 100) == _reference(
-        store, "search", since=since, where=""
-    )
-    assert queries.search(store, since, {"user": "user-3"}, 100) == _reference(
-        store, "search", since=since, where="user-3"
+    # The newest 100 and every event of the window: the replaced versions are among them.
+    for limit in (100, 10_000):
+        assert queries.search(store, since, {}, limit) == _reference(
+            store, "search", since=since, where="", limit=limit
+        ), limit
+        assert queries.search(store, since, {"user": "user-3"}, limit) == _reference(
+            store, "search", since=since, where="user-3", limit=limit
+        ), limit
+
+
+@pytest.mark.parametrize("window", sorted(WINDOWS))
+def test_the_investigation_search_lists_each_event_once_as_final_shows_it(
+    store: Client, window: str
+) -> None:
+    """Every event of the window, noise included: the replaced versions are among them."""
+    since = NOW - WINDOWS[window]
+    found = investigate.search(store, Window(since, queries.NO_END), {}, 10_000, noise=True)
+    slow = store.query(
+        f"SELECT toString(event_id), risk_score FROM {FINAL}", parameters={"since": since}
+    ).result_rows
+    # As many, the same versions (a replaced one has its own risk); the order of ties in
+    # time is each table's (events_first is not audit_events).
+    assert sorted((e["event_id"], e["risk_score"]) for e in found) == sorted(map(tuple, slow))
+    assert [e["event_time"] for e in found] == sorted(
+        (e["event_time"] for e in found), reverse=True
     )
 
 
