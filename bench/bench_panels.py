@@ -221,7 +221,7 @@ def _report(client: Client, base: ModuleType, filling: str) -> str:
     )
     user, session = client.query(
         "SELECT user_id, session_id FROM audit_events"
-        " WHERE event_time > now() - INTERVAL 1 DAY LIMIT 1"
+        " WHERE event_time > now() - INTERVAL 1 DAY AND event_type = 'TOOL_CALL' LIMIT 1"
     ).result_rows[0]
     now = datetime.now(UTC)
     rows, mismatches = [], []
