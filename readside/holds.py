@@ -4,8 +4,9 @@ A hold names a subject (user pseudonym), a server, or a time range. Placing
 one marks the rows it covers (``legal_hold = true``; the TTL of both audit
 tables, and of events_first, which the dashboard reads, deletes only rows where
 it is false) and new rows are marked as they are inserted (:func:`sinks.tables.held`;
-events_first takes the mark of the stored row, migration 200). Releasing one recomputes the mark
-for the rows it covered, so a row still under another hold stays held.
+events_first takes the stored row's mark, migration 200). Releasing one
+recomputes the mark for the rows it covered, so a row still under another hold
+stays held.
 Mutations run synchronously: when a call returns, the rows are marked.
 """
 

@@ -142,10 +142,12 @@ def test_holds_placed_before_events_first_kept_them_reach_it_on_upgrade(
         monkeypatch.undo()
         apply_migrations(clickhouse)
         wait_until_expired(written_at)
-        while clickhouse.query(  # the migration's backfill is a mutation, run in the background
+        deadline = time.monotonic() + 60  # the migration's backfill is a background mutation
+        while clickhouse.query(
             "SELECT count() FROM system.mutations WHERE database = currentDatabase()"
             " AND table = 'events_first' AND NOT is_done"
         ).result_rows != [(0,)]:
+            assert time.monotonic() < deadline, "the backfill mutation did not finish"
             time.sleep(0.1)
 
         assert expire(clickhouse) == {subject: 2}
