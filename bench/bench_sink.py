@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import statistics
 import tempfile
 import threading
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Producer
@@ -72,8 +74,9 @@ def _sink_rate(
     database: str = "bench_fast",
     seal: bool = False,
     busy: list[float] | None = None,
-) -> tuple[float, float]:
-    """Rows/s from the first stored batch to the last, and including the group join.
+) -> SinkRun:
+    """Rows/s from the first stored batch to the last, and including the group join; the
+    process's CPU seconds (every thread: the sink's, chDB's, the sealer's) between them.
 
     With ``seal``, the sealer cycles on the same store meanwhile, every
     SEAL_EVERY_S (60 times as often as the default), appending what was stored."""
@@ -88,13 +91,24 @@ def _sink_rate(
         thread.start()
         while sink.loop.batches == 0:
             time.sleep(0.001)
-        first, first_rows = time.monotonic(), sink.store.rows_written
+        first, first_rows, first_cpu = time.monotonic(), sink.store.rows_written, _cpu_s()
         while sink.store.rows_written < total:
             time.sleep(0.001)
-        done = time.monotonic()
+        done, cpu_s = time.monotonic(), _cpu_s() - first_cpu
         stop.set()
         thread.join()
-    return (total - first_rows) / (done - first), total / (done - started)
+    return SinkRun((total - first_rows) / (done - first), total / (done - started), cpu_s)
+
+
+class SinkRun(NamedTuple):
+    rate: float  # rows/s from the first stored batch to the last
+    with_join: float  # rows/s including the consumer group's join
+    cpu_s: float  # this process's CPU seconds from the first stored batch to the last
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 SEAL_EVERY_S = float(os.environ.get("BENCH_SEAL_EVERY_S", "1.0"))
@@ -141,9 +155,17 @@ class SealingRuns:
     without: list[float] = field(default_factory=list)
     sealed: list[float] = field(default_factory=list)
     busy_s: list[float] = field(default_factory=list)
+    cpu_without: list[float] = field(default_factory=list)
+    cpu_sealed: list[float] = field(default_factory=list)
 
     def medians(self) -> tuple[float, float]:
         return statistics.median(self.without), statistics.median(self.sealed)
+
+    def pair_overheads(self) -> list[float]:
+        """Ingestion time added in each pair, in percent: a pair's two runs are next to
+        each other in time, so what the machine does meanwhile weighs on both alike."""
+        pairs = zip(self.without, self.sealed, strict=True)
+        return [(without / sealed - 1) * 100 for without, sealed in pairs]
 
 
 def sealing_overhead(kafka: KafkaSettings, url: str, total: int) -> SealingRuns:
@@ -152,8 +174,9 @@ def sealing_overhead(kafka: KafkaSettings, url: str, total: int) -> SealingRuns:
     for index in range(2 * SEAL_REPEATS):
         seal = index % 2 == 1
         busy: list[float] = []
-        rate = _sink_rate(kafka, url, total, f"bench_seal_{index}", seal, busy)[0]
-        (runs.sealed if seal else runs.without).append(rate)
+        run = _sink_rate(kafka, url, total, f"bench_seal_{index}", seal, busy)
+        (runs.sealed if seal else runs.without).append(run.rate)
+        (runs.cpu_sealed if seal else runs.cpu_without).append(run.cpu_s)
         if seal:
             runs.busy_s.append(sum(busy))
     return runs
@@ -374,12 +397,22 @@ def _sealing_text(rows: int, runs: SealingRuns) -> str:
     without, sealed = runs.medians()
     each = "; ".join(f"{a:,.0f} / {b:,.0f}" for a, b in zip(runs.without, runs.sealed, strict=True))
     busy = ", ".join(f"{b:.1f}" for b in runs.busy_s)
+    overheads = runs.pair_overheads()
+    pairs = ", ".join(f"{o:+.1f}%" for o in overheads)
+    median_pair = statistics.median(overheads)
+    cpu_without, cpu_sealed = (
+        statistics.median(runs.cpu_without),
+        statistics.median(runs.cpu_sealed),
+    )
     return (
         f"### Sealing during ingestion\n\nThe sink on {rows:,} rows, alone and with the sealer"
         f" cycling every {SEAL_EVERY_S:g} s on the same store (runs alternated, median of"
         f" {len(runs.without)}): {without:,.0f} rows/s without, {sealed:,.0f} with: ingestion"
         f" time **{(without / sealed - 1) * 100:+.1f}%** (goal: <= +5%). Each pair, without /"
-        f" with: {each}. Sealer busy per run with it, s: {busy}."
+        f" with: {each}; time added per pair: {pairs} (median **{median_pair:+.1f}%**). Sealer"
+        f" busy per run with it, s: {busy}. CPU seconds of the process over the ingestion"
+        f" (median): {cpu_without:.2f} without, {cpu_sealed:.2f} with"
+        f" ({(cpu_sealed / cpu_without - 1) * 100:+.1f}%)."
     )
 
 
@@ -397,7 +430,7 @@ def main() -> str:
             url = f"chdb://{tmp}/chdb"
             values = encoded_events(FAST_ROWS)
             _produce(kafka, values)
-            fast, with_join = _sink_rate(kafka, url, FAST_ROWS)
+            fast, with_join, _ = _sink_rate(kafka, url, FAST_ROWS)
             naive = _naive_rate(kafka, url, NAIVE_ROWS)
             ceiling = _consume_only_rate(kafka, FAST_ROWS)
             insert_only = _insert_only_rate(url, values)

@@ -83,7 +83,7 @@ class Leaf:
 
     def encode(self) -> bytes:
         """Length-prefixed text, simple enough that ClickHouse makes the same bytes
-        (``sinks.digests.LEAF_SQL``: the sealer and verify hash leaves in SQL). The
+        (``sinks.leaf_sql.LEAF_SQL``: the sealer and verify hash leaves in SQL). The
         first line names the version, so no v1 leaf encodes like a v2 one."""
         stream, digest = self.stream_id.encode(), self.hash.encode()
         common = b"%s\n%d:%s\n%d\n%d:%s\n%d\n%d" % (

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from schemas.digest import DigestError, InclusionProof, Leaf, Signer, TreeHead, 
 from schemas.integrity import to_micros
 from schemas.merkle import Frontier, consistency_proof, inclusion_proof
 from sinks.head_publishers import HeadPublisher
+from sinks.leaf_sql import fold_leaves, leaf_hashes
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=5)  # late events of a period are in once it ended this long ago
@@ -55,19 +55,6 @@ HEAD_COLUMNS = (
     "key_id", "head_hash", "signature",
 )  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The SQL twin of schemas.digest.Leaf.encode (tests/sinks/test_digests.py holds them equal):
-# hashing leaves in ClickHouse instead of per row in Python took sealing from 36-52% of
-# the sink's ingestion time to the figure in docs/benchmarks.md.
-_COMMON_SQL = (
-    "toString(event_id), '\\n', toString(length(stream_id)), ':', stream_id,"
-    " '\\n', toString(seq), '\\n', toString(length(hash)), ':', hash, '\\n',"
-    " toString(toUnixTimestamp64Micro(event_time)), '\\n', toString(retention_days)"
-)
-LEAF_SQL = (
-    f"if(leaf_version = 1, concat('leaf/v1\\n', {_COMMON_SQL}), concat('leaf/v2\\n', kind,"
-    f" '\\n', {_COMMON_SQL}, '\\n', toString(length(content_hash)), ':', content_hash))"
-)
-LEAF_HASH_SQL = f"SHA256(concat(char(0), {LEAF_SQL}))"
 
 
 def from_micros(us: int) -> datetime:
@@ -176,14 +163,14 @@ class Sealer:
             self.client.command(
                 _APPEND_ALERTS_SQL, parameters={"parts": alert_parts, "size": after}
             )
-        hashes = leaf_hashes(self.client, size) if parts or alert_parts else []
-        if hashes and self.state.first_event_us is None:
+        if parts or alert_parts:
+            self.state.frontier = fold_leaves(self.client, self.state.frontier)
+        if self.state.frontier.size > size and self.state.first_event_us is None:
             rows = self.client.query("SELECT min(event_time) FROM audit_tree_leaves").result_rows
             self.state.first_event_us = to_micros(rows[0][0])
-        self.state.frontier.extend(hashes)
         self.state.seen_block, self.state.seen_alert_block = newest, newest_alert
         self.state.save(self.state_path)
-        return len(hashes)
+        return self.state.frontier.size - size
 
     def sign_closed(self, now: int) -> list[TreeHead]:
         period_us = self.period_s * 1_000_000
@@ -253,29 +240,34 @@ def _new_parts(client: Client, seen_block: int, seen_alert_block: int) -> tuple[
 
 
 # Stored event versions in the new parts that are not among the first ``size`` leaves
-# become version 2 leaves ``size``, ``size + 1``, ... oldest first. An event already
-# sealed (either version) is not appended again (a redelivery, a merge of parts already
-# read; a forged copy inserted anew stays unsealed and verify names it), but for the
-# one version that legitimately follows: the processors' INCOMPLETE version of an
-# attempt (its chained phase ATTEMPT), if its content is not sealed yet. The first set
-# is of event ids, as before leaves held content; the second only of the few ids of
-# INCOMPLETE rows. Copies of one (event, stream, seq, content_hash) are one leaf: LIMIT 1 BY,
-# not GROUP BY with any()/min(), since content_hash covers the hash, time, retention, call
-# state and phase a leaf takes (sinks.tables), so such copies agree on them; the GROUP BY
-# over two long strings cost 2.9 us a row against 1.0 (100,000 rows, chDB, same run).
+# become version 2 leaves ``size``, ``size + 1``, ... An event already sealed (either
+# version) is not appended again (a redelivery, a merge of parts already read; a forged
+# copy inserted anew stays unsealed and verify names it), but for the one version that
+# legitimately follows: the processors' INCOMPLETE version of an attempt (its chained
+# phase ATTEMPT), if its content is not sealed yet. The first set is of event ids, as
+# before leaves held content; the second only of the few ids of INCOMPLETE rows. Copies
+# of one (event, stream, seq, content_hash) are one leaf: LIMIT 1 BY, not GROUP BY with
+# any()/min(), since content_hash covers the hash, time, retention, call state and phase
+# a leaf takes (sinks.tables), so such copies agree on them; the GROUP BY over two long
+# strings cost 2.9 us a row against 1.0 (100,000 rows, chDB, same run).
+# The leaves are numbered in the order ClickHouse reads them: numbering them oldest
+# first (a window over a six-column sort) took 0.27 s of the SELECT's 0.44 s of CPU for
+# 500,000 rows (chDB, same run). Any order makes one tree, since the indices are what is
+# signed; an append written again after a crash (the state not saved) rewrites every
+# index from ``size`` on with a later appended_at, for the same rows and any since.
 _SEALED_SQL = (
     "(SELECT event_id FROM audit_tree_leaves WHERE leaf_index < {size:UInt64}"
     " AND kind = '%s' AND event_time >= (SELECT min(event_time) FROM fresh))"
 )
 _APPEND_SQL = (
     f"INSERT INTO audit_tree_leaves ({', '.join(LEAF_COLUMNS)})"
-    " SELECT {size:UInt64} + row_number() OVER (ORDER BY t, s, q, e, i, c) - 1,"
+    " SELECT {size:UInt64} + rowNumberInAllBlocks(),"
     " e, s, q, h, t, d, 2, 'event', c FROM (WITH fresh AS (SELECT event_id, stream_id, seq,"
     " hash, event_time, retention_days, content_hash,"
     " call_state = 'INCOMPLETE' AND phase = 'ATTEMPT' AS incomplete"
     " FROM audit_events WHERE _part IN {parts:Array(String)} AND stream_id != '')"
     " SELECT event_id AS e, stream_id AS s, seq AS q, hash AS h, event_time AS t,"
-    " retention_days AS d, content_hash AS c, incomplete AS i FROM fresh"
+    " retention_days AS d, content_hash AS c FROM fresh"
     f" WHERE event_id NOT IN {_SEALED_SQL % 'event'} OR (incomplete AND (event_id,"
     " content_hash) NOT IN (SELECT event_id, content_hash FROM audit_tree_leaves"
     " WHERE leaf_index < {size:UInt64} AND kind = 'event'"
@@ -294,24 +286,6 @@ _APPEND_ALERTS_SQL = (
     " content_hash FROM audit_tree_leaves WHERE leaf_index < {size:UInt64} AND kind = 'alert'"
     " AND event_time >= (SELECT min(event_time) FROM fresh)) GROUP BY e, q, c)"
 )
-
-
-def leaf_hashes(client: Client, start: int, stop: int | None = None) -> list[bytes]:
-    """Leaf hashes ``start`` .. ``stop`` (excluded; None: to the end), by index, made by
-    ClickHouse from the stored leaves; raises if an index is missing."""
-    where = "leaf_index >= {a:UInt64}" + ("" if stop is None else " AND leaf_index < {b:UInt64}")
-    data = client.raw_query(
-        f"SELECT leaf_index, {LEAF_HASH_SQL} FROM audit_tree_leaves FINAL WHERE {where}"
-        " ORDER BY leaf_index",
-        parameters={"a": start, "b": stop or 0},
-        fmt="RowBinary",
-    )
-    hashes = []
-    for expected, (index, digest) in enumerate(struct.iter_unpack("<Q32s", data), start):
-        if index != expected:
-            raise DigestError("log leaves are missing from the store", first=expected, next=index)
-        hashes.append(digest)
-    return hashes
 
 
 def stored_heads(client: Client) -> list[TreeHead]:

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from schemas.digest import DigestError, Leaf, TreeHead, check_head
 from schemas.integrity import to_micros
 from schemas.merkle import Frontier
-from sinks.digests import GRACE, from_micros, leaf_hashes, leaf_of, stored_heads
+from sinks.digests import GRACE, from_micros, leaf_of, stored_heads
+from sinks.leaf_sql import leaf_hashes
 
 _GRACE_US = int(GRACE.total_seconds() * 1_000_000)
 _CHUNK = 1_000_000

@@ -24,7 +24,6 @@ from schemas.merkle import ProofError, verify_consistency
 from sinks.digests import (
     Sealer,
     from_micros,
-    leaf_hashes,
     prove,
     prove_consistency,
     stored_heads,
@@ -32,6 +31,7 @@ from sinks.digests import (
 )
 from sinks.enriched import ENRICHED
 from sinks.head_publishers import HeadsFile, read_heads_file
+from sinks.leaf_sql import leaf_hashes
 from sinks.migrate import apply_migrations
 from sinks.ocf import container_file
 from sinks.signing import PUBLIC_NAME, FileSigner, key_dir, load_public_key
