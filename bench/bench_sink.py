@@ -72,20 +72,20 @@ def _sink_rate(
     url: str,
     total: int,
     database: str = "bench_fast",
-    seal: bool = False,
-    busy: list[float] | None = None,
+    sealer: SealerLog | None = None,
 ) -> SinkRun:
     """Rows/s from the first stored batch to the last, and including the group join; the
     process's CPU seconds (every thread: the sink's, chDB's, the sealer's) between them.
 
-    With ``seal``, the sealer cycles on the same store meanwhile, every
-    SEAL_EVERY_S (60 times as often as the default), appending what was stored."""
+    With ``sealer``, the sealer cycles on the same store meanwhile, every
+    SEAL_EVERY_S (60 times as often as the default), appending what was stored, and
+    after the sink's last batch until it has appended every row."""
     settings = SinkSettings.load(
         environ={}, clickhouse_url=url, database=database,
         consumer_group=f"bench-{uuid.uuid4().hex[:6]}", batch_rows=BATCH, session_timeout_ms=6000,
     )  # fmt: skip
     stop = threading.Event()
-    with Sink(settings, kafka) as sink, _sealing(settings, seal, stop, busy):
+    with Sink(settings, kafka) as sink, _sealing(settings, total, sealer):
         thread = threading.Thread(target=sink.run, args=(stop,))
         started = time.monotonic()
         thread.start()
@@ -115,13 +115,20 @@ SEAL_EVERY_S = float(os.environ.get("BENCH_SEAL_EVERY_S", "1.0"))
 SEAL_REPEATS = int(os.environ.get("BENCH_SEAL_REPEATS", "2"))
 
 
+@dataclass
+class SealerLog:
+    """What a sealer did beside one run: each cycle's seconds, and how long after the
+    sink's last batch it had every row appended (the work it left for later)."""
+
+    cycles_s: list[float] = field(default_factory=list)
+    catch_up_s: float = 0.0
+
+
 @contextlib.contextmanager
-def _sealing(
-    settings: SinkSettings, seal: bool, stop: threading.Event, busy: list[float] | None = None
-) -> Iterator[None]:
-    """With ``seal``, a sealer thread cycles until ``stop``; ``busy`` gets its cycles'
-    seconds (the sealer's own cost, which shares the store and the GIL with the sink)."""
-    if not seal:
+def _sealing(settings: SinkSettings, total: int, log: SealerLog | None) -> Iterator[None]:
+    """With ``log``, a sealer thread cycles while the body runs, then until it has
+    appended ``total`` rows (timed as the catch-up)."""
+    if log is None:
         yield
         return
     with tempfile.TemporaryDirectory() as keys:
@@ -129,32 +136,35 @@ def _sealing(
         sealer = sealer_from_settings(
             client, settings.model_copy(update={"signing_key_dir": Path(keys)}), None
         )
-        cycles = []
+        appended, stop = [0], threading.Event()
 
         def run() -> None:
             while not stop.wait(SEAL_EVERY_S):
                 started = time.monotonic()
-                cycles.append(sealer.cycle()[0])
-                if busy is not None:
-                    busy.append(time.monotonic() - started)
+                appended[0] += sealer.cycle()[0]
+                log.cycles_s.append(time.monotonic() - started)
 
         thread = threading.Thread(target=run, name="sealer")
         thread.start()
         try:
             yield
+            ended = time.monotonic()
+            while appended[0] < total and time.monotonic() - ended < 300:
+                time.sleep(0.01)
+            log.catch_up_s = time.monotonic() - ended
         finally:
             stop.set()
             thread.join()
-            assert sum(cycles) > 0, "the sealer appended nothing while the sink ran"
+        assert appended[0] == total, f"the sealer appended {appended[0]:,} of {total:,} rows"
 
 
 @dataclass
 class SealingRuns:
-    """Rows/s of each run without and with the sealer, and the sealer's busy seconds."""
+    """Rows/s of each run without and with the sealer, and what the sealer did."""
 
     without: list[float] = field(default_factory=list)
     sealed: list[float] = field(default_factory=list)
-    busy_s: list[float] = field(default_factory=list)
+    sealers: list[SealerLog] = field(default_factory=list)
     cpu_without: list[float] = field(default_factory=list)
     cpu_sealed: list[float] = field(default_factory=list)
 
@@ -172,13 +182,12 @@ def sealing_overhead(kafka: KafkaSettings, url: str, total: int) -> SealingRuns:
     """Rows/s without and with the sealer, runs alternated (SEAL_REPEATS of each)."""
     runs = SealingRuns()
     for index in range(2 * SEAL_REPEATS):
-        seal = index % 2 == 1
-        busy: list[float] = []
-        run = _sink_rate(kafka, url, total, f"bench_seal_{index}", seal, busy)
-        (runs.sealed if seal else runs.without).append(run.rate)
-        (runs.cpu_sealed if seal else runs.cpu_without).append(run.cpu_s)
-        if seal:
-            runs.busy_s.append(sum(busy))
+        sealer = SealerLog() if index % 2 == 1 else None
+        run = _sink_rate(kafka, url, total, f"bench_seal_{index}", sealer)
+        (runs.sealed if sealer else runs.without).append(run.rate)
+        (runs.cpu_sealed if sealer else runs.cpu_without).append(run.cpu_s)
+        if sealer:
+            runs.sealers.append(sealer)
     return runs
 
 
@@ -396,7 +405,8 @@ def sealing_main(rows: int = FAST_ROWS) -> str:
 def _sealing_text(rows: int, runs: SealingRuns) -> str:
     without, sealed = runs.medians()
     each = "; ".join(f"{a:,.0f} / {b:,.0f}" for a, b in zip(runs.without, runs.sealed, strict=True))
-    busy = ", ".join(f"{b:.1f}" for b in runs.busy_s)
+    busy = ", ".join(f"{sum(log.cycles_s):.1f}" for log in runs.sealers)
+    catch_up = ", ".join(f"{log.catch_up_s:.1f}" for log in runs.sealers)
     overheads = runs.pair_overheads()
     pairs = ", ".join(f"{o:+.1f}%" for o in overheads)
     median_pair = statistics.median(overheads)
@@ -410,7 +420,8 @@ def _sealing_text(rows: int, runs: SealingRuns) -> str:
         f" {len(runs.without)}): {without:,.0f} rows/s without, {sealed:,.0f} with: ingestion"
         f" time **{(without / sealed - 1) * 100:+.1f}%** (goal: <= +5%). Each pair, without /"
         f" with: {each}; time added per pair: {pairs} (median **{median_pair:+.1f}%**). Sealer"
-        f" busy per run with it, s: {busy}. CPU seconds of the process over the ingestion"
+        f" busy per run with it, s: {busy}; every row appended this long after the sink's"
+        f" last batch, s: {catch_up}. CPU seconds of the process over the ingestion"
         f" (median): {cpu_without:.2f} without, {cpu_sealed:.2f} with"
         f" ({(cpu_sealed / cpu_without - 1) * 100:+.1f}%)."
     )

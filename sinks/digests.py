@@ -33,7 +33,7 @@ from schemas.digest import DigestError, InclusionProof, Leaf, Signer, TreeHead, 
 from schemas.integrity import to_micros
 from schemas.merkle import Frontier, consistency_proof, inclusion_proof
 from sinks.head_publishers import HeadPublisher
-from sinks.leaf_sql import fold_leaves, leaf_hashes
+from sinks.leaf_sql import LOW_PRIORITY, fold_leaves, leaf_hashes
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=5)  # late events of a period are in once it ended this long ago
@@ -272,6 +272,7 @@ _APPEND_SQL = (
     " content_hash) NOT IN (SELECT event_id, content_hash FROM audit_tree_leaves"
     " WHERE leaf_index < {size:UInt64} AND kind = 'event'"
     " AND event_id IN (SELECT event_id FROM fresh WHERE incomplete))) LIMIT 1 BY e, s, q, c)"
+    + LOW_PRIORITY
 )
 # Alert versions likewise: each (alert, content_hash) once; a folded alert stored again
 # with its final count is a new version. Alerts stored before row hashes are not sealed.
@@ -284,7 +285,7 @@ _APPEND_ALERTS_SQL = (
     " SELECT event_id AS e, count AS q, min(event_time) AS t, any(retention_days) AS d,"
     " content_hash AS c FROM fresh WHERE (event_id, content_hash) NOT IN (SELECT event_id,"
     " content_hash FROM audit_tree_leaves WHERE leaf_index < {size:UInt64} AND kind = 'alert'"
-    " AND event_time >= (SELECT min(event_time) FROM fresh)) GROUP BY e, q, c)"
+    " AND event_time >= (SELECT min(event_time) FROM fresh)) GROUP BY e, q, c)" + LOW_PRIORITY
 )
 
 
