@@ -12,7 +12,8 @@ compared (quantiles are sampled by ClickHouse above 8,192 values, so they are no
 Insert time per slice is measured too, against a store with the starting
 commit's migrations, since the aggregates' views run on every insert.
 
-``python -m bench.bench_panels`` (``BENCH_PANEL_ROWS``, default 10,000,000).
+``python -m bench.bench_panels`` (``BENCH_PANEL_ROWS``, default 10,000,000; ``BENCH_PANEL_STORE``
+a directory to keep the store in, ``BENCH_PANEL_DATABASE`` its database).
 """
 
 from __future__ import annotations
@@ -185,7 +186,9 @@ def main() -> str:
     kept = os.environ.get("BENCH_PANEL_STORE")  # a directory: fill once, query again later
     with tempfile.TemporaryDirectory() as tmp:
         url = f"chdb://{kept or tmp}/chdb"
-        client = connect(url, "bench_panels", **QUERY_SETTINGS)
+        # BENCH_PANEL_DATABASE: another bench's store (bench_investigate's) read as it is.
+        database = os.environ.get("BENCH_PANEL_DATABASE", "bench_panels")
+        client = connect(url, database, **QUERY_SETTINGS)
         apply_migrations(client)
         if client.command("SELECT count() FROM audit_events"):
             # SYSTEM STOP MERGES does not outlive the process: this store has merged some.

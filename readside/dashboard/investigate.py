@@ -27,7 +27,16 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from readside.dashboard.reading import MS, WINDOW, Window, id_time, is_uuid, plain, read_rows
+from readside.dashboard.reading import (
+    MS,
+    WINDOW,
+    Window,
+    id_time,
+    is_uuid,
+    newest_rows,
+    plain,
+    read_rows,
+)
 from sinks.tables import FAILURE_STATUSES, HIGH_RISK_LEVELS, LATEST_ALERTS, listing_filter
 
 # Hidden from the event lists unless asked for: they say a session or a producer is
@@ -71,7 +80,8 @@ def search(
     first, each in its latest version; heartbeats and session events only if ``noise``.
 
     A call, trace or request id is read from audit_events through its skip index;
-    anything else from events_first in time order, which stops at ``limit``."""
+    anything else from events_first in time order, newest slice first, which stops at
+    ``limit``."""
     known = {k: v for k, v in filters.items() if k in SEARCH_FIELDS}
     conditions = [WINDOW, *(SEARCH_FIELDS[k] for k in known)]
     if not noise:
@@ -83,12 +93,12 @@ def search(
             SELECT {_LIST_COLUMNS} FROM audit_events WHERE {" AND ".join(conditions)}
             ORDER BY event_time DESC, event_id DESC, enriched_time DESC
             LIMIT 1 BY event_id LIMIT {{limit:UInt32}}"""
-    else:
-        # The replaced versions are looked up from {since}: the window's.
-        sql = f"""
-            SELECT {_LIST_COLUMNS} FROM events_first {listing_filter(conditions)}
-            ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
-    return plain(read_rows(client, sql, parameters))
+        return plain(read_rows(client, sql, parameters))
+    # The replaced versions are looked up from {since}: the window's, or its slice's.
+    sql = f"""
+        SELECT {_LIST_COLUMNS} FROM events_first {listing_filter(conditions)}
+        ORDER BY event_time DESC, event_id DESC LIMIT {{limit:UInt32}}"""
+    return plain(newest_rows(client, sql, parameters, limit))
 
 
 def events_by_id(client: Client, event_ids: Sequence[str]) -> list[dict[str, Any]]:

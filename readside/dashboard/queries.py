@@ -22,7 +22,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from readside.dashboard.reading import json_value
+from readside.dashboard.reading import json_value, newest_rows, plain
 from sinks.tables import (
     CALL,
     FAILURE,
@@ -293,16 +293,17 @@ def search(
 ) -> list[dict[str, Any]]:
     """Events matching every given filter, newest first; unknown filters are ignored.
 
-    events_first is in time order: the newest rows are read first and the read
-    stops at ``limit``; the few versions replaced later are left out. One user's
-    events come from its projection by user."""
+    events_first is in time order: the newest rows are read first, from the window's
+    newest slice (:func:`~readside.dashboard.reading.newest_rows`), and the read stops
+    at ``limit``; the few versions replaced later are left out. One user's events come
+    from its projection by user."""
     conditions = [SEARCH_FILTERS[k] for k in filters if k in SEARCH_FILTERS]
+    known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
     if "user" in filters:
         sql = _found(_LATEST_OF_USER, f"WHERE {' AND '.join(['1', *conditions])}")
-    else:
-        sql = _current(conditions)
-    known = {k: v for k, v in filters.items() if k in SEARCH_FILTERS}
-    return _rows(client, sql, {"since": since, "limit": limit, **known})
+        return _rows(client, sql, {"since": since, "limit": limit, **known})
+    found = newest_rows(client, _current(conditions), {"since": since, **known}, limit)
+    return plain(found)
 
 
 def event_record(client: Client, event_id: str) -> dict[str, Any] | None:

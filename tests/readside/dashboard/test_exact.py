@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from readside.dashboard import investigate, queries
+from readside.dashboard import investigate, queries, reading
 from readside.dashboard.reading import Window
 from sinks.tables import CALL, FAILURE, HIGH_RISK
 from tests.readside.dashboard.store import create_tables
@@ -228,8 +228,9 @@ def test_every_panel_equals_the_slow_query(store: Client, window: str) -> None:
             assert _within_accuracy(fast[name] * 1000, slow["low"][index], slow["high"][index])
     assert queries.risk_distribution(store, since) == _reference(store, "risk", since=since)
     assert queries.top_users(store, since, 10) == _reference(store, "users", since=since)
-    # The newest 100 and every event of the window: the replaced versions are among them.
-    for limit in (100, 10_000):
+    # The newest few, read from the window's newest slices (reading.RECENT_SLICES), and
+    # every event of the window: the replaced versions are among them.
+    for limit in (1, 30, 100, 10_000):
         assert queries.search(store, since, {}, limit) == _reference(
             store, "search", since=since, where="", limit=limit
         ), limit
@@ -254,6 +255,23 @@ def test_the_investigation_search_lists_each_event_once_as_final_shows_it(
     assert [e["event_time"] for e in found] == sorted(
         (e["event_time"] for e in found), reverse=True
     )
+
+
+@pytest.mark.parametrize("ends", [timedelta(0), timedelta(hours=20), timedelta(days=3)])
+def test_an_investigation_list_from_the_newest_slices_is_the_whole_windows(
+    store: Client, ends: timedelta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest ``limit`` events, read slice by slice back from the newest stored (or
+    the window's end), are those the whole window's read lists (held to FINAL above)."""
+    window = Window(NOW - timedelta(days=30), NOW - ends if ends else queries.NO_END)
+    for limit in (1, 30, 100, 500):
+        for filters in ({}, {"tool": "query"}):
+            sliced = investigate.search(store, window, filters, limit, noise=True)
+            with monkeypatch.context() as whole:
+                whole.setattr(reading, "RECENT_SLICES", ())
+                expected = investigate.search(store, window, filters, limit, noise=True)
+            assert len(expected) == limit or filters
+            assert sliced == expected, (limit, filters)
 
 
 def test_an_event_record_and_a_trail_equal_the_slow_query(store: Client) -> None:
