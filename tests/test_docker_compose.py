@@ -80,6 +80,12 @@ def test_the_stack_seals_with_a_key_volume_of_its_own() -> None:
     assert volume != store_volume
 
 
+def test_clickhouse_may_lower_the_sealers_priority() -> None:
+    """The sealer's queries ask for nice 19 (sinks.leaf_sql.LOW_PRIORITY); a server
+    without SYS_NICE ignores that, and the sealer takes CPU from the sink's inserts."""
+    assert "SYS_NICE" in services()["clickhouse"].get("cap_add", [])
+
+
 def _kafka_env() -> dict[str, str]:
     return {k: str(v) for k, v in services()["kafka"]["environment"].items()}
 
