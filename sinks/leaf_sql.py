@@ -84,8 +84,8 @@ def fold_leaves(client: Client, frontier: Frontier) -> Frontier:
     hashed and folded into the tree by ClickHouse, so only the new right edge (one hash
     per set bit of the size) comes back. Raises if an index is missing.
 
-    In Python the fold held the GIL for 0.23 s a 500,000 leaves, and reading their hashes
-    into it took 0.3 s of CPU more; the sink ingesting beside the sealer waited on both
+    In Python the fold held the GIL for 0.23 s per 500,000 leaves, and reading their
+    hashes into it took 0.3 s of CPU more; the sink ingesting beside the sealer waited on both
     (docs/benchmarks.md)."""
     while True:
         start = frontier.size

@@ -302,8 +302,7 @@ def search(
     if "user" in filters:
         sql = _found(_LATEST_OF_USER, f"WHERE {' AND '.join(['1', *conditions])}")
         return _rows(client, sql, {"since": since, "limit": limit, **known})
-    found = newest_rows(client, _current(conditions), {"since": since, **known}, limit)
-    return plain(found)
+    return plain(newest_rows(client, _current(conditions), {"since": since, **known}, limit))
 
 
 def event_record(client: Client, event_id: str) -> dict[str, Any] | None:
