@@ -165,7 +165,10 @@ class Sealer:
             )
         if parts or alert_parts:
             self.state.frontier = fold_leaves(self.client, self.state.frontier)
-        if self.state.frontier.size > size and self.state.first_event_us is None:
+        if self.state.frontier.size > size and self.state.last_head is None:
+            # The first head's period starts at the oldest leaf, looked at again each
+            # cycle until that head is signed: events stored after the first append but
+            # older than its leaves (a producer's clock behind) have their period sealed.
             rows = self.client.query("SELECT min(event_time) FROM audit_tree_leaves").result_rows
             self.state.first_event_us = to_micros(rows[0][0])
         self.state.seen_block, self.state.seen_alert_block = newest, newest_alert

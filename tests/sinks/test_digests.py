@@ -118,6 +118,26 @@ def test_an_honest_store_verifies_and_heads_are_published(sealed: Sealed) -> Non
     assert sealed.sealer.cycle(now=_now()) == (0, [])  # sealed once
 
 
+def test_events_older_than_the_first_append_are_in_the_first_sealed_period(
+    clickhouse: Client, clickhouse_url: str, tmp_path: Path
+) -> None:
+    """Before the first head is signed, a late event (a producer's clock behind, a
+    restarted worker's backlog) moves the first sealed period back to its own."""
+    apply_migrations(clickhouse)
+    _write(clickhouse, clickhouse_url, _chained("stream-now", [_hour() + timedelta(minutes=3)]))
+    made = Sealed(clickhouse, tmp_path / "keys")
+    assert made.sealer.cycle(now=_now()) == (1, [])  # this hour has not closed
+    late = _hour() - timedelta(hours=3)
+    _write(clickhouse, clickhouse_url, _chained("stream-late", [late + timedelta(minutes=3)]))
+    appended, heads = made.sealer.cycle(now=_now())
+    assert appended == 1
+    starts = [to_micros(late + timedelta(hours=h)) for h in range(3)]
+    assert [h.period_start_us for h in heads] == starts
+    assert heads[-1].tree_size == 2
+    report = made.check()
+    assert report.problems == [] and report.absent == []
+
+
 def test_newest_rows_deleted_after_append_before_the_head_is_signed(
     clickhouse: Client, clickhouse_url: str, tmp_path: Path
 ) -> None:
